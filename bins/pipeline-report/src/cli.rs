@@ -1,0 +1,73 @@
+//! The command line's definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "Exit codes: 0 the gate passed; 1 the gate failed; \
+2 usage, configuration or input error (bad flag, a glob matching nothing, a malformed report); \
+3 an external system failed (not used by this binary).";
+
+/// Gate a build on its test, coverage and lint reports, and publish them to CI.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline-report", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// More log output on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Read the reports, check the thresholds, print the summary.
+    #[command(after_help = EXIT_CODES)]
+    Gate(GateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GateArgs {
+    /// JUnit XML report: a path or a glob (`reports/**/*.xml`); repeat to add more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) junit: Vec<String>,
+    /// Cobertura XML coverage report: a path or a glob; repeat to add more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) cobertura: Vec<String>,
+    /// pylint output (json2, json, parseable or text): a path or a glob; repeat to add more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) pylint: Vec<String>,
+    /// Minimum line coverage, in percent.
+    #[arg(long, value_name = "PERCENT", env = "PIPELINE_MIN_LINE_COVERAGE")]
+    pub(crate) min_line_coverage: Option<f64>,
+    /// Minimum branch coverage, in percent.
+    #[arg(long, value_name = "PERCENT", env = "PIPELINE_MIN_BRANCH_COVERAGE")]
+    pub(crate) min_branch_coverage: Option<f64>,
+    /// Minimum pylint score, out of 10.
+    #[arg(long, value_name = "SCORE", env = "PIPELINE_MIN_PYLINT_SCORE")]
+    pub(crate) min_pylint_score: Option<f64>,
+    /// Most failed plus errored tests allowed.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "PIPELINE_MAX_FAILURES"
+    )]
+    pub(crate) max_failures: u64,
+    /// A glob that matches no file is not an error.
+    #[arg(long)]
+    pub(crate) allow_missing: bool,
+    /// Reports with no tests at all do not fail the gate.
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
+    /// The workspace that report paths are resolved against
+    /// [default: $GITHUB_WORKSPACE, else the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    /// Bytes kept of each failing test's message, stdout and stderr.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    pub(crate) max_output_bytes: usize,
+    /// Print one JSON document on stdout instead of the text summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

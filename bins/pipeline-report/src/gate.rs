@@ -1,0 +1,255 @@
+//! `pipeline-report gate`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use pipeline_ci::{Annotation, Env, GitHub, Level};
+use pipeline_reports::cobertura::{self, CoberturaOptions, CoverageReport};
+use pipeline_reports::gate::{self, Inputs, Thresholds};
+use pipeline_reports::junit::{self, JunitOptions, JunitReport};
+use pipeline_reports::pylint;
+use pipeline_reports::render::{self, GateOutcome, NoteLevel};
+
+use crate::Exit;
+use crate::cli::GateArgs;
+use crate::files::expand;
+
+pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
+    check_usage(args)?;
+    let workspace = match &args.workspace {
+        Some(dir) => {
+            std::path::absolute(dir).with_context(|| format!("--workspace {}", dir.display()))?
+        }
+        None => match env.workspace() {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        },
+    };
+    let junit_files = expand("junit", &args.junit, args.allow_missing)?;
+    let cobertura_files = expand("cobertura", &args.cobertura, args.allow_missing)?;
+    let pylint_files = expand("pylint", &args.pylint, args.allow_missing)?;
+
+    let tests = read_junit(&junit_files, &args.junit, &workspace, args.max_output_bytes)?;
+    let coverage = read_cobertura(&cobertura_files, &args.cobertura, &workspace)?;
+    let lint = pylint_files
+        .iter()
+        .map(|path| pylint::parse_pylint_file(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(tests) = &tests {
+        for warning in &tests.warnings {
+            tracing::warn!("{warning}");
+        }
+        if tests.warnings_omitted > 0 {
+            tracing::warn!(
+                "{} more warning(s) about the JUnit reports",
+                tests.warnings_omitted
+            );
+        }
+    }
+    if let Some(coverage) = &coverage {
+        for warning in &coverage.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
+
+    let mut thresholds = Thresholds::default()
+        .max_failures(args.max_failures)
+        .allow_empty(args.allow_empty);
+    thresholds.min_line_coverage = args.min_line_coverage;
+    thresholds.min_branch_coverage = args.min_branch_coverage;
+    thresholds.min_pylint_score = args.min_pylint_score;
+    let verdict = gate::evaluate(
+        &thresholds,
+        Inputs {
+            tests: tests.as_ref(),
+            coverage: coverage.as_ref(),
+            pylint: &lint,
+        },
+    );
+    let outcome = GateOutcome {
+        thresholds: &thresholds,
+        verdict: &verdict,
+        tests: tests.as_ref(),
+        coverage: coverage.as_ref(),
+        pylint: &lint,
+    };
+
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", render::json(&outcome)).context("cannot write to stdout")?;
+    } else {
+        write!(stdout, "{}", render::text(&outcome)).context("cannot write to stdout")?;
+    }
+    drop(stdout);
+    if let Some(github) = GitHub::from_env(env) {
+        publish(&github, &outcome, args.json)?;
+    }
+    Ok(if verdict.passed {
+        Exit::Success
+    } else {
+        Exit::Refused
+    })
+}
+
+fn check_usage(args: &GateArgs) -> anyhow::Result<()> {
+    if args.junit.is_empty() && args.cobertura.is_empty() && args.pylint.is_empty() {
+        bail!("nothing to gate: give at least one of --junit, --cobertura, --pylint");
+    }
+    let needs = [
+        (
+            "--min-line-coverage",
+            args.min_line_coverage,
+            "--cobertura",
+            args.cobertura.is_empty(),
+            100.0,
+        ),
+        (
+            "--min-branch-coverage",
+            args.min_branch_coverage,
+            "--cobertura",
+            args.cobertura.is_empty(),
+            100.0,
+        ),
+        (
+            "--min-pylint-score",
+            args.min_pylint_score,
+            "--pylint",
+            args.pylint.is_empty(),
+            10.0,
+        ),
+    ];
+    for (flag, value, report, missing, max) in needs {
+        let Some(value) = value else { continue };
+        if !(0.0..=max).contains(&value) {
+            bail!("{flag} {value} is out of range (0 to {max})");
+        }
+        if missing {
+            bail!("{flag} needs a {report} report to check");
+        }
+    }
+    Ok(())
+}
+
+fn read_junit(
+    files: &[PathBuf],
+    patterns: &[String],
+    workspace: &std::path::Path,
+    max_output_bytes: usize,
+) -> anyhow::Result<Option<JunitReport>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let options = JunitOptions::default()
+        .workspace(workspace)
+        .max_output_bytes(max_output_bytes);
+    let mut merged = JunitReport::default();
+    for path in files {
+        tracing::info!("reading JUnit report {}", path.display());
+        let report = junit::parse_junit_file(path, &options)?;
+        merged.merge(report, &options);
+    }
+    Ok(Some(merged))
+}
+
+fn read_cobertura(
+    files: &[PathBuf],
+    patterns: &[String],
+    workspace: &std::path::Path,
+) -> anyhow::Result<Option<CoverageReport>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let options = CoberturaOptions::default().workspace(workspace);
+    let mut merged: Option<CoverageReport> = None;
+    for path in files {
+        tracing::info!("reading Cobertura report {}", path.display());
+        let report = cobertura::parse_cobertura_file(path, &options)?;
+        match merged.as_mut() {
+            Some(merged) => merged.merge(report),
+            None => merged = Some(report),
+        }
+    }
+    Ok(Some(merged.unwrap_or_default()))
+}
+
+fn fmt_percent(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| format!("{v:.2}"))
+}
+
+/// Step outputs, the job summary and annotations, inside GitHub Actions.
+fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Result<()> {
+    let counts = outcome.tests.map(|t| t.counts).unwrap_or_default();
+    let outputs = [
+        ("total", counts.total.to_string()),
+        ("passed", counts.passed.to_string()),
+        ("failed", counts.failed.to_string()),
+        ("errored", counts.errored.to_string()),
+        ("skipped", counts.skipped.to_string()),
+        ("flaky", counts.flaky.to_string()),
+        (
+            "line_coverage",
+            fmt_percent(outcome.coverage.and_then(CoverageReport::line_percent)),
+        ),
+        (
+            "branch_coverage",
+            fmt_percent(outcome.coverage.and_then(CoverageReport::branch_percent)),
+        ),
+        (
+            "pylint_score",
+            render::pylint_score(outcome.pylint).map_or_else(String::new, |s| format!("{s:.2}")),
+        ),
+        (
+            "gate",
+            if outcome.verdict.passed {
+                "passed"
+            } else {
+                "failed"
+            }
+            .to_owned(),
+        ),
+    ];
+    for (name, value) in outputs {
+        github.set_output(name, &value)?;
+    }
+    if github.summary_file().is_some() {
+        let room = github.summary_room()?;
+        let markdown = render::markdown(outcome, room);
+        github.append_summary(&markdown)?;
+    }
+    let notes = render::annotations(outcome).into_iter().map(|note| {
+        let level = match note.level {
+            NoteLevel::Error => Level::Error,
+            NoteLevel::Warning => Level::Warning,
+            NoteLevel::Notice => Level::Notice,
+        };
+        (level, note)
+    });
+    let capped = pipeline_ci::cap_annotations(notes, pipeline_ci::ANNOTATION_LIMIT_PER_STEP);
+    // Workflow commands go to stdout, unless stdout carries the JSON document.
+    let mut lines = String::new();
+    for (level, note) in &capped.kept {
+        let mut annotation = Annotation::new(note.message.clone()).with_title(note.title.clone());
+        if let Some(file) = &note.file {
+            annotation = annotation.with_file(file.clone());
+        }
+        if let Some(line) = note.line {
+            annotation = annotation.with_line(line);
+        }
+        lines.push_str(&pipeline_ci::annotation(*level, &annotation));
+        lines.push('\n');
+    }
+    if capped.dropped.total() > 0 {
+        lines.push_str(&format!(
+            "{} more problem(s) not annotated (GitHub shows at most {} per kind per step); see the job summary\n",
+            capped.dropped.total(),
+            pipeline_ci::ANNOTATION_LIMIT_PER_STEP
+        ));
+    }
+    if json {
+        eprint!("{lines}");
+    } else {
+        print!("{lines}");
+    }
+    Ok(())
+}

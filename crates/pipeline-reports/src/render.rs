@@ -1,0 +1,647 @@
+//! What the gate shows: a compact terminal summary, the stable JSON
+//! document, a Markdown job summary bounded in size, and annotations.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::cobertura::{CoverageReport, FileCoverage};
+use crate::gate::{Thresholds, Verdict};
+use crate::junit::JunitReport;
+use crate::pylint::{LintKind, PylintReport};
+
+/// The version of the JSON document's shape. Fields are only ever added
+/// within one version.
+pub const SCHEMA: &str = "pipeline-report/gate/v1";
+
+/// Everything the gate looked at and decided.
+#[derive(Debug, Clone, Copy)]
+pub struct GateOutcome<'a> {
+    /// The limits applied.
+    pub thresholds: &'a Thresholds,
+    /// The verdict.
+    pub verdict: &'a Verdict,
+    /// Merged test results, if JUnit reports were given.
+    pub tests: Option<&'a JunitReport>,
+    /// Merged coverage, if Cobertura reports were given.
+    pub coverage: Option<&'a CoverageReport>,
+    /// Pylint results, one per file.
+    pub pylint: &'a [PylintReport],
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    gate: &'a Verdict,
+    thresholds: &'a Thresholds,
+    tests: Option<&'a JunitReport>,
+    coverage: Option<CoverageDoc<'a>>,
+    pylint: Option<PylintDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct CoverageDoc<'a> {
+    line_percent: Option<f64>,
+    branch_percent: Option<f64>,
+    #[serde(flatten)]
+    report: &'a CoverageReport,
+}
+
+#[derive(Serialize)]
+struct PylintDoc<'a> {
+    score: Option<f64>,
+    messages: usize,
+    reports: &'a [PylintReport],
+}
+
+/// The lowest pylint score over the reports, if every report has one.
+pub fn pylint_score(reports: &[PylintReport]) -> Option<f64> {
+    let mut lowest: Option<f64> = None;
+    for report in reports {
+        let score = report.score?;
+        lowest = Some(lowest.map_or(score, |l: f64| l.min(score)));
+    }
+    lowest
+}
+
+/// The JSON document (`--json`), pretty-printed.
+pub fn json(outcome: &GateOutcome<'_>) -> String {
+    let document = Document {
+        schema: SCHEMA,
+        gate: outcome.verdict,
+        thresholds: outcome.thresholds,
+        tests: outcome.tests,
+        coverage: outcome.coverage.map(|report| CoverageDoc {
+            line_percent: report.line_percent(),
+            branch_percent: report.branch_percent(),
+            report,
+        }),
+        pylint: (!outcome.pylint.is_empty()).then(|| PylintDoc {
+            score: pylint_score(outcome.pylint),
+            messages: outcome.pylint.iter().map(|r| r.messages.len()).sum(),
+            reports: outcome.pylint,
+        }),
+    };
+    // Serialising plain data with string keys cannot fail.
+    serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}
+
+fn test_id(classname: &str, name: &str) -> String {
+    if classname.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{classname}::{name}")
+    }
+}
+
+fn location(file: Option<&str>, line: Option<u32>) -> Option<String> {
+    match (file, line) {
+        (Some(file), Some(line)) => Some(format!("{file}:{line}")),
+        (Some(file), None) => Some(file.to_owned()),
+        _ => None,
+    }
+}
+
+/// Files with the lowest line coverage first.
+pub fn lowest_covered(coverage: &CoverageReport, count: usize) -> Vec<&FileCoverage> {
+    let mut files: Vec<&FileCoverage> = coverage
+        .files
+        .iter()
+        .filter(|f| f.lines_valid > 0)
+        .collect();
+    files.sort_by(|a, b| {
+        let pa = a.line_percent().unwrap_or(100.0);
+        let pb = b.line_percent().unwrap_or(100.0);
+        pa.total_cmp(&pb).then(b.lines_valid.cmp(&a.lines_valid))
+    });
+    files.truncate(count);
+    files
+}
+
+fn pct(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}%"))
+}
+
+/// The compact terminal summary: failures first, then the slowest and
+/// flaky tests, coverage with the lowest-covered files, pylint, the verdict.
+pub fn text(outcome: &GateOutcome<'_>) -> String {
+    let mut out = String::new();
+    if let Some(tests) = outcome.tests {
+        let c = &tests.counts;
+        if !tests.failures.is_empty() {
+            let _ = writeln!(out, "failures:");
+            for failure in tests.failures.iter().take(20) {
+                let place = location(failure.file.as_deref(), failure.line)
+                    .unwrap_or_else(|| failure.report.clone());
+                let verb = if failure.outcome == crate::junit::Outcome::Errored {
+                    "ERROR"
+                } else {
+                    "FAIL "
+                };
+                let _ = writeln!(
+                    out,
+                    "  {verb} {place}  {}",
+                    test_id(&failure.classname, &failure.name)
+                );
+                let said = failure
+                    .message
+                    .as_deref()
+                    .filter(|m| !m.trim().is_empty())
+                    .map_or_else(|| first_line(&failure.details, 160), |m| first_line(m, 160));
+                if !said.is_empty() {
+                    let _ = writeln!(out, "         {said}");
+                }
+            }
+            let more = tests.failures.len().saturating_sub(20) as u64 + tests.failures_omitted;
+            if more > 0 {
+                let _ = writeln!(out, "  … and {more} more");
+            }
+        }
+        let flaky = if c.flaky > 0 {
+            format!(" ({} flaky)", c.flaky)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "tests:    {} total: {} passed{flaky}, {} failed, {} errored, {} skipped in {:.2}s ({} report(s))",
+            c.total,
+            c.passed,
+            c.failed,
+            c.errored,
+            c.skipped,
+            tests.time,
+            tests.files.len()
+        );
+        if !tests.slowest.is_empty() {
+            let slow: Vec<String> = tests
+                .slowest
+                .iter()
+                .take(5)
+                .map(|t| format!("{} {:.2}s", test_id(&t.classname, &t.name), t.time))
+                .collect();
+            let _ = writeln!(out, "slowest:  {}", slow.join(", "));
+        }
+        if !tests.flaky.is_empty() {
+            let flaky: Vec<String> = tests
+                .flaky
+                .iter()
+                .take(5)
+                .map(|t| {
+                    format!(
+                        "{} ({} attempts)",
+                        test_id(&t.classname, &t.name),
+                        t.attempts
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "flaky:    {}", flaky.join(", "));
+        }
+    }
+    if let Some(coverage) = outcome.coverage {
+        let _ = writeln!(
+            out,
+            "coverage: lines {} ({}/{}), branches {} ({}/{})",
+            pct(coverage.line_percent()),
+            coverage.lines_covered,
+            coverage.lines_valid,
+            pct(coverage.branch_percent()),
+            coverage.branches_covered,
+            coverage.branches_valid
+        );
+        let lowest: Vec<String> = lowest_covered(coverage, 5)
+            .iter()
+            .map(|f| format!("{} {}", f.file, pct(f.line_percent())))
+            .collect();
+        if !lowest.is_empty() {
+            let _ = writeln!(out, "lowest:   {}", lowest.join(", "));
+        }
+    }
+    if !outcome.pylint.is_empty() {
+        let mut counts = [0usize; 6];
+        for report in outcome.pylint {
+            for message in &report.messages {
+                counts[kind_index(message.kind)] += 1;
+            }
+        }
+        let score = pylint_score(outcome.pylint)
+            .map_or_else(|| "no score".to_owned(), |s| format!("{s:.2}/10"));
+        let _ = writeln!(
+            out,
+            "pylint:   {score}; {} fatal, {} error, {} warning, {} refactor, {} convention, {} info",
+            counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
+        );
+    }
+    let warnings = outcome
+        .tests
+        .map_or(0, |t| t.warnings.len() as u64 + t.warnings_omitted)
+        + outcome.coverage.map_or(0, |c| c.warnings.len() as u64);
+    if warnings > 0 {
+        let _ = writeln!(
+            out,
+            "notes:    {warnings} warning(s) about the reports (see -v or --json)"
+        );
+    }
+    if outcome.verdict.passed {
+        let _ = writeln!(out, "gate:     passed");
+    } else {
+        let _ = writeln!(out, "gate:     FAILED");
+        for violation in &outcome.verdict.violations {
+            let _ = writeln!(out, "  - {}", violation.message());
+        }
+    }
+    out
+}
+
+fn kind_index(kind: LintKind) -> usize {
+    match kind {
+        LintKind::Fatal => 0,
+        LintKind::Error => 1,
+        LintKind::Warning => 2,
+        LintKind::Refactor => 3,
+        LintKind::Convention => 4,
+        LintKind::Info => 5,
+    }
+}
+
+/// A part of the Markdown summary; parts are cut from the least important.
+struct Section {
+    /// Lower is more important.
+    rank: u8,
+    head: String,
+    rows: Vec<String>,
+    tail: String,
+}
+
+impl Section {
+    fn len(&self) -> usize {
+        self.head.len() + self.tail.len() + self.rows.iter().map(|r| r.len() + 1).sum::<usize>()
+    }
+}
+
+fn md_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            '`' => out.push('\''),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The job summary in Markdown, at most `limit` bytes: when it would be
+/// larger, rows are dropped from the least important parts first (slowest
+/// tests, then lint messages, then per-file coverage, then failures), and
+/// each cut part says how many rows it left out.
+pub fn markdown(outcome: &GateOutcome<'_>, limit: usize) -> String {
+    let mut sections = Vec::new();
+    let mut head = String::from("## Report gate: ");
+    head.push_str(if outcome.verdict.passed {
+        "passed ✅\n\n"
+    } else {
+        "failed ❌\n\n"
+    });
+    for violation in &outcome.verdict.violations {
+        let _ = writeln!(head, "- {}", md_escape(&violation.message()));
+    }
+    head.push('\n');
+    head.push_str("| check | result |\n|---|---|\n");
+    if let Some(tests) = outcome.tests {
+        let c = &tests.counts;
+        let _ = writeln!(
+            head,
+            "| tests | {} total: {} passed ({} flaky), {} failed, {} errored, {} skipped, {:.2}s |",
+            c.total, c.passed, c.flaky, c.failed, c.errored, c.skipped, tests.time
+        );
+    }
+    if let Some(coverage) = outcome.coverage {
+        let _ = writeln!(
+            head,
+            "| line coverage | {} ({}/{}) |\n| branch coverage | {} ({}/{}) |",
+            pct(coverage.line_percent()),
+            coverage.lines_covered,
+            coverage.lines_valid,
+            pct(coverage.branch_percent()),
+            coverage.branches_covered,
+            coverage.branches_valid
+        );
+    }
+    if !outcome.pylint.is_empty() {
+        let score = pylint_score(outcome.pylint)
+            .map_or_else(|| "no score".to_owned(), |s| format!("{s:.2}/10"));
+        let _ = writeln!(head, "| pylint | {score} |");
+    }
+    head.push('\n');
+    sections.push(Section {
+        rank: 0,
+        head,
+        rows: Vec::new(),
+        tail: String::new(),
+    });
+
+    if let Some(tests) = outcome.tests.filter(|t| !t.failures.is_empty()) {
+        let rows = tests
+            .failures
+            .iter()
+            .map(|f| {
+                let place = location(f.file.as_deref(), f.line).unwrap_or_default();
+                let said = f
+                    .message
+                    .as_deref()
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or(&f.details);
+                format!(
+                    "| {} | {} | `{}` | {} |",
+                    if f.outcome == crate::junit::Outcome::Errored {
+                        "error"
+                    } else {
+                        "failure"
+                    },
+                    md_escape(&test_id(&f.classname, &f.name)),
+                    md_escape(&place),
+                    md_escape(&first_line(said, 200))
+                )
+            })
+            .collect();
+        let tail = if tests.failures_omitted > 0 {
+            format!(
+                "\n{} more failing test(s) not listed.\n\n",
+                tests.failures_omitted
+            )
+        } else {
+            "\n".into()
+        };
+        sections.push(Section {
+            rank: 1,
+            head: "### Failing tests\n\n| | test | where | message |\n|---|---|---|---|\n".into(),
+            rows,
+            tail,
+        });
+    }
+    if let Some(coverage) = outcome.coverage.filter(|c| !c.files.is_empty()) {
+        let rows = lowest_covered(coverage, usize::MAX)
+            .into_iter()
+            .map(|f| {
+                format!(
+                    "| `{}` | {} | {}/{} | {} |",
+                    md_escape(&f.file),
+                    pct(f.line_percent()),
+                    f.lines_covered,
+                    f.lines_valid,
+                    pct(f.branch_percent())
+                )
+            })
+            .collect();
+        sections.push(Section {
+            rank: 3,
+            head: "### Coverage by file, lowest first\n\n| file | lines | covered | branches |\n|---|---|---|---|\n".into(),
+            rows,
+            tail: "\n".into(),
+        });
+    }
+    if outcome.pylint.iter().any(|r| !r.messages.is_empty()) {
+        let mut messages: Vec<_> = outcome
+            .pylint
+            .iter()
+            .flat_map(|r| r.messages.iter())
+            .collect();
+        messages.sort_by_key(|m| kind_index(m.kind));
+        let rows = messages
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "| {:?} | `{}` | {} | {} |",
+                    m.kind,
+                    md_escape(&location(Some(&m.path), m.line).unwrap_or_default()),
+                    md_escape(
+                        m.symbol
+                            .as_deref()
+                            .or(m.message_id.as_deref())
+                            .unwrap_or("")
+                    ),
+                    md_escape(&first_line(&m.message, 200))
+                )
+            })
+            .collect();
+        sections.push(Section {
+            rank: 2,
+            head: "### Pylint messages, worst first\n\n| type | where | symbol | message |\n|---|---|---|---|\n".into(),
+            rows,
+            tail: "\n".into(),
+        });
+    }
+    if let Some(tests) = outcome.tests {
+        let mut rows: Vec<String> = tests
+            .flaky
+            .iter()
+            .map(|t| {
+                format!(
+                    "| flaky | {} | {} attempts |",
+                    md_escape(&test_id(&t.classname, &t.name)),
+                    t.attempts
+                )
+            })
+            .collect();
+        rows.extend(tests.slowest.iter().map(|t| {
+            format!(
+                "| slow | {} | {:.3}s |",
+                md_escape(&test_id(&t.classname, &t.name)),
+                t.time
+            )
+        }));
+        if !rows.is_empty() {
+            sections.push(Section {
+                rank: 4,
+                head: "### Flaky and slowest tests\n\n| | test | |\n|---|---|---|\n".into(),
+                rows,
+                tail: "\n".into(),
+            });
+        }
+    }
+    fit(&mut sections, limit);
+    let mut out = String::new();
+    for section in &sections {
+        out.push_str(&section.head);
+        for row in &section.rows {
+            out.push_str(row);
+            out.push('\n');
+        }
+        out.push_str(&section.tail);
+    }
+    if out.len() > limit {
+        // Only the head is left and it alone is too large: cut it at a character.
+        let mut end = limit;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
+}
+
+/// Drops rows from the least important sections until the whole fits.
+fn fit(sections: &mut [Section], limit: usize) {
+    let total: usize = sections.iter().map(Section::len).sum();
+    if total <= limit {
+        return;
+    }
+    let mut excess = total - limit;
+    let mut order: Vec<usize> = (0..sections.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sections[i].rank));
+    for i in order {
+        if excess == 0 {
+            break;
+        }
+        let section = &mut sections[i];
+        if section.rows.is_empty() {
+            continue;
+        }
+        let note_room = 64;
+        let mut dropped = 0usize;
+        let mut freed = 0usize;
+        while let Some(row) = section.rows.last() {
+            if freed >= excess + note_room {
+                break;
+            }
+            freed += row.len() + 1;
+            section.rows.pop();
+            dropped += 1;
+        }
+        if dropped > 0 {
+            let note = format!(
+                "\n… {dropped} more row(s) left out to keep the summary under GitHub's size limit.\n\n"
+            );
+            freed = freed.saturating_sub(note.len().saturating_sub(section.tail.len()));
+            section.tail = note;
+            excess = excess.saturating_sub(freed);
+        }
+    }
+}
+
+/// An annotation for CI: where, how bad, what.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    /// `error`, `warning` or `notice`.
+    pub level: NoteLevel,
+    /// A short title.
+    pub title: String,
+    /// The file, workspace-relative.
+    pub file: Option<String>,
+    /// The line in the file.
+    pub line: Option<u32>,
+    /// The text.
+    pub message: String,
+}
+
+/// How bad a [`Note`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteLevel {
+    /// Failing tests, pylint fatal and error messages.
+    Error,
+    /// Pylint warnings.
+    Warning,
+    /// Everything else worth a mark.
+    Notice,
+}
+
+/// Annotations, worst first: failing tests, then pylint fatal and error
+/// messages, then pylint warnings.
+pub fn annotations(outcome: &GateOutcome<'_>) -> Vec<Note> {
+    let mut notes = Vec::new();
+    if let Some(tests) = outcome.tests {
+        for f in &tests.failures {
+            let said = f
+                .message
+                .as_deref()
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or("");
+            let mut message = String::from(said);
+            let details: String = f.details.lines().take(20).collect::<Vec<_>>().join("\n");
+            if !details.is_empty() {
+                if !message.is_empty() {
+                    message.push('\n');
+                }
+                message.push_str(&details);
+            }
+            if message.is_empty() {
+                message = format!(
+                    "{} {}",
+                    test_id(&f.classname, &f.name),
+                    if f.outcome == crate::junit::Outcome::Errored {
+                        "errored"
+                    } else {
+                        "failed"
+                    }
+                );
+            }
+            notes.push(Note {
+                level: NoteLevel::Error,
+                title: format!(
+                    "{} {}",
+                    if f.outcome == crate::junit::Outcome::Errored {
+                        "test errored:"
+                    } else {
+                        "test failed:"
+                    },
+                    test_id(&f.classname, &f.name)
+                ),
+                file: f.file.clone(),
+                line: f.line,
+                message,
+            });
+        }
+    }
+    let mut lint: Vec<_> = outcome
+        .pylint
+        .iter()
+        .flat_map(|r| r.messages.iter())
+        .filter(|m| {
+            matches!(
+                m.kind,
+                LintKind::Fatal | LintKind::Error | LintKind::Warning
+            )
+        })
+        .collect();
+    lint.sort_by_key(|m| kind_index(m.kind));
+    for m in lint {
+        let level = if matches!(m.kind, LintKind::Fatal | LintKind::Error) {
+            NoteLevel::Error
+        } else {
+            NoteLevel::Warning
+        };
+        let id = [m.message_id.as_deref(), m.symbol.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        notes.push(Note {
+            level,
+            title: format!("pylint {id}"),
+            file: Some(m.path.clone()),
+            line: m.line,
+            message: m.message.clone(),
+        });
+    }
+    notes.sort_by_key(|n| n.level);
+    notes
+}

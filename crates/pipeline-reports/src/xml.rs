@@ -1,0 +1,825 @@
+//! The streaming XML layer under the JUnit and Cobertura readers.
+//!
+//! quick-xml reads the markup (tags and their attributes); character data,
+//! CDATA sections and comments between tags are consumed here, straight from
+//! the buffered input, so that a text of any size (a 1 GB CDATA section of
+//! captured output, say) costs no more memory than the part a caller asked to
+//! keep. Everything read is checked to be UTF-8. Errors carry a byte offset
+//! that is turned into a line and column only when an error is reported.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use memchr::memmem;
+use quick_xml::events::{BytesStart, Event as QxEvent};
+
+use crate::error::ReportError;
+
+/// Size of the read buffer: large enough that the per-call overhead vanishes,
+/// small enough to stay in L2.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// A buffered reader that can also look ahead a few bytes without consuming
+/// them, which `std::io::BufReader` cannot do across its buffer boundary.
+#[derive(Debug)]
+pub(crate) struct PeekReader<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+}
+
+impl<R: Read> PeekReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        PeekReader {
+            inner,
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    /// Makes at least `n` bytes available unless the input ends first, and
+    /// returns what is available. Consumes nothing.
+    pub(crate) fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        debug_assert!(n <= self.buf.len());
+        if self.end - self.pos < n {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+            while self.end < n {
+                let read = read_retrying(&mut self.inner, &mut self.buf[self.end..])?;
+                if read == 0 {
+                    break;
+                }
+                self.end += read;
+            }
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+}
+
+fn read_retrying(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+impl<R: Read> Read for PeekReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for PeekReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.end {
+            self.pos = 0;
+            self.end = read_retrying(&mut self.inner, &mut self.buf)?;
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.end);
+    }
+}
+
+/// Checks that a byte stream fed in arbitrary pieces is UTF-8.
+#[derive(Debug, Default)]
+struct Utf8Check {
+    carry: [u8; 4],
+    carried: usize,
+}
+
+impl Utf8Check {
+    /// Feeds the bytes found at `offset`; on error returns the offset of the
+    /// first byte that is not UTF-8.
+    fn feed(&mut self, mut bytes: &[u8], mut offset: u64) -> Result<(), u64> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.carried > 0 {
+            // Complete the character that the previous piece cut.
+            let start = offset - self.carried as u64;
+            while self.carried < 4 && !bytes.is_empty() {
+                self.carry[self.carried] = bytes[0];
+                self.carried += 1;
+                bytes = &bytes[1..];
+                offset += 1;
+                match std::str::from_utf8(&self.carry[..self.carried]) {
+                    Ok(_) => {
+                        self.carried = 0;
+                        break;
+                    }
+                    Err(e) if e.error_len().is_some() => return Err(start),
+                    Err(_) => {}
+                }
+            }
+            if self.carried == 4 {
+                return Err(start);
+            }
+            if self.carried > 0 {
+                return Ok(());
+            }
+        }
+        if bytes.is_ascii() {
+            return Ok(());
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let valid = e.valid_up_to();
+                if e.error_len().is_some() {
+                    return Err(offset + valid as u64);
+                }
+                let tail = &bytes[valid..];
+                self.carry[..tail.len()].copy_from_slice(tail);
+                self.carried = tail.len();
+                Ok(())
+            }
+        }
+    }
+
+    /// The stream (or a run that must hold whole characters) ends at `offset`.
+    fn finish(&mut self, offset: u64) -> Result<(), u64> {
+        if self.carried > 0 {
+            let start = offset - self.carried as u64;
+            self.carried = 0;
+            return Err(start);
+        }
+        Ok(())
+    }
+}
+
+/// Text kept from an element's content, bounded: the first `limit` bytes
+/// are kept, the rest only counted.
+#[derive(Debug)]
+pub(crate) struct Capture {
+    kept: Vec<u8>,
+    limit: usize,
+    /// Raw (still escaped) character data of the current run.
+    raw: Vec<u8>,
+    /// Bytes of content seen, kept or not.
+    seen: u64,
+}
+
+impl Capture {
+    pub(crate) fn new(limit: usize) -> Self {
+        Capture {
+            kept: Vec::new(),
+            limit,
+            raw: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.kept.clear();
+        self.raw.clear();
+        self.seen = 0;
+    }
+
+    fn room(&self) -> usize {
+        self.limit.saturating_sub(self.kept.len())
+    }
+
+    fn push_raw_text(&mut self, bytes: &[u8]) {
+        self.seen += bytes.len() as u64;
+        // Keep a little more than the room: an entity may shrink it.
+        let want = (self.room() * 6 + 16).saturating_sub(self.raw.len());
+        let take = want.min(bytes.len());
+        self.raw.extend_from_slice(&bytes[..take]);
+    }
+
+    fn end_text_run(&mut self) {
+        if self.raw.is_empty() {
+            return;
+        }
+        let raw = std::mem::take(&mut self.raw);
+        let mut decoded = Vec::with_capacity(raw.len().min(self.room() + 8));
+        unescape_into(&raw, &mut decoded);
+        let take = decoded.len().min(self.room());
+        self.kept.extend_from_slice(&decoded[..take]);
+        self.raw = raw;
+        self.raw.clear();
+    }
+
+    pub(crate) fn push_str(&mut self, text: &str) {
+        self.push_cdata(text.as_bytes());
+    }
+
+    fn push_cdata(&mut self, bytes: &[u8]) {
+        self.seen += bytes.len() as u64;
+        let take = bytes.len().min(self.room());
+        self.kept.extend_from_slice(&bytes[..take]);
+    }
+
+    /// Whether content was dropped because of the limit.
+    pub(crate) fn truncated(&self) -> bool {
+        self.seen as usize > self.kept.len() && self.kept.len() >= self.limit
+    }
+
+    /// The kept text, without a character cut in half at the end.
+    pub(crate) fn text(&self) -> Cow<'_, str> {
+        match std::str::from_utf8(&self.kept) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(e) => {
+                Cow::Owned(String::from_utf8_lossy(&self.kept[..e.valid_up_to()]).into_owned())
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
+/// Appends `raw` with the five predefined entities and character references
+/// decoded. Anything else that starts with `&` is kept as written: a report
+/// writer's mistake is no reason to lose the message, and entities declared
+/// in a DOCTYPE are refused before they can be used.
+pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr(b'&', rest) {
+        out.extend_from_slice(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest.iter().take(12).position(|&b| b == b';');
+        let decoded = end.and_then(|end| decode_entity(&rest[1..end]).map(|c| (c, end)));
+        match decoded {
+            Some((c, end)) => {
+                let mut utf8 = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push(b'&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+}
+
+fn decode_entity(name: &[u8]) -> Option<char> {
+    match name {
+        b"lt" => Some('<'),
+        b"gt" => Some('>'),
+        b"amp" => Some('&'),
+        b"quot" => Some('"'),
+        b"apos" => Some('\''),
+        [b'#', b'x' | b'X', hex @ ..] => std::str::from_utf8(hex)
+            .ok()
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .and_then(char::from_u32),
+        [b'#', dec @ ..] => std::str::from_utf8(dec)
+            .ok()
+            .and_then(|d| d.parse::<u32>().ok())
+            .and_then(char::from_u32),
+        _ => None,
+    }
+}
+
+/// An attribute value, unescaped, as text. Values are checked to be UTF-8
+/// with the tag that holds them.
+pub(crate) fn attr_str(raw: Cow<'_, str>) -> Cow<'_, str> {
+    if !raw.contains('&') {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    unescape_into(raw.as_bytes(), &mut out);
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// What a reader saw: an element opening, an element closing, or the end.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// `<name attr="…">` or `<name attr="…"/>` (whose end follows at once).
+    Start { tag: BytesStart<'a> },
+    /// `</name>`, or the end of an empty element (reported right after its start).
+    End,
+    /// The document ended with every element closed.
+    Eof,
+}
+
+/// Where the bytes come from, to turn offsets into lines and columns.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin<'s> {
+    File(PathBuf),
+    Bytes { name: PathBuf, bytes: &'s [u8] },
+}
+
+impl Origin<'_> {
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Origin::File(path) => path,
+            Origin::Bytes { name, .. } => name,
+        }
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    fn locate(&self, offset: u64) -> (u64, u64) {
+        let mut pos = Position::default();
+        match self {
+            Origin::Bytes { bytes, .. } => {
+                let end = (offset as usize).min(bytes.len());
+                pos.advance(&bytes[..end]);
+            }
+            Origin::File(path) => {
+                if let Ok(file) = File::open(path) {
+                    let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.take(offset));
+                    while let Ok(chunk) = reader.fill_buf() {
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let n = chunk.len();
+                        pos.advance(chunk);
+                        reader.consume(n);
+                    }
+                }
+            }
+        }
+        (pos.line, pos.column)
+    }
+
+    pub(crate) fn syntax_error(&self, offset: u64, message: impl Into<String>) -> ReportError {
+        let (line, column) = self.locate(offset);
+        ReportError::Syntax {
+            path: self.path().to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Position {
+    line: u64,
+    column: u64,
+}
+
+impl Default for Position {
+    fn default() -> Self {
+        Position { line: 1, column: 1 }
+    }
+}
+
+impl Position {
+    fn advance(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        if let Some(last) = memchr::memrchr(b'\n', bytes) {
+            self.line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+            self.column = 1;
+            rest = &bytes[last + 1..];
+        }
+        // Count characters, not bytes: skip UTF-8 continuation bytes.
+        self.column += rest.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64;
+    }
+}
+
+/// A pull reader of elements, with the text between them handed to a
+/// [`Capture`] when the caller asks for it.
+pub(crate) struct XmlReader<'s, R> {
+    reader: quick_xml::Reader<PeekReader<R>>,
+    buf: Vec<u8>,
+    utf8: Utf8Check,
+    origin: Origin<'s>,
+    /// Names of the open elements, one after the other, and where each starts
+    /// in `names` and in the input.
+    names: String,
+    tag: String,
+    open: Vec<(usize, u64)>,
+    pending_end: bool,
+    seen_root: bool,
+}
+
+impl<R> std::fmt::Debug for XmlReader<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlReader")
+            .field("origin", &self.origin)
+            .field("depth", &self.open.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, R: Read> XmlReader<'s, R> {
+    pub(crate) fn new(input: R, origin: Origin<'s>) -> Result<Self, ReportError> {
+        let mut peek = PeekReader::new(input);
+        let head = peek
+            .peek(4)
+            .map_err(|e| ReportError::io(origin.path(), e))?;
+        if head.is_empty() {
+            return Err(ReportError::format(origin.path(), "empty file"));
+        }
+        if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+            return Err(ReportError::format(
+                origin.path(),
+                "the file is UTF-16; reports are read as UTF-8, convert it first",
+            ));
+        }
+        if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            peek.consume(3);
+        }
+        let mut reader = quick_xml::Reader::from_reader(peek);
+        let config = reader.config_mut();
+        // End names are checked here, against our own stack of open elements.
+        config.check_end_names = false;
+        config.expand_empty_elements = false;
+        Ok(XmlReader {
+            reader,
+            buf: Vec::with_capacity(1024),
+            utf8: Utf8Check::default(),
+            origin,
+            names: String::with_capacity(256),
+            tag: String::with_capacity(256),
+            open: Vec::with_capacity(16),
+            pending_end: false,
+            seen_root: false,
+        })
+    }
+
+    pub(crate) fn origin(&self) -> &Origin<'s> {
+        &self.origin
+    }
+
+    /// The input offset just past the last event.
+    pub(crate) fn offset(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+
+    /// An error about the last element read.
+    pub(crate) fn error_here(&self, message: impl Into<String>) -> ReportError {
+        let at = self.open.last().map_or(self.offset(), |&(_, at)| at);
+        self.origin.syntax_error(at, message)
+    }
+
+    fn pop(&mut self) {
+        if let Some((name_start, _)) = self.open.pop() {
+            self.names.truncate(name_start);
+        }
+    }
+
+    /// The next element boundary. The character data before it goes to
+    /// `capture` when one is given, and is only checked otherwise.
+    pub(crate) fn next(
+        &mut self,
+        mut capture: Option<&mut Capture>,
+    ) -> Result<Event<'_>, ReportError> {
+        if self.pending_end {
+            self.pending_end = false;
+            self.pop();
+            return Ok(Event::End);
+        }
+        loop {
+            self.skip_text(capture.as_deref_mut())?;
+            self.buf.clear();
+            let start = self.reader.buffer_position();
+            let event = match self.reader.read_event_into(&mut self.buf) {
+                Ok(event) => event,
+                Err(e) => {
+                    let at = self.reader.error_position();
+                    return Err(self.origin.syntax_error(at, xml_error_message(&e)));
+                }
+            };
+            let (tag, empty) = match event {
+                QxEvent::Start(tag) => (tag, false),
+                QxEvent::Empty(tag) => (tag, true),
+                QxEvent::End(end) => {
+                    let Some(&(name_start, opened)) = self.open.last() else {
+                        return Err(self.origin.syntax_error(
+                            start,
+                            format!(
+                                "closing tag </{}> with no element open",
+                                end.name().as_ref()
+                            ),
+                        ));
+                    };
+                    let open_name = &self.names[name_start..];
+                    if end.name().as_ref() != open_name {
+                        let (line, column) = self.origin.locate(opened);
+                        return Err(self.origin.syntax_error(
+                            start,
+                            format!(
+                                "closing tag </{}> does not match <{}> opened at {line}:{column}",
+                                end.name().as_ref(),
+                                open_name,
+                            ),
+                        ));
+                    }
+                    self.pop();
+                    return Ok(Event::End);
+                }
+                QxEvent::Eof => {
+                    if let Some(&(name_start, opened)) = self.open.last() {
+                        let (line, column) = self.origin.locate(opened);
+                        return Err(self.origin.syntax_error(
+                            start,
+                            format!(
+                                "unexpected end of file: <{}> opened at {line}:{column} is not closed (is the file truncated?)",
+                                &self.names[name_start..],
+                            ),
+                        ));
+                    }
+                    if !self.seen_root {
+                        return Err(ReportError::format(
+                            self.origin.path(),
+                            "no XML element in the file",
+                        ));
+                    }
+                    return Ok(Event::Eof);
+                }
+                QxEvent::DocType(doctype) => {
+                    if doctype.contains("<!ENTITY") || doctype.contains('%') {
+                        return Err(self.origin.syntax_error(
+                            start,
+                            "the DOCTYPE declares entities; they are never expanded nor fetched, so the report is refused",
+                        ));
+                    }
+                    continue;
+                }
+                QxEvent::Text(text) => {
+                    // Text is consumed before quick-xml sees it; this is a guard.
+                    if self.open.is_empty() && !text.trim_ascii().is_empty() {
+                        return Err(self
+                            .origin
+                            .syntax_error(start, "text outside the root element"));
+                    }
+                    continue;
+                }
+                QxEvent::CData(_) | QxEvent::GeneralRef(_) if self.open.is_empty() => {
+                    return Err(self
+                        .origin
+                        .syntax_error(start, "content outside the root element"));
+                }
+                QxEvent::Decl(_)
+                | QxEvent::PI(_)
+                | QxEvent::Comment(_)
+                | QxEvent::CData(_)
+                | QxEvent::GeneralRef(_) => continue,
+            };
+            if self.open.is_empty() && self.seen_root {
+                return Err(self
+                    .origin
+                    .syntax_error(start, "a second root element; a report has exactly one"));
+            }
+            self.seen_root = true;
+            self.open.push((self.names.len(), start));
+            self.names.push_str(tag.name().as_ref());
+            self.pending_end = empty;
+            // Copied so that the event does not hold `buf` across the loop.
+            self.tag.clear();
+            self.tag.push_str(&tag);
+            let name_len = tag.name().as_ref().len();
+            let tag = BytesStart::from_content(self.tag.as_str(), name_len);
+            return Ok(Event::Start { tag });
+        }
+    }
+
+    /// Consumes character data, CDATA sections and comments up to the next
+    /// tag, declaration or processing instruction.
+    fn skip_text(&mut self, mut capture: Option<&mut Capture>) -> Result<(), ReportError> {
+        let outside_root = self.open.is_empty();
+        loop {
+            let mut stream = self.reader.stream();
+            let offset = stream.offset();
+            let chunk = stream
+                .fill_buf()
+                .map_err(|e| ReportError::io(self.origin.path(), e))?;
+            if chunk.is_empty() {
+                if let Err(at) = self.utf8.finish(offset) {
+                    return Err(self.origin.syntax_error(at, "invalid UTF-8"));
+                }
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.end_text_run();
+                }
+                return Ok(());
+            }
+            let (n, at_markup) = match memchr::memchr(b'<', chunk) {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            let text = &chunk[..n];
+            if let Err(at) = self.utf8.feed(text, offset) {
+                return Err(self.origin.syntax_error(at, "invalid UTF-8"));
+            }
+            if outside_root {
+                if let Some(i) = text.iter().position(|b| !b.is_ascii_whitespace()) {
+                    let message = match text[i] {
+                        b'{' | b'[' => "this is not XML: it looks like JSON (pylint output?)",
+                        _ => "this is not XML: text outside the root element",
+                    };
+                    return Err(self.origin.syntax_error(offset + i as u64, message));
+                }
+            }
+            if let Some(capture) = capture.as_deref_mut() {
+                capture.push_raw_text(text);
+            }
+            stream.consume(n);
+            if !at_markup {
+                continue;
+            }
+            let markup_at = offset + n as u64;
+            if let Err(at) = self.utf8.finish(markup_at) {
+                return Err(self.origin.syntax_error(at, "invalid UTF-8"));
+            }
+            let head = stream
+                .get_mut()
+                .peek(9)
+                .map_err(|e| ReportError::io(self.origin.path(), e))?;
+            if head.starts_with(b"<![CDATA[") {
+                if outside_root {
+                    return Err(self
+                        .origin
+                        .syntax_error(markup_at, "a CDATA section outside the root element"));
+                }
+                stream.consume(9);
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.end_text_run();
+                }
+                self.skip_until(b"]]>", capture.as_deref_mut(), markup_at, "CDATA section")?;
+            } else if head.starts_with(b"<!--") {
+                stream.consume(4);
+                self.skip_until(b"-->", None, markup_at, "comment")?;
+            } else {
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.end_text_run();
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// Consumes input up to and including `terminator`, handing what comes
+    /// before it to `capture`.
+    fn skip_until(
+        &mut self,
+        terminator: &[u8],
+        mut capture: Option<&mut Capture>,
+        opened_at: u64,
+        what: &str,
+    ) -> Result<(), ReportError> {
+        loop {
+            let mut stream = self.reader.stream();
+            let offset = stream.offset();
+            let chunk = stream
+                .fill_buf()
+                .map_err(|e| ReportError::io(self.origin.path(), e))?;
+            if chunk.len() < terminator.len() {
+                let available = stream
+                    .get_mut()
+                    .peek(terminator.len())
+                    .map_err(|e| ReportError::io(self.origin.path(), e))?
+                    .len();
+                if available < terminator.len() {
+                    return Err(self.origin.syntax_error(
+                        opened_at,
+                        format!("unterminated {what}: the file ends inside it (is it truncated?)"),
+                    ));
+                }
+                continue;
+            }
+            let (n, found) = match memmem::find(chunk, terminator) {
+                Some(i) => (i, true),
+                // Keep back what could be the start of a terminator cut in two.
+                None => (chunk.len() + 1 - terminator.len(), false),
+            };
+            if let Err(at) = self.utf8.feed(&chunk[..n], offset) {
+                return Err(self.origin.syntax_error(at, "invalid UTF-8"));
+            }
+            if let Some(capture) = capture.as_deref_mut() {
+                capture.push_cdata(&chunk[..n]);
+            }
+            if found {
+                stream.consume(n + terminator.len());
+                if let Err(at) = self.utf8.finish(offset + n as u64) {
+                    return Err(self.origin.syntax_error(at, "invalid UTF-8"));
+                }
+                return Ok(());
+            }
+            stream.consume(n);
+        }
+    }
+}
+
+fn xml_error_message(error: &quick_xml::Error) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "malformed XML".to_owned(),
+    }
+}
+
+/// The local name of a tag (without a namespace prefix).
+pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
+    let name = tag.name().0;
+    match name.find(':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
+/// Calls `f` with each attribute's local name and raw value, stopping at the
+/// first malformed attribute.
+pub(crate) fn for_each_attr<'a>(
+    tag: &'a BytesStart<'_>,
+    mut f: impl FnMut(&str, Cow<'a, str>),
+) -> Result<(), String> {
+    for attr in tag.attributes() {
+        let attr = attr.map_err(|e| xml_error_message(&quick_xml::Error::InvalidAttr(e)))?;
+        let key = attr.key.local_name().into_inner();
+        f(key, attr.value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(xml: &[u8]) -> Result<Vec<String>, ReportError> {
+        let origin = Origin::Bytes {
+            name: PathBuf::from("t.xml"),
+            bytes: xml,
+        };
+        let mut reader = XmlReader::new(xml, origin)?;
+        let mut out = Vec::new();
+        let mut capture = Capture::new(8);
+        loop {
+            capture.clear();
+            match reader.next(Some(&mut capture))? {
+                Event::Start { tag } => out.push(format!(
+                    "<{}{}",
+                    tag.name().as_ref(),
+                    if tag.ends_with('/') { "/" } else { "" }
+                )),
+                Event::End => out.push(format!(">{}", capture.text())),
+                Event::Eof => return Ok(out),
+            }
+        }
+    }
+
+    #[test]
+    fn text_cdata_and_comments_are_consumed_and_captured_bounded() {
+        let got =
+            events(b"<?xml version='1.0'?><a>x&amp;y<!-- c --><![CDATA[<z>]]>tail-is-cut<b/></a>")
+                .unwrap();
+        assert_eq!(got, vec!["<a", "<b", ">", ">"]);
+        let got = events(b"<a>x&amp;y<![CDATA[<z>]]>tail-is-cut</a>").unwrap();
+        assert_eq!(got, vec!["<a", ">x&y<z>ta"]);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let err = events(b"<a>\n  <b>\n</a>").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "t.xml:3:1: closing tag </a> does not match <b> opened at 2:3"
+        );
+        let err = events(b"<a>\n<b>text").unwrap_err().to_string();
+        assert!(err.contains("<b> opened at 2:1 is not closed"), "{err}");
+        let err = events(b"<a>\n\xff</a>").unwrap_err().to_string();
+        assert_eq!(err, "t.xml:2:1: invalid UTF-8");
+        let err = events(b"{\"messages\": []}").unwrap_err().to_string();
+        assert!(err.contains("looks like JSON"), "{err}");
+        let err = events(b"<a><![CDATA[never ends").unwrap_err().to_string();
+        assert!(err.contains("t.xml:1:4: unterminated CDATA"), "{err}");
+        let err = events(b"").unwrap_err().to_string();
+        assert_eq!(err, "t.xml: empty file");
+        let err = events(b"<!DOCTYPE r [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><r>&x;</r>")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("declares entities"), "{err}");
+    }
+
+    #[test]
+    fn utf8_cut_across_pieces_is_accepted_and_bad_bytes_are_not() {
+        let text = "é€😀".as_bytes();
+        for cut in 0..text.len() {
+            let mut check = Utf8Check::default();
+            check.feed(&text[..cut], 0).unwrap();
+            check.feed(&text[cut..], cut as u64).unwrap();
+            check.finish(text.len() as u64).unwrap();
+        }
+        let mut check = Utf8Check::default();
+        check.feed(b"ab\xe2\x82", 10).unwrap();
+        assert_eq!(check.feed(b"x", 14), Err(12));
+    }
+
+    #[test]
+    fn unescape_keeps_unknown_entities() {
+        let mut out = Vec::new();
+        unescape_into(b"a&lt;b&#65;&#x42;&nbsp;&", &mut out);
+        assert_eq!(out, "a<bAB&nbsp;&".as_bytes());
+    }
+}
