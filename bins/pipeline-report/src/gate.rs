@@ -18,9 +18,9 @@ use crate::files::expand;
 pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     check_usage(args)?;
     let workspace = match &args.workspace {
-        Some(dir) => {
-            std::path::absolute(dir).with_context(|| format!("--workspace {}", dir.display()))?
-        }
+        Some(dir) => dir
+            .canonicalize()
+            .with_context(|| format!("--workspace {}", dir.display()))?,
         None => match env.workspace() {
             Some(dir) => dir.to_path_buf(),
             None => std::env::current_dir().context("cannot read the current directory")?,

@@ -55,6 +55,7 @@ pub fn write_junit<W: Write>(out: W, target_bytes: u64, seed: u64) -> io::Result
         cases: Vec::with_capacity(2000),
         msg: String::new(),
         body: String::new(),
+        serial: 0,
     };
     g.w.write_all(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites name=\"ci\">\n")?;
     while g.w.bytes() < target_bytes {
@@ -123,6 +124,7 @@ struct Gen<W: Write> {
     cases: Vec<Case>,
     msg: String,
     body: String,
+    serial: u64,
 }
 
 const LAYERS: &[&str] = &["unit", "unit", "integration", "functional", "e2e"];
@@ -260,12 +262,14 @@ impl<W: Write> Gen<W> {
     fn case(&mut self, ctx: &Ctx, case: Case, surefire: bool) -> io::Result<()> {
         let verb = self.rng.pick(VERBS);
         let noun = self.rng.pick(NOUNS);
+        // Names are unique within a report, as a test runner's are.
+        self.serial += 1;
         self.w.write_all(b"    <testcase ")?;
         if let Some(file) = &ctx.file {
             write!(
                 self.w,
-                "classname=\"{}\" name=\"test_{verb}_{noun}",
-                ctx.classname
+                "classname=\"{}\" name=\"test_{verb}_{noun}_{}",
+                ctx.classname, self.serial
             )?;
             if self.rng.chance(3_000) {
                 write!(self.w, "_{}", self.rng.pick(ADJS))?;
@@ -284,9 +288,10 @@ impl<W: Write> Gen<W> {
         } else {
             write!(
                 self.w,
-                "name=\"{verb}{}When{}",
+                "name=\"{verb}{}When{}{}",
                 cap(noun),
-                cap(self.rng.pick(ADJS))
+                cap(self.rng.pick(ADJS)),
+                self.serial
             )?;
             if self.rng.chance(2_000) {
                 write!(self.w, "(String)[{}]", self.rng.range(1, 20))?;

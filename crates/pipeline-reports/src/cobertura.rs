@@ -538,11 +538,26 @@ impl<'a> Resolver<'a> {
         } else {
             filename.to_owned()
         };
+        // A file inside the workspace wins over one elsewhere on the machine
+        // (an old checkout at the path the report was written in, say).
+        let mut elsewhere = None;
         for source in &self.sources {
             let candidate = location::join(source, &normalized);
             if Self::on_disk(self.workspace, &candidate).is_file() {
-                return location::relative_to(&candidate.to_string_lossy(), self.workspace);
+                let shown = location::relative_to(&candidate.to_string_lossy(), self.workspace);
+                if Path::new(&shown).is_relative() {
+                    return shown;
+                }
+                elsewhere.get_or_insert(shown);
             }
+        }
+        if let Some(ws) = self.workspace {
+            if Path::new(&normalized).is_relative() && ws.join(&normalized).is_file() {
+                return normalized;
+            }
+        }
+        if let Some(shown) = elsewhere {
+            return shown;
         }
         location::relative_to(&normalized, self.workspace)
     }

@@ -395,7 +395,8 @@ struct Case {
     depth: usize,
     name: String,
     classname: String,
-    file: Option<String>,
+    /// The `file` attribute; empty when there is none.
+    file: String,
     line: Option<u32>,
     time: Option<f64>,
     status: Option<Outcome>,
@@ -413,6 +414,25 @@ struct Case {
     bodies: u32,
 }
 
+impl Case {
+    /// Empties the case for the next testcase, keeping its allocations.
+    fn reset(&mut self, depth: usize) {
+        let mut name = std::mem::take(&mut self.name);
+        let mut classname = std::mem::take(&mut self.classname);
+        let mut file = std::mem::take(&mut self.file);
+        name.clear();
+        classname.clear();
+        file.clear();
+        *self = Case {
+            depth,
+            name,
+            classname,
+            file,
+            ..Case::default()
+        };
+    }
+}
+
 #[derive(Debug)]
 struct Parser<'o> {
     options: &'o JunitOptions,
@@ -421,6 +441,8 @@ struct Parser<'o> {
     suites: Vec<SuiteFrame>,
     spare_maps: Vec<FxHashMap<u64, Slot>>,
     case: Option<Case>,
+    /// The last testcase's strings, kept for their allocations.
+    spare_case: Case,
     depth: usize,
     context: Context,
     context_depth: usize,
@@ -470,6 +492,7 @@ impl<'o> Parser<'o> {
             suites: Vec::new(),
             spare_maps: Vec::new(),
             case: None,
+            spare_case: Case::default(),
             depth: 0,
             context: Context::Other,
             context_depth: 0,
@@ -707,17 +730,16 @@ impl<'o> Parser<'o> {
     }
 
     fn start_case(&mut self, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
-        let mut case = Case {
-            depth: self.depth,
-            ..Case::default()
-        };
+        let mut case = std::mem::take(&mut self.spare_case);
+        case.reset(self.depth);
         let mut time = None;
         let mut class_attr = None;
         xml::for_each_attr(tag, |key, value| match key {
-            "name" => case.name = xml::attr_str(value).into_owned(),
-            "classname" => case.classname = xml::attr_str(value).into_owned(),
-            "class" => class_attr = Some(xml::attr_str(value).into_owned()),
-            "file" | "filepath" => case.file = Some(xml::attr_str(value).into_owned()),
+            // Kept as written (escaped): unescaped only for what is reported.
+            "name" => case.name.push_str(&value),
+            "classname" => case.classname.push_str(&value),
+            "class" => class_attr = Some(value),
+            "file" | "filepath" => case.file.push_str(&xml::attr_str(value)),
             "line" | "lineno" => case.line = value.trim().parse().ok(),
             "time" | "duration" => time = Some(value),
             "status" | "result" => {
@@ -731,7 +753,7 @@ impl<'o> Parser<'o> {
         })?;
         if case.classname.is_empty() {
             if let Some(class) = class_attr {
-                case.classname = class;
+                case.classname.push_str(&class);
             }
         }
         if let Some(time) = time {
@@ -779,6 +801,11 @@ impl<'o> Parser<'o> {
 
     fn finish_case(&mut self) {
         let Some(case) = self.case.take() else { return };
+        self.finish_taken_case(&case);
+        self.spare_case = case;
+    }
+
+    fn finish_taken_case(&mut self, case: &Case) {
         self.context = Context::Other;
         let outcome = if case.error {
             Outcome::Errored
@@ -804,7 +831,7 @@ impl<'o> Parser<'o> {
         }
         if let Some(time) = case.time {
             self.report.time += time;
-            self.consider_slowest(time, &case);
+            self.consider_slowest(time, case);
         }
 
         let key = {
@@ -851,7 +878,7 @@ impl<'o> Parser<'o> {
                             }
                         }
                         if !prev.outcome.eq(&Outcome::Flaky) {
-                            self.push_flaky(&case, slot.attempts);
+                            self.push_flaky(case, slot.attempts);
                         }
                     }
                     _ if merged.is_failure() => match slot.failure {
@@ -861,7 +888,7 @@ impl<'o> Parser<'o> {
                                 failure.outcome = merged;
                             }
                         }
-                        None => slot.failure = self.push_failure(&case, merged, slot.attempts),
+                        None => slot.failure = self.push_failure(case, merged, slot.attempts),
                     },
                     _ => {}
                 }
@@ -874,10 +901,10 @@ impl<'o> Parser<'o> {
                 self.report.counts.add(outcome, 1);
                 let failure = match outcome {
                     Outcome::Failed | Outcome::Errored => {
-                        self.push_failure(&case, outcome, attempts)
+                        self.push_failure(case, outcome, attempts)
                     }
                     Outcome::Flaky => {
-                        self.push_flaky(&case, attempts);
+                        self.push_flaky(case, attempts);
                         None
                     }
                     _ => None,
@@ -914,15 +941,15 @@ impl<'o> Parser<'o> {
         if self.slowest.len() < self.options.slowest {
             self.slowest.push(Reverse(TimedName(
                 time,
-                case.classname.clone(),
-                case.name.clone(),
+                unescaped(&case.classname),
+                unescaped(&case.name),
             )));
         } else if self.slowest.peek().is_some_and(|Reverse(min)| time > min.0) {
             self.slowest.pop();
             self.slowest.push(Reverse(TimedName(
                 time,
-                case.classname.clone(),
-                case.name.clone(),
+                unescaped(&case.classname),
+                unescaped(&case.name),
             )));
         }
     }
@@ -939,8 +966,8 @@ impl<'o> Parser<'o> {
                 .last()
                 .map(|s| s.name.clone())
                 .unwrap_or_default(),
-            classname: case.classname.clone(),
-            name: case.name.clone(),
+            classname: unescaped(&case.classname),
+            name: unescaped(&case.name),
             attempts,
         }));
     }
@@ -952,15 +979,16 @@ impl<'o> Parser<'o> {
         let details = self.body.text().into_owned();
         let workspace = self.options.workspace.as_deref();
         let located = match (&case.file, case.line) {
-            (Some(file), line) if !file.is_empty() => Some((file.clone(), line)),
+            (file, line) if !file.is_empty() => Some((file.clone(), line)),
             _ => match (&case.failure_file, case.failure_line) {
                 (Some(file), line) if !file.is_empty() => Some((file.clone(), line)),
                 _ => {
-                    let from_details = location::from_trace(&details, &case.classname, workspace);
+                    let classname = unescaped(&case.classname);
+                    let from_details = location::from_trace(&details, &classname, workspace);
                     let from_message = || {
                         case.message
                             .as_deref()
-                            .and_then(|m| location::from_trace(m, &case.classname, workspace))
+                            .and_then(|m| location::from_trace(m, &classname, workspace))
                     };
                     from_details
                         .or_else(from_message)
@@ -980,8 +1008,8 @@ impl<'o> Parser<'o> {
                 .last()
                 .map(|s| s.name.clone())
                 .unwrap_or_default(),
-            classname: case.classname.clone(),
-            name: case.name.clone(),
+            classname: unescaped(&case.classname),
+            name: unescaped(&case.name),
             outcome,
             message: case.message.clone(),
             kind: case.kind.clone(),
@@ -1035,6 +1063,10 @@ impl<'o> Parser<'o> {
     }
 }
 
+fn unescaped(raw: &str) -> String {
+    xml::attr_str(std::borrow::Cow::Borrowed(raw)).into_owned()
+}
+
 fn read_failure_attrs(
     case: &mut Case,
     tag: &quick_xml::events::BytesStart<'_>,
@@ -1084,6 +1116,12 @@ pub(crate) enum Time {
 /// Reads a duration as runners write it: `1.5`, `1,234.5` (grouping),
 /// `0,5` (decimal comma), `4.5e-05`, `1e3`; a huge integer is nanoseconds.
 pub(crate) fn parse_time(text: &str) -> Time {
+    // The common case first: plain digits and a point.
+    if let Some(v) = fast_decimal(text) {
+        if v <= NANOSECONDS_THRESHOLD || text.contains('.') {
+            return Time::Seconds(v);
+        }
+    }
     let text = text.trim();
     let normalized;
     let number = if text.contains(',') {
@@ -1104,7 +1142,7 @@ pub(crate) fn parse_time(text: &str) -> Time {
     } else {
         text
     };
-    match number.parse::<f64>() {
+    match fast_decimal(number).map_or_else(|| number.parse::<f64>(), Ok) {
         Ok(v) if v.is_nan() || v.is_infinite() => Time::Unreadable,
         Ok(v) if v < 0.0 => Time::Negative,
         Ok(v) if v > NANOSECONDS_THRESHOLD && !number.contains(['.', 'e', 'E']) => {
@@ -1115,9 +1153,84 @@ pub(crate) fn parse_time(text: &str) -> Time {
     }
 }
 
+/// `123.456` read without the general float parser: digits, at most one
+/// point, at most 15 significant digits. The integer is exact in an f64 and
+/// so is the power of ten, so the one division rounds correctly, as the
+/// general parser would (Clinger's fast path).
+fn fast_decimal(text: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut fraction: Option<usize> = None;
+    for &b in bytes {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                digits += 1;
+                if let Some(f) = fraction.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    Some(mantissa as f64 / POW10[fraction.unwrap_or(0)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_decimal_path_agrees_with_the_float_parser() {
+        for text in [
+            "0",
+            "0.001",
+            "1.5",
+            "123.456",
+            "0.1",
+            "2126.5310000000004",
+            "999999999999999",
+            "1.",
+            ".5",
+            "12.3.4",
+            "",
+            "1e3",
+        ] {
+            let general = text.parse::<f64>().ok();
+            match fast_decimal(text) {
+                Some(fast) => assert_eq!(Some(fast), general, "{text}"),
+                None => assert!(
+                    text.len() > 16
+                        || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                        || text.matches('.').count() > 1
+                        || text.is_empty()
+                        || text.bytes().filter(u8::is_ascii_digit).count() > 15,
+                    "{text}"
+                ),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_decimals_are_exactly_what_the_float_parser_reads(int in 0u64..10_000_000, frac in 0u64..100_000_000, width in 0usize..9) {
+            let text = if width == 0 { int.to_string() } else { format!("{int}.{:0width$}", frac % 10u64.pow(width as u32)) };
+            if let Some(fast) = fast_decimal(&text) {
+                proptest::prop_assert_eq!(fast, text.parse::<f64>().unwrap());
+            }
+        }
+    }
 
     #[test]
     fn times_are_read_as_runners_write_them() {

@@ -292,7 +292,7 @@ fn decode_entity(name: &[u8]) -> Option<char> {
 /// An attribute value, unescaped, as text. Values are checked to be UTF-8
 /// with the tag that holds them.
 pub(crate) fn attr_str(raw: Cow<'_, str>) -> Cow<'_, str> {
-    if !raw.contains('&') {
+    if !raw.bytes().any(|b| b == b'&') {
         return raw;
     }
     let mut out = Vec::with_capacity(raw.len());
@@ -608,6 +608,9 @@ impl<'s, R: Read> XmlReader<'s, R> {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };
+            // Most markup is a tag: tell from the byte after `<` when it is
+            // in the buffer already, without looking further ahead.
+            let plain_tag = at_markup && chunk.get(n + 1).is_some_and(|&b| b != b'!');
             let text = &chunk[..n];
             if let Err(at) = self.utf8.feed(text, offset) {
                 return Err(self.origin.syntax_error(at, "invalid UTF-8"));
@@ -631,6 +634,12 @@ impl<'s, R: Read> XmlReader<'s, R> {
             let markup_at = offset + n as u64;
             if let Err(at) = self.utf8.finish(markup_at) {
                 return Err(self.origin.syntax_error(at, "invalid UTF-8"));
+            }
+            if plain_tag {
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.end_text_run();
+                }
+                return Ok(());
             }
             let head = stream
                 .get_mut()
@@ -729,18 +738,66 @@ pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
     }
 }
 
-/// Calls `f` with each attribute's local name and raw value, stopping at the
-/// first malformed attribute.
+/// Calls `f` with each attribute's local name and raw (still escaped)
+/// value, in order, stopping at the first malformed attribute. A scanner of
+/// its own rather than quick-xml's iterator: attributes are where the readers
+/// spend most of their time, and they need no more than this.
 pub(crate) fn for_each_attr<'a>(
     tag: &'a BytesStart<'_>,
     mut f: impl FnMut(&str, Cow<'a, str>),
 ) -> Result<(), String> {
-    for attr in tag.attributes() {
-        let attr = attr.map_err(|e| xml_error_message(&quick_xml::Error::InvalidAttr(e)))?;
-        let key = attr.key.local_name().into_inner();
-        f(key, attr.value);
+    let text: &'a str = tag.attributes_raw();
+    let bytes = text.as_bytes();
+    let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    // Every index below sits next to an ASCII byte, so slicing `text` there
+    // is on a character boundary.
+    let mut at = 0;
+    loop {
+        while at < bytes.len() && space(bytes[at]) {
+            at += 1;
+        }
+        if at >= bytes.len() || &bytes[at..] == b"/" {
+            return Ok(());
+        }
+        let Some(eq) = memchr::memchr(b'=', &bytes[at..]).map(|i| at + i) else {
+            return Err(format!(
+                "malformed attribute '{}': no '='",
+                excerpt(&text[at..])
+            ));
+        };
+        let mut key_end = eq;
+        while key_end > at && space(bytes[key_end - 1]) {
+            key_end -= 1;
+        }
+        let key = &text[at..key_end];
+        if key.is_empty() || key.bytes().any(space) {
+            return Err(format!(
+                "malformed attribute near '{}'",
+                excerpt(&text[at..])
+            ));
+        }
+        let mut open = eq + 1;
+        while open < bytes.len() && space(bytes[open]) {
+            open += 1;
+        }
+        let quote = match bytes.get(open) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => return Err(format!("the value of attribute '{key}' is not quoted")),
+        };
+        let Some(close) = memchr::memchr(quote, &bytes[open + 1..]).map(|i| open + 1 + i) else {
+            return Err(format!("the value of attribute '{key}' is not closed"));
+        };
+        let local = match key.bytes().position(|b| b == b':') {
+            Some(i) => &key[i + 1..],
+            None => key,
+        };
+        f(local, Cow::Borrowed(&text[open + 1..close]));
+        at = close + 1;
     }
-    Ok(())
+}
+
+fn excerpt(text: &str) -> String {
+    text.chars().take(40).collect()
 }
 
 #[cfg(test)]
