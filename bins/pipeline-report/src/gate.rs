@@ -75,12 +75,15 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
         pylint: &lint,
     };
 
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        writeln!(stdout, "{}", render::json(&outcome)).context("cannot write to stdout")?;
+        render::write_json(&outcome, &mut stdout)
+            .and_then(|()| writeln!(stdout))
+            .context("cannot write to stdout")?;
     } else {
         write!(stdout, "{}", render::text(&outcome)).context("cannot write to stdout")?;
     }
+    stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
     if let Some(github) = GitHub::from_env(env) {
         publish(&github, &outcome, args.json)?;

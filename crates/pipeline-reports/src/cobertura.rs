@@ -45,7 +45,9 @@ struct Lines {
     valid: Vec<u64>,
     covered: Vec<u64>,
     sparse: BTreeMap<u32, bool>,
-    branches: FxHashMap<u32, (u32, u32)>,
+    /// (line, covered, total) per branch line, in the order met; the same
+    /// line may repeat until [`Lines::normalize`] merges them.
+    branches: Vec<(u32, u32, u32)>,
 }
 
 impl Lines {
@@ -75,9 +77,26 @@ impl Lines {
     }
 
     fn add_branch(&mut self, number: u32, covered: u32, total: u32) {
-        let entry = self.branches.entry(number).or_insert((0, 0));
-        entry.0 = entry.0.max(covered.min(total));
-        entry.1 = entry.1.max(total);
+        self.branches.push((number, covered.min(total), total));
+    }
+
+    /// Merges the branch entries of a line met several times: the most
+    /// branches seen, and the most covered.
+    fn normalize(&mut self) {
+        if self.branches.windows(2).all(|w| w[0].0 < w[1].0) {
+            return;
+        }
+        self.branches.sort_unstable();
+        self.branches.dedup_by(|later, kept| {
+            if later.0 == kept.0 {
+                kept.1 = kept.1.max(later.1);
+                kept.2 = kept.2.max(later.2);
+                true
+            } else {
+                false
+            }
+        });
+        self.branches.shrink_to_fit();
     }
 
     fn union(&mut self, other: &Lines) {
@@ -92,9 +111,8 @@ impl Lines {
         for (&n, &hit) in &other.sparse {
             *self.sparse.entry(n).or_insert(false) |= hit;
         }
-        for (&n, &(c, t)) in &other.branches {
-            self.add_branch(n, c, t);
-        }
+        self.branches.extend_from_slice(&other.branches);
+        self.normalize();
     }
 
     fn totals(&self) -> FileCoverage {
@@ -102,8 +120,8 @@ impl Lines {
         let sparse_covered = self.sparse.values().filter(|hit| **hit).count() as u64;
         let (bc, bt) = self
             .branches
-            .values()
-            .fold((0u64, 0u64), |(c, t), &(bc, bt)| {
+            .iter()
+            .fold((0u64, 0u64), |(c, t), &(_, bc, bt)| {
                 (c + u64::from(bc), t + u64::from(bt))
             });
         FileCoverage {
@@ -350,6 +368,7 @@ fn parse<R: std::io::Read>(
                                 done.lines.add_line(&line);
                             }
                         }
+                        done.lines.normalize();
                         match files.get_mut(&done.filename) {
                             Some(lines) => lines.union(&done.lines),
                             None => {

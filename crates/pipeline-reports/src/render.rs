@@ -64,8 +64,9 @@ pub fn pylint_score(reports: &[PylintReport]) -> Option<f64> {
     lowest
 }
 
-/// The JSON document (`--json`), pretty-printed.
-pub fn json(outcome: &GateOutcome<'_>) -> String {
+/// Writes the JSON document (`--json`), pretty-printed, straight to `out`
+/// (no copy of a document that lists every covered file is held in memory).
+pub fn write_json(outcome: &GateOutcome<'_>, out: impl std::io::Write) -> std::io::Result<()> {
     let document = Document {
         schema: SCHEMA,
         gate: outcome.verdict,
@@ -82,8 +83,15 @@ pub fn json(outcome: &GateOutcome<'_>) -> String {
             reports: outcome.pylint,
         }),
     };
-    // Serialising plain data with string keys cannot fail.
-    serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    serde_json::to_writer_pretty(out, &document).map_err(std::io::Error::from)
+}
+
+/// The JSON document (`--json`), pretty-printed, as a string.
+pub fn json(outcome: &GateOutcome<'_>) -> String {
+    let mut out = Vec::new();
+    // Writing plain data with string keys into a Vec cannot fail.
+    let _ = write_json(outcome, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn first_line(text: &str, max: usize) -> String {

@@ -8,14 +8,14 @@
 #
 # Environment: JUNIT_MB (500), COBERTURA_MB (200), RUNS (3), SEED (1),
 # JUNITPARSER (1; 0 skips it), JUNITPARSER_VERSION (5.0.3).
-# Output: a Markdown table on stdout and in bench/out/report-bench.md; raw
-# timings and the tools' output in bench/out/logs/.
+# Output: a Markdown table on stdout and in target/bench/report-bench.md; raw
+# timings and the tools' output in target/bench/logs/.
 # Exit: 0 every tool measured; 1 a tool was missing or failed (the table says
 # which); 2 bad environment or a step before the measurements failed.
 set -euo pipefail
 export LC_ALL=C
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$ROOT"
 
 JUNIT_MB="${JUNIT_MB:-500}"
@@ -25,7 +25,7 @@ SEED="${SEED:-1}"
 JUNITPARSER="${JUNITPARSER:-1}"
 JUNITPARSER_VERSION="${JUNITPARSER_VERSION:-5.0.3}"
 
-OUT="$ROOT/bench/out"
+OUT="$ROOT/target/bench"
 LOGS="$OUT/logs"
 VENV="$OUT/venv"
 BIN="$ROOT/target/perf"
@@ -56,7 +56,7 @@ GATE="$BIN/pipeline-report"
 GATE_MISSING=""
 say "building pipeline-report (--profile perf)"
 if ! cargo build --quiet --profile perf -p pipeline-report 2>"$LOGS/build-pipeline-report.log"; then
-    GATE_MISSING="pipeline-report failed to build (see bench/out/logs/build-pipeline-report.log); not timing a stale binary"
+    GATE_MISSING="pipeline-report failed to build (see target/bench/logs/build-pipeline-report.log); not timing a stale binary"
 elif [[ ! -x "$GATE" ]]; then
     GATE_MISSING="$GATE is missing after the build"
 fi
@@ -69,7 +69,7 @@ JP_VERSION="(skipped)"
 JP_BACKEND="-"
 if [[ "$JUNITPARSER" != 0 ]]; then
     if ! "$VENV/bin/python" -c 'import junitparser' 2>/dev/null; then
-        say "installing junitparser==$JUNITPARSER_VERSION into bench/out/venv"
+        say "installing junitparser==$JUNITPARSER_VERSION into target/bench/venv"
         python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
         "$VENV/bin/pip" install --quiet --disable-pip-version-check "junitparser==$JUNITPARSER_VERSION" \
             || die "pip install junitparser failed"
@@ -100,7 +100,7 @@ ROWS_COBERTURA=(floor-cobertura gate-cobertura)
 
 CMD[floor-junit]="$BIN/xml-floor $JUNIT"
 CMD[gate-junit]="$GATE gate --junit $JUNIT --max-failures 100000000 --allow-empty --json"
-CMD[junitparser-junit]="$VENV/bin/python $ROOT/bench/junitparser_bench.py $JUNIT"
+CMD[junitparser-junit]="$VENV/bin/python $ROOT/crates/pipeline-bench/scripts/junitparser_bench.py $JUNIT"
 CMD[floor-cobertura]="$BIN/xml-floor $COBERTURA"
 CMD[gate-cobertura]="$GATE gate --cobertura $COBERTURA --json"
 OKRC=([floor-junit]=0 [gate-junit]="0 1" [junitparser-junit]=0 [floor-cobertura]=0 [gate-cobertura]="0 1")
@@ -154,7 +154,7 @@ check_gate() {
     elif ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$LOGS/$r.json" 2>/dev/null; then
         STATUS[$r]="error (no JSON document on stdout)"
     else
-        say "$r: exit $rc, JSON kept in bench/out/logs/$r.json"
+        say "$r: exit $rc, JSON kept in target/bench/logs/$r.json"
         return
     fi
     printf '\n!!! %s is not timed: %s: %s\n' "$r" "${STATUS[$r]}" "${CMD[$r]}" >&2
