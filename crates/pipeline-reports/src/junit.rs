@@ -253,7 +253,11 @@ impl JunitReport {
         let room = options.max_flaky.saturating_sub(self.flaky.len());
         self.flaky.extend(other.flaky.into_iter().take(room));
         self.slowest.extend(other.slowest);
-        self.slowest.sort_by(|a, b| b.time.total_cmp(&a.time));
+        self.slowest.sort_by(|a, b| {
+            b.time
+                .total_cmp(&a.time)
+                .then_with(|| (&a.classname, &a.name).cmp(&(&b.classname, &b.name)))
+        });
         self.slowest.truncate(options.slowest);
         self.warnings_omitted += other.warnings_omitted;
         for warning in other.warnings {
@@ -1046,7 +1050,11 @@ impl<'o> Parser<'o> {
                 time,
             })
             .collect();
-        slowest.sort_by(|a, b| b.time.total_cmp(&a.time));
+        slowest.sort_by(|a, b| {
+            b.time
+                .total_cmp(&a.time)
+                .then_with(|| (&a.classname, &a.name).cmp(&(&b.classname, &b.name)))
+        });
         report.slowest = slowest;
         if self.retries_merged > 0 {
             let note = format!(

@@ -373,3 +373,36 @@ fn the_summary_stays_within_what_is_left_of_githubs_limit() {
         "{ours}"
     );
 }
+
+#[test]
+fn the_json_document_keeps_its_shape() {
+    let output = report()
+        .current_dir(root())
+        .args([
+            "gate",
+            "--workspace",
+            "fixtures/sample",
+            "--junit",
+            "fixtures/reports/junit/nextest/nextest-rerun-and-flaky.xml",
+        ])
+        .args([
+            "--cobertura",
+            "fixtures/sample/coverage.xml",
+            "--pylint",
+            "fixtures/sample/pylint.json",
+        ])
+        .args([
+            "--min-line-coverage",
+            "80",
+            "--min-pylint-score",
+            "9",
+            "--max-output-bytes",
+            "120",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    insta::assert_json_snapshot!(doc);
+}
