@@ -65,8 +65,9 @@ pub(crate) struct GateArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) workspace: Option<PathBuf>,
     /// Bytes kept of each failing test's message, stdout and stderr.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
-    pub(crate) max_output_bytes: usize,
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024,
+          value_parser = clap::value_parser!(u64).range(0..=64 * 1024 * 1024))]
+    pub(crate) max_output_bytes: u64,
     /// Print one JSON document on stdout instead of the text summary.
     #[arg(long)]
     pub(crate) json: bool,

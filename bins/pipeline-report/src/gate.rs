@@ -30,15 +30,27 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     let cobertura_files = expand("cobertura", &args.cobertura, args.allow_missing)?;
     let pylint_files = expand("pylint", &args.pylint, args.allow_missing)?;
 
-    let tests = read_junit(&junit_files, &args.junit, &workspace, args.max_output_bytes)?;
+    // The flag's range (at most 64 MiB) fits any usize we run on.
+    let max_output = usize::try_from(args.max_output_bytes).unwrap_or(usize::MAX);
+    let tests = read_junit(&junit_files, &args.junit, &workspace, max_output)?;
     let coverage = read_cobertura(&cobertura_files, &args.cobertura, &workspace)?;
     let lint = pylint_files
         .iter()
         .map(|path| pylint::parse_pylint_file(path))
         .collect::<Result<Vec<_>, _>>()?;
+    // Text from the reports is printed defused inside GitHub Actions, where
+    // a line starting with `::` would be taken as a workflow command.
+    let in_actions = env.is_github_actions();
+    let safe = |text: &str| {
+        if in_actions {
+            pipeline_ci::neutralize_commands(text)
+        } else {
+            text.to_owned()
+        }
+    };
     if let Some(tests) = &tests {
         for warning in &tests.warnings {
-            tracing::warn!("{warning}");
+            tracing::warn!("{}", safe(warning));
         }
         if tests.warnings_omitted > 0 {
             tracing::warn!(
@@ -49,7 +61,7 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     }
     if let Some(coverage) = &coverage {
         for warning in &coverage.warnings {
-            tracing::warn!("{warning}");
+            tracing::warn!("{}", safe(warning));
         }
     }
 
@@ -81,7 +93,7 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
             .and_then(|()| writeln!(stdout))
             .context("cannot write to stdout")?;
     } else {
-        write!(stdout, "{}", render::text(&outcome)).context("cannot write to stdout")?;
+        write!(stdout, "{}", safe(&render::text(&outcome))).context("cannot write to stdout")?;
     }
     stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
@@ -212,8 +224,12 @@ fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Re
             .to_owned(),
         ),
     ];
-    for (name, value) in outputs {
-        github.set_output(name, &value)?;
+    if github.output_file().is_some() {
+        for (name, value) in outputs {
+            github.set_output(name, &value)?;
+        }
+    } else {
+        tracing::warn!("GITHUB_ACTIONS is set but GITHUB_OUTPUT is not: no step outputs written");
     }
     if github.summary_file().is_some() {
         let room = github.summary_room()?;
@@ -232,7 +248,8 @@ fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Re
     // Workflow commands go to stdout, unless stdout carries the JSON document.
     let mut lines = String::new();
     for (level, note) in &capped.kept {
-        let mut annotation = Annotation::new(note.message.clone()).with_title(note.title.clone());
+        let mut annotation = Annotation::new(pipeline_ci::neutralize_commands(&note.message))
+            .with_title(pipeline_ci::neutralize_commands(&note.title));
         if let Some(file) = &note.file {
             annotation = annotation.with_file(file.clone());
         }
@@ -249,10 +266,10 @@ fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Re
             pipeline_ci::ANNOTATION_LIMIT_PER_STEP
         ));
     }
-    if json {
-        eprint!("{lines}");
+    let written = if json {
+        std::io::stderr().lock().write_all(lines.as_bytes())
     } else {
-        print!("{lines}");
-    }
-    Ok(())
+        std::io::stdout().lock().write_all(lines.as_bytes())
+    };
+    written.context("cannot write the annotations")
 }

@@ -9,6 +9,7 @@ mod cli;
 mod files;
 mod gate;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -51,7 +52,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Nothing more can be said if stderr is gone; the code still tells.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             Exit::Usage.into()
         }
     }

@@ -229,6 +229,35 @@ pub fn escape_property(value: &str) -> String {
     escape(value, true)
 }
 
+/// Makes text that came from outside (a test's message, a report's name)
+/// safe to print in a GitHub Actions log: the runner reads a line whose
+/// trimmed start is `::` as a workflow command, and `##[` anywhere as its
+/// older form. A zero-width space after the first character of each keeps
+/// the text as it reads and stops the runner from acting on it.
+pub fn neutralize_commands(text: &str) -> String {
+    const ZWSP: char = '\u{200B}';
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let indent = line.len() - line.trim_start().len();
+        let (lead, rest) = line.split_at(indent);
+        out.push_str(lead);
+        let rest = match rest.strip_prefix("::") {
+            Some(after) => {
+                out.push(':');
+                out.push(ZWSP);
+                out.push(':');
+                after
+            }
+            None => rest,
+        };
+        out.push_str(&rest.replace("##[", "#\u{200B}#["));
+    }
+    out
+}
+
 fn escape(text: &str, property: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
@@ -420,5 +449,21 @@ mod tests {
         let capped = cap_annotations([(Level::Notice, ())], 0);
         assert!(capped.kept.is_empty());
         assert_eq!(capped.dropped.notices, 1);
+    }
+}
+
+#[cfg(test)]
+mod neutralize_tests {
+    use super::neutralize_commands;
+
+    #[test]
+    fn commands_in_foreign_text_are_defused() {
+        let text = "ok line\n   ::error::boom\nsay ##[warning]x\n::add-mask::s";
+        let safe = neutralize_commands(text);
+        for line in safe.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line}");
+            assert!(!line.contains("##["), "{line}");
+        }
+        assert_eq!(safe.replace('\u{200B}', ""), text);
     }
 }

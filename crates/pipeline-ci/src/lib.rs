@@ -72,7 +72,7 @@ mod secret;
 pub use command::{
     ANNOTATION_LIMIT_PER_JOB, ANNOTATION_LIMIT_PER_STEP, Annotation, CappedAnnotations,
     DroppedAnnotations, Level, add_mask, annotation, cap_annotations, escape_data, escape_property,
-    group_end, group_start,
+    group_end, group_start, neutralize_commands,
 };
 pub use env::{Env, use_color};
 pub use files::{CiSink, GitHub, OutputError, SUMMARY_LIMIT, SummaryError};

@@ -35,16 +35,21 @@ impl CoberturaOptions {
     }
 }
 
-/// Line numbers above this are kept in a sparse map instead of a bitmap.
-const DENSE_LINES: u32 = 1 << 22;
+/// Sixty-four consecutive lines of one file: which are code, which were run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chunk {
+    /// Line number / 64.
+    index: u32,
+    valid: u64,
+    covered: u64,
+}
 
 /// The lines of one source file: which are code, which were run, and the
-/// branches of each branch line.
+/// branches of each branch line. Lines are kept as 64-line chunks sorted by
+/// number, so memory follows the lines listed, not the highest line number.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Lines {
-    valid: Vec<u64>,
-    covered: Vec<u64>,
-    sparse: BTreeMap<u32, bool>,
+    chunks: Vec<Chunk>,
     /// (line, covered, total) per branch line, in the order met; the same
     /// line may repeat until [`Lines::normalize`] merges them.
     branches: Vec<(u32, u32, u32)>,
@@ -52,21 +57,45 @@ struct Lines {
 
 impl Lines {
     fn add(&mut self, number: u32, hit: bool) {
-        if number >= DENSE_LINES {
-            let entry = self.sparse.entry(number).or_insert(false);
-            *entry |= hit;
-            return;
-        }
-        let word = (number / 64) as usize;
+        let index = number / 64;
         let bit = 1u64 << (number % 64);
-        if self.valid.len() <= word {
-            self.valid.resize(word + 1, 0);
-            self.covered.resize(word + 1, 0);
-        }
-        self.valid[word] |= bit;
-        if hit {
-            self.covered[word] |= bit;
-        }
+        let covered = if hit { bit } else { 0 };
+        // Reports list lines in order: the last chunk is the usual place.
+        let at = match self.chunks.last() {
+            Some(last) if last.index == index => self.chunks.len() - 1,
+            Some(last) if last.index < index => {
+                self.chunks.push(Chunk {
+                    index,
+                    valid: 0,
+                    covered: 0,
+                });
+                self.chunks.len() - 1
+            }
+            None => {
+                self.chunks.push(Chunk {
+                    index,
+                    valid: 0,
+                    covered: 0,
+                });
+                0
+            }
+            Some(_) => match self.chunks.binary_search_by_key(&index, |c| c.index) {
+                Ok(at) => at,
+                Err(at) => {
+                    self.chunks.insert(
+                        at,
+                        Chunk {
+                            index,
+                            valid: 0,
+                            covered: 0,
+                        },
+                    );
+                    at
+                }
+            },
+        };
+        self.chunks[at].valid |= bit;
+        self.chunks[at].covered |= covered;
     }
 
     fn add_line(&mut self, line: &LineData) {
@@ -100,24 +129,47 @@ impl Lines {
     }
 
     fn union(&mut self, other: &Lines) {
-        if self.valid.len() < other.valid.len() {
-            self.valid.resize(other.valid.len(), 0);
-            self.covered.resize(other.valid.len(), 0);
+        let (mine, theirs) = (&self.chunks, &other.chunks);
+        let mut merged = Vec::with_capacity(mine.len().max(theirs.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < mine.len() || j < theirs.len() {
+            match (mine.get(i), theirs.get(j)) {
+                (Some(x), Some(y)) if x.index == y.index => {
+                    merged.push(Chunk {
+                        index: x.index,
+                        valid: x.valid | y.valid,
+                        covered: x.covered | y.covered,
+                    });
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x.index < y.index => {
+                    merged.push(*x);
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    merged.push(*x);
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    merged.push(*y);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
         }
-        for (i, (v, c)) in other.valid.iter().zip(&other.covered).enumerate() {
-            self.valid[i] |= v;
-            self.covered[i] |= c;
-        }
-        for (&n, &hit) in &other.sparse {
-            *self.sparse.entry(n).or_insert(false) |= hit;
-        }
+        self.chunks = merged;
         self.branches.extend_from_slice(&other.branches);
         self.normalize();
     }
 
     fn totals(&self) -> FileCoverage {
-        let ones = |words: &[u64]| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
-        let sparse_covered = self.sparse.values().filter(|hit| **hit).count() as u64;
+        let (valid, covered) = self.chunks.iter().fold((0u64, 0u64), |(v, c), chunk| {
+            (
+                v + u64::from(chunk.valid.count_ones()),
+                c + u64::from(chunk.covered.count_ones()),
+            )
+        });
         let (bc, bt) = self
             .branches
             .iter()
@@ -126,8 +178,8 @@ impl Lines {
             });
         FileCoverage {
             file: String::new(),
-            lines_valid: ones(&self.valid) + self.sparse.len() as u64,
-            lines_covered: ones(&self.covered) + sparse_covered,
+            lines_valid: valid,
+            lines_covered: covered,
             branches_valid: bt,
             branches_covered: bc,
         }
@@ -266,7 +318,8 @@ struct Class {
     filename: String,
     has_own_lines: bool,
     lines: Lines,
-    method_lines: Vec<LineData>,
+    /// Lines listed under `<methods>`: counted only when the class lists none.
+    method_lines: Lines,
 }
 
 fn parse<R: std::io::Read>(
@@ -332,7 +385,7 @@ fn parse<R: std::io::Read>(
                                 unmeasured_branches += 1;
                             }
                             if method_depth > 0 {
-                                class.method_lines.push(line);
+                                class.method_lines.add_line(&line);
                             } else {
                                 class.has_own_lines = true;
                                 class.lines.add_line(&line);
@@ -364,9 +417,7 @@ fn parse<R: std::io::Read>(
                         // Method lines repeat the class's lines; they count
                         // only for a class that lists no lines of its own.
                         if !done.has_own_lines {
-                            for line in std::mem::take(&mut done.method_lines) {
-                                done.lines.add_line(&line);
-                            }
+                            done.lines = std::mem::take(&mut done.method_lines);
                         }
                         done.lines.normalize();
                         match files.get_mut(&done.filename) {
@@ -529,17 +580,34 @@ fn compare_declared(report_name: &str, declared: &Declared, report: &mut Coverag
 /// Finds the real file behind a report's `filename`, trying each `<source>`.
 #[derive(Debug)]
 struct Resolver<'a> {
-    sources: Vec<&'a str>,
+    sources: Vec<String>,
     workspace: Option<&'a Path>,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(sources: &'a [String], workspace: Option<&'a Path>) -> Self {
-        // Only sources that exist here can resolve anything.
+    fn new(sources: &[String], workspace: Option<&'a Path>) -> Self {
+        // A source that is not on this machine (the report was written in a
+        // container, or on another runner) may still be here under the
+        // workspace: its longest tail that is a folder of the workspace.
         let sources = sources
             .iter()
-            .map(String::as_str)
-            .filter(|s| Self::on_disk(workspace, Path::new(s)).is_dir())
+            .filter_map(|source| {
+                let path = Path::new(source.as_str());
+                if Self::on_disk(workspace, path).is_dir() {
+                    return Some(source.clone());
+                }
+                let ws = workspace?;
+                let parts: Vec<_> = path
+                    .components()
+                    .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                    .collect();
+                (0..parts.len()).find_map(|skip| {
+                    let tail: PathBuf = parts[skip..].iter().collect();
+                    ws.join(&tail)
+                        .is_dir()
+                        .then(|| tail.to_string_lossy().into_owned())
+                })
+            })
             .collect();
         Resolver { sources, workspace }
     }

@@ -141,10 +141,6 @@ impl Outcome {
     fn has_pass(self) -> bool {
         matches!(self, Outcome::Passed | Outcome::Flaky)
     }
-
-    fn has_fail(self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::Errored | Outcome::Flaky)
-    }
 }
 
 /// A failing (or erroring) test, with what it said.
@@ -289,9 +285,12 @@ pub fn parse_junit_slice(
     parse(bytes, origin, options)
 }
 
-/// Beyond this many distinct testcases in one suite, retries are recognised
-/// only among the tests already remembered (a memory bound).
-const MAX_TRACKED_PER_SUITE: usize = 250_000;
+/// Beyond this many distinct testcases in the open suites, retries are
+/// recognised only among the tests already remembered (a memory bound).
+const MAX_TRACKED: usize = 250_000;
+
+/// The most bytes kept of a test's name or class name.
+const MAX_NAME: usize = 4096;
 
 /// A time above this many seconds (about four months) cannot be one test's;
 /// such integers are nanoseconds (container-structure-test writes those).
@@ -416,6 +415,8 @@ struct Case {
     failure_line: Option<u32>,
     /// Bodies of `<failure>`/`<error>` elements read so far.
     bodies: u32,
+    /// A `<failure>`/`<error>` outside any testcase, made a test of its own.
+    synthetic: bool,
 }
 
 impl Case {
@@ -455,7 +456,11 @@ struct Parser<'o> {
     stderr: Capture,
     raw: Raw,
     failures: Vec<Option<TestFailure>>,
+    /// Slots of `failures` emptied by a retry that passed, to be reused.
+    free_failures: Vec<usize>,
     failures_kept: usize,
+    /// Testcases remembered in the open suites' `seen` maps.
+    tracked: usize,
     flaky: Vec<Option<FlakyTest>>,
     flaky_kept: usize,
     slowest: BinaryHeap<Reverse<TimedName>>,
@@ -505,7 +510,9 @@ impl<'o> Parser<'o> {
             stderr: Capture::new(options.max_output_bytes),
             raw: Raw::default(),
             failures: Vec::new(),
+            free_failures: Vec::new(),
             failures_kept: 0,
+            tracked: 0,
             flaky: Vec::new(),
             flaky_kept: 0,
             slowest: BinaryHeap::new(),
@@ -557,7 +564,7 @@ impl<'o> Parser<'o> {
                 } else {
                     case.failure = true;
                 }
-                read_failure_attrs(case, tag)?;
+                read_failure_attrs(case, tag, self.options.max_output_bytes)?;
                 if case.bodies > 0 {
                     self.body_separator();
                 }
@@ -579,6 +586,7 @@ impl<'o> Parser<'o> {
                     depth: self.depth,
                     name: format!("({name} outside any testcase)"),
                     classname: suite,
+                    synthetic: true,
                     ..Case::default()
                 };
                 if name == "error" {
@@ -586,7 +594,7 @@ impl<'o> Parser<'o> {
                 } else {
                     case.failure = true;
                 }
-                read_failure_attrs(&mut case, tag)?;
+                read_failure_attrs(&mut case, tag, self.options.max_output_bytes)?;
                 case.bodies = 1;
                 self.body.clear();
                 self.stdout.clear();
@@ -727,6 +735,7 @@ impl<'o> Parser<'o> {
                 }
             }
         }
+        self.tracked = self.tracked.saturating_sub(suite.seen.len());
         suite.seen.clear();
         if suite.seen.capacity() <= 4096 {
             self.spare_maps.push(std::mem::take(&mut suite.seen));
@@ -740,10 +749,14 @@ impl<'o> Parser<'o> {
         let mut class_attr = None;
         xml::for_each_attr(tag, |key, value| match key {
             // Kept as written (escaped): unescaped only for what is reported.
-            "name" => case.name.push_str(&value),
-            "classname" => case.classname.push_str(&value),
+            "name" if case.name.is_empty() => push_bounded(&mut case.name, &value, MAX_NAME),
+            "classname" if case.classname.is_empty() => {
+                push_bounded(&mut case.classname, &value, MAX_NAME)
+            }
             "class" => class_attr = Some(value),
-            "file" | "filepath" => case.file.push_str(&xml::attr_str(value)),
+            "file" | "filepath" if case.file.is_empty() => {
+                push_bounded(&mut case.file, &xml::attr_str(value), MAX_NAME);
+            }
             "line" | "lineno" => case.line = value.trim().parse().ok(),
             "time" | "duration" => time = Some(value),
             "status" | "result" => {
@@ -757,7 +770,7 @@ impl<'o> Parser<'o> {
         })?;
         if case.classname.is_empty() {
             if let Some(class) = class_attr {
-                case.classname.push_str(&class);
+                push_bounded(&mut case.classname, &class, MAX_NAME);
             }
         }
         if let Some(time) = time {
@@ -851,21 +864,18 @@ impl<'o> Parser<'o> {
             .last()
             .and_then(|suite| suite.seen.get(&key).copied());
         match previous {
+            // The test ran again after its last attempt failed: a retry
+            // (runners retry only what failed, so a repeat of a passing
+            // test is another test, and a failure after a pass is never
+            // hidden).
             Some(prev)
-                if (prev.outcome.has_fail() || outcome.has_fail())
-                    && prev.outcome != Outcome::Skipped
-                    && outcome != Outcome::Skipped =>
+                if prev.outcome.is_failure() && outcome != Outcome::Skipped && !case.synthetic =>
             {
-                // A retry of an earlier testcase: one test, not two.
                 self.retries_merged += 1;
-                let merged = if (prev.outcome.has_pass() || outcome.has_pass())
-                    && (prev.outcome.has_fail() || outcome.has_fail())
-                {
+                let merged = if outcome.has_pass() {
                     Outcome::Flaky
-                } else if outcome.is_failure() {
-                    outcome
                 } else {
-                    prev.outcome
+                    outcome
                 };
                 self.report.counts.add(prev.outcome, -1);
                 self.report.counts.add(merged, 1);
@@ -874,18 +884,16 @@ impl<'o> Parser<'o> {
                     attempts: prev.attempts + attempts,
                     failure: prev.failure,
                 };
-                match merged {
-                    Outcome::Flaky => {
-                        if let Some(index) = slot.failure.take() {
-                            if self.failures[index].take().is_some() {
-                                self.failures_kept -= 1;
-                            }
-                        }
-                        if !prev.outcome.eq(&Outcome::Flaky) {
-                            self.push_flaky(case, slot.attempts);
+                if merged == Outcome::Flaky {
+                    if let Some(index) = slot.failure.take() {
+                        if self.failures[index].take().is_some() {
+                            self.failures_kept -= 1;
+                            self.free_failures.push(index);
                         }
                     }
-                    _ if merged.is_failure() => match slot.failure {
+                    self.push_flaky(case, slot.attempts);
+                } else {
+                    match slot.failure {
                         Some(index) => {
                             if let Some(Some(failure)) = self.failures.get_mut(index) {
                                 failure.attempts = slot.attempts;
@@ -893,8 +901,7 @@ impl<'o> Parser<'o> {
                             }
                         }
                         None => slot.failure = self.push_failure(case, merged, slot.attempts),
-                    },
-                    _ => {}
+                    }
                 }
                 if let Some(suite) = self.suites.last_mut() {
                     suite.seen.insert(key, slot);
@@ -919,19 +926,21 @@ impl<'o> Parser<'o> {
                     failure,
                 };
                 let mut untracked = false;
-                if let Some(suite) = self.suites.last_mut() {
-                    if previous.is_none() {
-                        if suite.seen.len() < MAX_TRACKED_PER_SUITE {
-                            suite.seen.insert(key, slot);
-                        } else {
-                            untracked = true;
-                        }
+                if let (Some(suite), false) = (self.suites.last_mut(), case.synthetic) {
+                    if previous.is_some() {
+                        // The newest test of that name is the one a retry follows.
+                        suite.seen.insert(key, slot);
+                    } else if self.tracked < MAX_TRACKED {
+                        suite.seen.insert(key, slot);
+                        self.tracked += 1;
+                    } else {
+                        untracked = true;
                     }
                 }
                 if untracked && !self.warned_untracked {
                     self.warned_untracked = true;
                     self.warn(format!(
-                        "a suite holds more than {MAX_TRACKED_PER_SUITE} testcases; retries written as repeated testcases are recognised among the first {MAX_TRACKED_PER_SUITE} only"
+                        "the open suites hold more than {MAX_TRACKED} testcases; retries written as repeated testcases are recognised among the first {MAX_TRACKED} only"
                     ));
                 }
             }
@@ -983,7 +992,16 @@ impl<'o> Parser<'o> {
         let details = self.body.text().into_owned();
         let workspace = self.options.workspace.as_deref();
         let located = match (&case.file, case.line) {
-            (file, line) if !file.is_empty() => Some((file.clone(), line)),
+            (file, Some(line)) if !file.is_empty() => Some((file.clone(), Some(line))),
+            (file, None) if !file.is_empty() => {
+                // The testcase names its file but not the line: the trace may.
+                let classname = unescaped(&case.classname);
+                let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+                let line = location::from_trace(&details, &classname, workspace)
+                    .filter(|l| l.file.rsplit(['/', '\\']).next() == Some(base))
+                    .map(|l| l.line);
+                Some((file.clone(), line))
+            }
             _ => match (&case.failure_file, case.failure_line) {
                 (Some(file), line) if !file.is_empty() => Some((file.clone(), line)),
                 _ => {
@@ -1027,6 +1045,10 @@ impl<'o> Parser<'o> {
             attempts,
         };
         self.failures_kept += 1;
+        if let Some(index) = self.free_failures.pop() {
+            self.failures[index] = Some(failure);
+            return Some(index);
+        }
         self.failures.push(Some(failure));
         Some(self.failures.len() - 1)
     }
@@ -1071,6 +1093,20 @@ impl<'o> Parser<'o> {
     }
 }
 
+/// Appends at most `limit` bytes of `text`, cut at a character boundary.
+fn push_bounded(out: &mut String, text: &str, limit: usize) {
+    let room = limit.saturating_sub(out.len());
+    if text.len() <= room {
+        out.push_str(text);
+        return;
+    }
+    let mut end = room;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(&text[..end]);
+}
+
 fn unescaped(raw: &str) -> String {
     xml::attr_str(std::borrow::Cow::Borrowed(raw)).into_owned()
 }
@@ -1078,13 +1114,19 @@ fn unescaped(raw: &str) -> String {
 fn read_failure_attrs(
     case: &mut Case,
     tag: &quick_xml::events::BytesStart<'_>,
+    limit: usize,
 ) -> Result<(), String> {
     let first = case.message.is_none() && case.kind.is_none();
+    let bounded = |value: std::borrow::Cow<'_, str>, limit: usize| {
+        let mut text = String::new();
+        push_bounded(&mut text, &xml::attr_str(value), limit);
+        text
+    };
     xml::for_each_attr(tag, |key, value| match key {
-        "message" if first => case.message = Some(xml::attr_str(value).into_owned()),
-        "type" if first => case.kind = Some(xml::attr_str(value).into_owned()),
+        "message" if first => case.message = Some(bounded(value, limit)),
+        "type" if first => case.kind = Some(bounded(value, MAX_NAME)),
         "file" if case.failure_file.is_none() => {
-            case.failure_file = Some(xml::attr_str(value).into_owned())
+            case.failure_file = Some(bounded(value, MAX_NAME));
         }
         "line" if case.failure_line.is_none() => case.failure_line = value.trim().parse().ok(),
         _ => {}
@@ -1134,7 +1176,12 @@ pub(crate) fn parse_time(text: &str) -> Time {
     let normalized;
     let number = if text.contains(',') {
         normalized = if text.contains('.') {
-            text.replace(',', "")
+            if text.rfind(',') > text.rfind('.') {
+                // `1.234,5`: dots group, the comma is the decimal point.
+                text.replace('.', "").replacen(',', ".", 1)
+            } else {
+                text.replace(',', "")
+            }
         } else {
             let (int, frac) = text.split_once(',').unwrap_or((text, ""));
             if frac.len() == 3 && int != "0" && !frac.contains(',') && !int.is_empty() {
@@ -1245,6 +1292,7 @@ mod tests {
         assert_eq!(parse_time("1.5"), Time::Seconds(1.5));
         assert_eq!(parse_time(" 2 "), Time::Seconds(2.0));
         assert_eq!(parse_time("1,234.5"), Time::Seconds(1234.5));
+        assert_eq!(parse_time("1.234,5"), Time::Seconds(1234.5));
         assert_eq!(parse_time("0,5"), Time::Seconds(0.5));
         assert_eq!(parse_time("1,5"), Time::Seconds(1.5));
         assert_eq!(parse_time("1,234"), Time::Seconds(1234.0));
@@ -1292,6 +1340,67 @@ mod tests {
         assert_eq!(report.failures.len(), 1);
         assert_eq!(report.failures[0].name, "c");
         assert_eq!(report.failures[0].attempts, 2);
+    }
+
+    #[test]
+    fn a_failure_after_a_pass_is_never_hidden() {
+        let report = parse_str(
+            r#"<testsuite name="s">
+                <testcase name="same"/>
+                <testcase name="same"><failure message="second test of that name"/></testcase>
+                <testcase name="x"><failure/></testcase>
+                <testcase name="x"/>
+                <testcase name="x"><failure message="again"/></testcase>
+            </testsuite>"#,
+        );
+        // same: two tests, one failing; x: fail then pass is flaky, and the
+        // failure after that pass is a test of its own.
+        assert_eq!(
+            report.counts,
+            Counts {
+                total: 4,
+                passed: 2,
+                failed: 2,
+                errored: 0,
+                skipped: 0,
+                flaky: 1
+            }
+        );
+        let names: Vec<_> = report
+            .failures
+            .iter()
+            .map(|f| f.message.as_deref())
+            .collect();
+        assert_eq!(names, vec![Some("second test of that name"), Some("again")]);
+    }
+
+    #[test]
+    fn several_suite_level_errors_are_several_tests() {
+        let report = parse_str(
+            r#"<testsuite name="S"><error message="a"/><testcase name="t"/><failure message="b"/><error message="c"/></testsuite>"#,
+        );
+        assert_eq!(report.counts.total, 4);
+        assert_eq!((report.counts.failed, report.counts.errored), (1, 2));
+    }
+
+    #[test]
+    fn long_attributes_are_bounded() {
+        let message = "m".repeat(100_000);
+        let name = "n".repeat(10_000);
+        let xml = format!(
+            r#"<testsuite><testcase name="{name}"><failure message="{message}"/></testcase></testsuite>"#
+        );
+        let report = parse_junit_slice(
+            xml.as_bytes(),
+            Path::new("t.xml"),
+            &JunitOptions::default().max_output_bytes(100),
+        )
+        .unwrap();
+        assert_eq!(
+            report.failures[0].message.as_deref().map(str::len),
+            Some(100)
+        );
+        assert_eq!(report.failures[0].name.len(), MAX_NAME);
     }
 
     #[test]

@@ -420,7 +420,7 @@ pub fn markdown(outcome: &GateOutcome<'_>, limit: usize) -> String {
             })
             .collect();
         sections.push(Section {
-            rank: 3,
+            rank: 2,
             head: "### Coverage by file, lowest first\n\n| file | lines | covered | branches |\n|---|---|---|---|\n".into(),
             rows,
             tail: "\n".into(),
@@ -451,7 +451,7 @@ pub fn markdown(outcome: &GateOutcome<'_>, limit: usize) -> String {
             })
             .collect();
         sections.push(Section {
-            rank: 2,
+            rank: 3,
             head: "### Pylint messages, worst first\n\n| type | where | symbol | message |\n|---|---|---|---|\n".into(),
             rows,
             tail: "\n".into(),
@@ -523,7 +523,7 @@ fn fit(sections: &mut [Section], limit: usize) {
         if section.rows.is_empty() {
             continue;
         }
-        let note_room = 64;
+        let note_room = 128;
         let mut dropped = 0usize;
         let mut freed = 0usize;
         while let Some(row) = section.rows.last() {
@@ -536,10 +536,10 @@ fn fit(sections: &mut [Section], limit: usize) {
         }
         if dropped > 0 {
             let note = format!(
-                "\n… {dropped} more row(s) left out to keep the summary under GitHub's size limit.\n\n"
+                "\n… {dropped} more row(s) left out to keep the summary under GitHub's size limit.\n"
             );
-            freed = freed.saturating_sub(note.len().saturating_sub(section.tail.len()));
-            section.tail = note;
+            freed = freed.saturating_sub(note.len());
+            section.tail = format!("{note}{}", section.tail);
             excess = excess.saturating_sub(freed);
         }
     }
@@ -652,4 +652,56 @@ pub fn annotations(outcome: &GateOutcome<'_>) -> Vec<Note> {
     }
     notes.sort_by_key(|n| n.level);
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::{Inputs, evaluate};
+    use crate::junit::{JunitOptions, parse_junit_slice};
+
+    #[test]
+    fn the_summary_never_exceeds_its_limit_and_says_what_it_left_out() {
+        let mut xml = String::from("<testsuite name=\"s\">");
+        for i in 0..300 {
+            xml.push_str(&format!(
+                "<testcase classname=\"pkg.Ü{i}\" name=\"test_{i}\" time=\"{i}\"><failure message=\"boom é {i}\">trace</failure></testcase>"
+            ));
+        }
+        xml.push_str("</testsuite>");
+        let tests = parse_junit_slice(
+            xml.as_bytes(),
+            std::path::Path::new("t.xml"),
+            &JunitOptions::default(),
+        )
+        .unwrap();
+        let thresholds = Thresholds::default().max_failures(0);
+        let verdict = evaluate(
+            &thresholds,
+            Inputs {
+                tests: Some(&tests),
+                ..Inputs::default()
+            },
+        );
+        let outcome = GateOutcome {
+            thresholds: &thresholds,
+            verdict: &verdict,
+            tests: Some(&tests),
+            coverage: None,
+            pylint: &[],
+        };
+        let full = markdown(&outcome, usize::MAX);
+        assert!(full.contains("test_299"));
+        for limit in (0..2000).step_by(7).chain([5000, 20_000, full.len() - 1]) {
+            let cut = markdown(&outcome, limit);
+            assert!(cut.len() <= limit, "{limit}: {}", cut.len());
+            if limit > 1000 && limit < full.len() {
+                assert!(
+                    cut.contains("left out to keep the summary under GitHub's size limit"),
+                    "{limit}"
+                );
+                assert!(cut.starts_with("## Report gate: failed"), "{limit}");
+            }
+        }
+    }
 }

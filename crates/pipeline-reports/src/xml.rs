@@ -29,7 +29,28 @@ pub(crate) struct PeekReader<R> {
     buf: Box<[u8]>,
     pos: usize,
     end: usize,
+    /// Bytes that may still be consumed before reading fails with
+    /// [`TagTooLong`]: the bound on one tag, which quick-xml holds whole.
+    budget: u64,
 }
+
+/// The error a [`PeekReader`] gives when a tag outgrows [`MAX_TAG`].
+#[derive(Debug)]
+struct TagTooLong;
+
+impl std::fmt::Display for TagTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a tag longer than {} MiB", MAX_TAG >> 20)
+    }
+}
+
+impl std::error::Error for TagTooLong {}
+
+/// The longest tag (element with its attributes, declaration, DOCTYPE) read.
+const MAX_TAG: u64 = 16 << 20;
+
+/// The deepest nesting of elements read.
+const MAX_DEPTH: usize = 256;
 
 impl<R: Read> PeekReader<R> {
     pub(crate) fn new(inner: R) -> Self {
@@ -38,6 +59,7 @@ impl<R: Read> PeekReader<R> {
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             pos: 0,
             end: 0,
+            budget: u64::MAX,
         }
     }
 
@@ -82,6 +104,9 @@ impl<R: Read> Read for PeekReader<R> {
 
 impl<R: Read> BufRead for PeekReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.budget == 0 {
+            return Err(io::Error::other(TagTooLong));
+        }
         if self.pos >= self.end {
             self.pos = 0;
             self.end = read_retrying(&mut self.inner, &mut self.buf)?;
@@ -91,6 +116,7 @@ impl<R: Read> BufRead for PeekReader<R> {
 
     fn consume(&mut self, amt: usize) {
         self.pos = (self.pos + amt).min(self.end);
+        self.budget = self.budget.saturating_sub(amt as u64);
     }
 }
 
@@ -171,6 +197,8 @@ pub(crate) struct Capture {
     raw: Vec<u8>,
     /// Bytes of content seen, kept or not.
     seen: u64,
+    /// Whether anything was left out because of the limit.
+    dropped: bool,
 }
 
 impl Capture {
@@ -180,6 +208,7 @@ impl Capture {
             limit,
             raw: Vec::new(),
             seen: 0,
+            dropped: false,
         }
     }
 
@@ -187,6 +216,7 @@ impl Capture {
         self.kept.clear();
         self.raw.clear();
         self.seen = 0;
+        self.dropped = false;
     }
 
     fn room(&self) -> usize {
@@ -196,7 +226,14 @@ impl Capture {
     fn push_raw_text(&mut self, bytes: &[u8]) {
         self.seen += bytes.len() as u64;
         // Keep a little more than the room: an entity may shrink it.
-        let want = (self.room() * 6 + 16).saturating_sub(self.raw.len());
+        let want = self
+            .room()
+            .saturating_mul(6)
+            .saturating_add(16)
+            .saturating_sub(self.raw.len());
+        if want < bytes.len() {
+            self.dropped = true;
+        }
         let take = want.min(bytes.len());
         self.raw.extend_from_slice(&bytes[..take]);
     }
@@ -209,6 +246,9 @@ impl Capture {
         let mut decoded = Vec::with_capacity(raw.len().min(self.room() + 8));
         unescape_into(&raw, &mut decoded);
         let take = decoded.len().min(self.room());
+        if take < decoded.len() {
+            self.dropped = true;
+        }
         self.kept.extend_from_slice(&decoded[..take]);
         self.raw = raw;
         self.raw.clear();
@@ -221,12 +261,15 @@ impl Capture {
     fn push_cdata(&mut self, bytes: &[u8]) {
         self.seen += bytes.len() as u64;
         let take = bytes.len().min(self.room());
+        if take < bytes.len() {
+            self.dropped = true;
+        }
         self.kept.extend_from_slice(&bytes[..take]);
     }
 
     /// Whether content was dropped because of the limit.
     pub(crate) fn truncated(&self) -> bool {
-        self.seen as usize > self.kept.len() && self.kept.len() >= self.limit
+        self.dropped
     }
 
     /// The kept text, without a character cut in half at the end.
@@ -253,7 +296,7 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
     while let Some(i) = memchr::memchr(b'&', rest) {
         out.extend_from_slice(&rest[..i]);
         rest = &rest[i..];
-        let end = rest.iter().take(12).position(|&b| b == b';');
+        let end = rest.iter().take(32).position(|&b| b == b';');
         let decoded = end.and_then(|end| decode_entity(&rest[1..end]).map(|c| (c, end)));
         match decoded {
             Some((c, end)) => {
@@ -327,15 +370,25 @@ impl Origin<'_> {
     }
 
     /// The 1-based line and column (in characters) of a byte offset.
+    /// Offsets count from after a UTF-8 byte-order mark, which the reader
+    /// skips; it is added back here.
     fn locate(&self, offset: u64) -> (u64, u64) {
+        const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
         let mut pos = Position::default();
         match self {
             Origin::Bytes { bytes, .. } => {
+                let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
                 let end = (offset as usize).min(bytes.len());
                 pos.advance(&bytes[..end]);
             }
             Origin::File(path) => {
-                if let Ok(file) = File::open(path) {
+                if let Ok(mut file) = File::open(path) {
+                    let mut head = [0u8; 3];
+                    let bom = file.read_exact(&mut head).is_ok() && head == BOM;
+                    let start = if bom { 3 } else { 0 };
+                    if std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start)).is_err() {
+                        return (pos.line, pos.column);
+                    }
                     let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.take(offset));
                     while let Ok(chunk) = reader.fill_buf() {
                         if chunk.is_empty() {
@@ -484,9 +537,16 @@ impl<'s, R: Read> XmlReader<'s, R> {
             self.skip_text(capture.as_deref_mut())?;
             self.buf.clear();
             let start = self.reader.buffer_position();
-            let event = match self.reader.read_event_into(&mut self.buf) {
+            self.reader.get_mut().budget = MAX_TAG;
+            let read = self.reader.read_event_into(&mut self.buf);
+            self.reader.get_mut().budget = u64::MAX;
+            let event = match read {
                 Ok(event) => event,
                 Err(e) => {
+                    let too_long = matches!(&e, quick_xml::Error::Io(io) if io.get_ref().is_some_and(|inner| inner.is::<TagTooLong>()));
+                    if too_long {
+                        return Err(self.origin.syntax_error(start, TagTooLong.to_string()));
+                    }
                     let at = self.reader.error_position();
                     return Err(self.origin.syntax_error(at, xml_error_message(&e)));
                 }
@@ -571,6 +631,11 @@ impl<'s, R: Read> XmlReader<'s, R> {
                 return Err(self
                     .origin
                     .syntax_error(start, "a second root element; a report has exactly one"));
+            }
+            if self.open.len() >= MAX_DEPTH {
+                return Err(self
+                    .origin
+                    .syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}")));
             }
             self.seen_root = true;
             self.open.push((self.names.len(), start));

@@ -406,3 +406,29 @@ fn the_json_document_keeps_its_shape() {
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     insta::assert_json_snapshot!(doc);
 }
+
+#[test]
+fn report_text_cannot_inject_workflow_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("evil.xml");
+    std::fs::write(
+        &junit,
+        "<testsuite name=\"s\"><testcase name=\"t\"><failure message=\"::error::injected ##[warning]too\">x</failure></testcase></testsuite>",
+    )
+    .unwrap();
+    let output = in_actions(dir.path())
+        .args(["gate", "--junit"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    for stream in [&output.stdout, &output.stderr] {
+        for line in String::from_utf8_lossy(stream).lines() {
+            assert!(
+                !line.trim_start().starts_with("::error::injected"),
+                "{line}"
+            );
+            assert!(!line.contains("##[warning]"), "{line}");
+        }
+    }
+}

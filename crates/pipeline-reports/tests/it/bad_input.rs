@@ -46,6 +46,45 @@ fn malformed_junit_is_refused_with_its_position() {
 }
 
 #[test]
+fn positions_count_from_the_start_of_the_file_even_after_a_byte_order_mark() {
+    assert_eq!(
+        junit(b"\xef\xbb\xbf<testsuites>\n  <testsuite name=\"a\">\n  </testsuites>"),
+        "reports/t.xml:3:3: closing tag </testsuites> does not match <testsuite> opened at 2:3"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.xml");
+    std::fs::write(
+        &path,
+        b"\xef\xbb\xbf<testsuite>\n<testcase name=\"a\">\xe9</testcase></testsuite>",
+    )
+    .unwrap();
+    let err = parse_junit_file(&path, &JunitOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("bom.xml:2:20: invalid UTF-8"), "{err}");
+}
+
+#[test]
+fn tags_and_nesting_are_bounded() {
+    let deep = "<a>".repeat(300);
+    let err = junit(format!("<testsuite>{deep}").as_bytes());
+    assert!(err.contains("elements nested deeper than 256"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long-tag.xml");
+    let mut xml = b"<testsuite><testcase name=\"".to_vec();
+    xml.resize(xml.len() + (17 << 20), b'x');
+    xml.extend_from_slice(b"\"/></testsuite>");
+    std::fs::write(&path, xml).unwrap();
+    let err = parse_junit_file(&path, &JunitOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("long-tag.xml:1:12: a tag longer than 16 MiB"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_wrong_kind_of_report_says_what_it_looks_like() {
     let cobertura = super::fixture("cobertura/gcovr/gcovr-8.6-example.xml");
     let err = parse_junit_file(&cobertura, &JunitOptions::default()).unwrap_err();

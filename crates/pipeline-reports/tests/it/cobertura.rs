@@ -162,6 +162,23 @@ fn paths_resolve_against_sources_that_exist_in_the_workspace() {
 }
 
 #[test]
+fn a_source_from_another_machine_is_found_under_the_workspace() {
+    let workspace = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(workspace.path().join("src/pkg")).unwrap();
+    std::fs::write(workspace.path().join("src/pkg/m.py"), "x = 1\n").unwrap();
+    let xml = r#"<coverage><sources><source>/nonexistent-container-root/app/src</source></sources><packages><package><classes>
+        <class filename="pkg/m.py"><lines><line number="1" hits="1"/></lines></class>
+        </classes></package></packages></coverage>"#;
+    let report = pipeline_reports::cobertura::parse_cobertura_slice(
+        xml.as_bytes(),
+        std::path::Path::new("coverage.xml"),
+        &CoberturaOptions::default().workspace(workspace.path()),
+    )
+    .unwrap();
+    assert_eq!(report.files[0].file, "src/pkg/m.py");
+}
+
+#[test]
 fn reports_merge_as_a_union_of_lines() {
     let a = r#"<coverage><packages><package><classes><class filename="m.py"><lines>
         <line number="1" hits="1"/><line number="2" hits="0"/><line number="3" hits="0"/></lines></class></classes></package></packages></coverage>"#;

@@ -166,7 +166,7 @@ proptest! {
     #[test]
     fn cobertura_reports_read_back_as_written(
         files in proptest::collection::vec(
-            proptest::collection::btree_map(1u32..5000, (0u32..3, proptest::option::of((0u32..4, 1u32..4))), 0..60),
+            proptest::collection::btree_map(prop_oneof![9 => 1u32..5000, 1 => 1u32..u32::MAX], (0u32..3, proptest::option::of((0u32..4, 1u32..4))), 0..60),
             1..8,
         ),
         methods in any::<bool>(),
