@@ -1,0 +1,317 @@
+//! `pipeline-git version` and `pipeline-git changelog`.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use pipeline_ci::{Env, GitHub};
+use pipeline_gitflow::{
+    ChangeKind, Date, NoRelease, Plan, PlanError, ReadOptions, Reason, ReleaseNotes, Repo, Request,
+    TagFormat, plan,
+};
+use serde_json::{Value, json};
+
+use crate::Exit;
+use crate::cli::{ChangelogArgs, PlanArgs, RepoArgs, VersionArgs};
+
+/// The exit code of a failed run.
+pub(crate) fn exit_for(error: &anyhow::Error) -> Exit {
+    match error.downcast_ref::<PlanError>() {
+        Some(PlanError::TagExists { .. }) => Exit::Refused,
+        _ => Exit::Usage,
+    }
+}
+
+/// Reads the history and plans the release.
+fn compute(repo: &RepoArgs, args: &PlanArgs) -> anyhow::Result<(Plan, pipeline_gitflow::History)> {
+    let format = TagFormat::new(repo.tag_prefix.clone());
+    let options = ReadOptions::default()
+        .remote(repo.remote.clone())
+        .develop_branch(repo.develop_branch.clone())
+        .main_branch(repo.main_branch.clone())
+        .tag_format(format.clone());
+    // Absolute, so that errors name a place even for `--repo .`.
+    let path = std::path::absolute(&repo.repo).unwrap_or_else(|_| repo.repo.clone());
+    let opened = Repo::open(&path)?;
+    let history = opened.history(&options)?;
+    tracing::info!(
+        "{} is {} at {}",
+        history.tip().name(),
+        history.tip().reference(),
+        history.tip().commit()
+    );
+    match history.base() {
+        Some(base) => tracing::info!(
+            "last release {} at {}; {} commit(s) since",
+            base.name(),
+            base.commit().short(),
+            history.commits().len()
+        ),
+        None => tracing::info!(
+            "no release tag {}X.Y.Z reachable: starting from 0.0.0; {} commit(s)",
+            format.prefix(),
+            history.commits().len()
+        ),
+    }
+    let mut request = Request::new(format);
+    if let Some(bump) = &args.bump {
+        request = request.bump(bump.clone());
+    }
+    if let Some(pre) = &args.pre {
+        request = request.pre_release(pre.clone());
+    }
+    let plan = plan(&history, &request)?;
+    for change in plan.changes() {
+        match change.kind() {
+            ChangeKind::Merge => {
+                tracing::debug!("{}: merge commit, not releasable", change.id().short())
+            }
+            ChangeKind::Other(why) => {
+                tracing::debug!("{}: not a Conventional Commit ({why})", change.id().short());
+            }
+            _ => match change.bump() {
+                Some(bump) => tracing::debug!("{}: asks for a {bump} release", change.id().short()),
+                None => tracing::debug!("{}: asks for no release", change.id().short()),
+            },
+        }
+    }
+    Ok((plan, history))
+}
+
+/// One line saying what the plan is, for stderr.
+fn explain(plan: &Plan) -> String {
+    let since = plan.previous().map_or_else(
+        || "the start of history (no release tag)".to_owned(),
+        |t| t.name().to_owned(),
+    );
+    match plan.release() {
+        Ok(release) => {
+            let why = match release.reason() {
+                Reason::Commits { requested, applied } if requested != applied => format!(
+                    "{applied} bump (a breaking change bumps the minor while the major version is 0)"
+                ),
+                Reason::Commits { applied, .. } => format!("{applied} bump"),
+                Reason::Override(over) => format!("--bump {over}"),
+                Reason::ReleaseAs(commit) => {
+                    format!("Release-As: footer of commit {}", commit.short())
+                }
+                Reason::ContinuesPreRelease(tag) => format!("continues pre-release {tag}"),
+                _ => "planned".to_owned(),
+            };
+            format!(
+                "next version {} (tag {}): {why}; {} commit(s) since {since}, {} releasable",
+                release.version(),
+                release.tag(),
+                plan.changes().len(),
+                plan.releasable_count()
+            )
+        }
+        Err(NoRelease::NoCommits) => format!("no release: no commit since {since}"),
+        Err(_) => format!(
+            "no release: none of the {} commit(s) since {since} is a feat, fix, perf or breaking change",
+            plan.changes().len()
+        ),
+    }
+}
+
+fn reason_json(plan: &Plan) -> Value {
+    match plan.release() {
+        Ok(release) => match release.reason() {
+            Reason::Commits { requested, applied } => {
+                json!({ "kind": "commits", "bump": applied.as_str(), "requested": requested.as_str() })
+            }
+            Reason::Override(over) => json!({ "kind": "override", "bump": over.to_string() }),
+            Reason::ReleaseAs(commit) => json!({ "kind": "release_as", "commit": commit.as_str() }),
+            Reason::ContinuesPreRelease(tag) => {
+                json!({ "kind": "continues_pre_release", "tag": tag })
+            }
+            _ => json!({ "kind": "other" }),
+        },
+        Err(NoRelease::NoCommits) => json!({ "kind": "no_commits" }),
+        Err(_) => json!({ "kind": "nothing_releasable" }),
+    }
+}
+
+/// The fields `version` and `changelog` share.
+fn document(
+    schema: &str,
+    plan: &Plan,
+    history: &pipeline_gitflow::History,
+    args: &PlanArgs,
+) -> serde_json::Map<String, Value> {
+    let release = plan.release().ok();
+    let mut doc = serde_json::Map::new();
+    doc.insert("schema".into(), json!(schema));
+    doc.insert("released".into(), json!(release.is_some()));
+    doc.insert(
+        "version".into(),
+        json!(release.map(|r| r.version().to_string())),
+    );
+    doc.insert("tag".into(), json!(release.map(|r| r.tag())));
+    doc.insert(
+        "previous_version".into(),
+        json!(plan.previous().map(|t| t.version().to_string())),
+    );
+    doc.insert(
+        "previous_tag".into(),
+        json!(plan.previous().map(|t| t.name())),
+    );
+    doc.insert("reason".into(), reason_json(plan));
+    doc.insert(
+        "branch".into(),
+        json!({
+            "name": history.tip().name(),
+            "ref": history.tip().reference(),
+            "commit": history.tip().commit().as_str(),
+        }),
+    );
+    doc.insert(
+        "commits".into(),
+        json!({ "total": plan.changes().len(), "releasable": plan.releasable_count() }),
+    );
+    doc.insert(
+        "pre_release".into(),
+        json!(args.pre.as_ref().map(|p| p.channel())),
+    );
+    doc
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")
+}
+
+/// The step outputs every command writes inside GitHub Actions.
+fn set_outputs(github: &GitHub, plan: &Plan) -> anyhow::Result<()> {
+    let release = plan.release().ok();
+    let outputs = [
+        (
+            "version",
+            release.map(|r| r.version().to_string()).unwrap_or_default(),
+        ),
+        (
+            "tag",
+            release.map(|r| r.tag().to_owned()).unwrap_or_default(),
+        ),
+        (
+            "previous_tag",
+            plan.previous()
+                .map(|t| t.name().to_owned())
+                .unwrap_or_default(),
+        ),
+        ("released", release.is_some().to_string()),
+    ];
+    for (name, value) in outputs {
+        github.set_output(name, &value)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn version(args: &VersionArgs, env: &Env) -> anyhow::Result<Exit> {
+    let (plan, history) = compute(&args.repo, &args.plan)?;
+    let explanation = explain(&plan);
+    eprintln!("{explanation}");
+    if args.json {
+        let doc = document("pipeline-git/version/v1", &plan, &history, &args.plan);
+        write_stdout(&format!("{}\n", Value::Object(doc)))?;
+    } else if let Ok(release) = plan.release() {
+        write_stdout(&format!("{}\n", release.version()))?;
+    }
+    if let Some(github) = GitHub::from_env(env) {
+        set_outputs(&github, &plan)?;
+        if github.summary_file().is_some() {
+            github.append_summary(&format!("**pipeline-git version:** {explanation}\n"))?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+pub(crate) fn changelog(args: &ChangelogArgs, env: &Env) -> anyhow::Result<Exit> {
+    let (plan, history) = compute(&args.repo, &args.plan)?;
+    let date = args.date.unwrap_or_else(today);
+    let notes = ReleaseNotes::new(&plan, date);
+    let markdown = notes.as_ref().map(ReleaseNotes::to_markdown);
+    eprintln!("{}", explain(&plan));
+
+    let mut written = None;
+    if let (Some(path), Some(markdown)) = (&args.output, &markdown) {
+        std::fs::write(path, markdown)
+            .with_context(|| format!("cannot write the release notes to {}", path.display()))?;
+        eprintln!("release notes written to {}", path.display());
+        written = Some(path);
+    }
+    if args.json {
+        let mut doc = document("pipeline-git/changelog/v1", &plan, &history, &args.plan);
+        doc.insert("date".into(), json!(date.to_string()));
+        doc.insert("markdown".into(), json!(markdown));
+        doc.insert("sections".into(), sections_json(notes.as_ref()));
+        doc.insert(
+            "changelog_file".into(),
+            json!(written.map(|p| p.display().to_string())),
+        );
+        write_stdout(&format!("{}\n", Value::Object(doc)))?;
+    } else if let (None, Some(markdown)) = (&args.output, &markdown) {
+        write_stdout(markdown)?;
+    }
+    if let Some(github) = GitHub::from_env(env) {
+        set_outputs(&github, &plan)?;
+        github.set_output(
+            "changelog_file",
+            &written.map(|p| p.display().to_string()).unwrap_or_default(),
+        )?;
+        if let (true, Some(markdown)) = (github.summary_file().is_some(), &markdown) {
+            github.append_summary(&format!("{markdown}\n"))?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn sections_json(notes: Option<&ReleaseNotes>) -> Value {
+    let Some(notes) = notes else {
+        return json!([]);
+    };
+    Value::Array(
+        notes
+            .sections()
+            .iter()
+            .map(|section| {
+                json!({
+                    "kind": section.kind().key(),
+                    "title": section.kind().title(),
+                    "entries": section.entries().iter().map(|entry| json!({
+                        "scope": entry.scope(),
+                        "text": entry.text(),
+                        "commit": entry.commit().as_str(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Today's date, UTC.
+fn today() -> Date {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Date::from_unix_seconds(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_collisions_exit_1_everything_else_2() {
+        let tag = anyhow::Error::new(PlanError::TagExists {
+            tag: "v1.0.0".into(),
+            existing: pipeline_gitflow::CommitId::new("a"),
+            branch: "develop".into(),
+            tip: pipeline_gitflow::CommitId::new("b"),
+        });
+        assert_eq!(exit_for(&tag), Exit::Refused);
+        assert_eq!(exit_for(&anyhow::anyhow!("no repository")), Exit::Usage);
+    }
+}
