@@ -422,19 +422,25 @@ struct Case {
 impl Case {
     /// Empties the case for the next testcase, keeping its allocations.
     fn reset(&mut self, depth: usize) {
-        let mut name = std::mem::take(&mut self.name);
-        let mut classname = std::mem::take(&mut self.classname);
-        let mut file = std::mem::take(&mut self.file);
-        name.clear();
-        classname.clear();
-        file.clear();
-        *self = Case {
-            depth,
-            name,
-            classname,
-            file,
-            ..Case::default()
-        };
+        self.depth = depth;
+        self.name.clear();
+        self.classname.clear();
+        self.file.clear();
+        self.line = None;
+        self.time = None;
+        self.status = None;
+        self.status_skipped = false;
+        self.error = false;
+        self.failure = false;
+        self.skipped = false;
+        self.flaky_attempts = 0;
+        self.rerun_attempts = 0;
+        self.message = None;
+        self.kind = None;
+        self.failure_file = None;
+        self.failure_line = None;
+        self.bodies = 0;
+        self.synthetic = false;
     }
 }
 
@@ -445,9 +451,10 @@ struct Parser<'o> {
     report_name: String,
     suites: Vec<SuiteFrame>,
     spare_maps: Vec<FxHashMap<u64, Slot>>,
-    case: Option<Case>,
+    /// The testcase being read; boxed, so that handing it around moves a pointer.
+    case: Option<Box<Case>>,
     /// The last testcase's strings, kept for their allocations.
-    spare_case: Case,
+    spare_case: Box<Case>,
     depth: usize,
     context: Context,
     context_depth: usize,
@@ -501,7 +508,7 @@ impl<'o> Parser<'o> {
             suites: Vec::new(),
             spare_maps: Vec::new(),
             case: None,
-            spare_case: Case::default(),
+            spare_case: Box::default(),
             depth: 0,
             context: Context::Other,
             context_depth: 0,
@@ -599,7 +606,7 @@ impl<'o> Parser<'o> {
                 self.body.clear();
                 self.stdout.clear();
                 self.stderr.clear();
-                self.case = Some(case);
+                self.case = Some(Box::new(case));
                 self.enter(Context::FailureBody);
             }
             "skipped" => {
