@@ -2,16 +2,20 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use pipeline_gitflow::{BumpOverride, Date, PreRelease};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pipeline_gitflow::{BumpOverride, Date, MergeMode, PreRelease};
 
-pub(crate) const EXIT_CODES: &str = "Exit codes: 0 success, including \"no release\"; \
-1 the step said no (the next version's tag already exists on a commit the branch does not reach); \
+pub(crate) const EXIT_CODES: &str = "Exit codes: 0 success, including \"no release\" and a re-run \
+that finds the work done; \
+1 the step said no (a merge conflict, the remote moved since it was fetched, a tag that exists \
+at another commit, branches that diverged); \
 2 usage, configuration or input error (bad flag, no repository, branch not found, shallow clone, \
-a version not newer than the last release); \
-3 an external system failed (not used by these commands: they read only the local repository).";
+a version not newer than the last release, local changes in the way); \
+3 an external system failed after retries (the git remote: network, credentials, no atomic push).";
 
-/// Git flow steps of a release pipeline: the next version and its release notes.
+/// Git flow steps of a release pipeline: merge master into develop, the next
+/// version and its release notes, the release tagged and pushed atomically,
+/// hotfixes.
 #[derive(Debug, Parser)]
 #[command(name = "pipeline-git", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
@@ -36,6 +40,161 @@ pub(crate) enum Command {
     /// Changelog style), grouped by type, breaking changes first.
     #[command(after_help = EXIT_CODES)]
     Changelog(ChangelogArgs),
+    /// Merge the main branch into develop (fast-forward when possible, else
+    /// a merge commit) and check the result out, so the tests run on what
+    /// will be released.
+    ///
+    /// Both branches are read from the remote's refs (a local develop ahead
+    /// of the remote's, from an earlier sync, is built on). The merge is
+    /// computed in memory first: on a conflict nothing changes and the
+    /// paths are listed (exit 1). Prints develop's new commit on stdout.
+    #[command(after_help = EXIT_CODES)]
+    Sync(SyncArgs),
+    /// Tag the tested commit (HEAD or --commit) with the next version and
+    /// its release notes, bring master to it, and push develop, master and
+    /// the tag atomically, only if the remote's branches are still what was
+    /// fetched.
+    ///
+    /// Uses `git push --atomic` with `--force-with-lease` for each ref: all
+    /// three refs move or none does. A remote that does not support atomic
+    /// pushes is refused (exit 3), never pushed ref by ref. A re-run after
+    /// success reports the existing release; after a failure part-way it
+    /// finishes the job. Credentials: GIT_TOKEN or GITHUB_TOKEN for https
+    /// remotes (sent as a header through git's environment, never on a
+    /// command line or in output), else the SSH agent and git's credential
+    /// helpers. Prints the tag on stdout.
+    #[command(after_help = EXIT_CODES)]
+    Release(ReleaseArgs),
+    /// The hotfix branches of git flow.
+    #[command(subcommand)]
+    Hotfix(HotfixCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HotfixCommand {
+    /// Create the branch hotfix/NAME at the main branch (read from the
+    /// remote's refs) and check it out; an existing one is checked out.
+    #[command(after_help = EXIT_CODES)]
+    Start(HotfixStartArgs),
+    /// Tag a patch release on the hotfix branch's tip, bring master to it
+    /// and merge it into develop, and push develop, master and the tag
+    /// atomically, as `release` does.
+    #[command(after_help = EXIT_CODES)]
+    Finish(HotfixFinishArgs),
+}
+
+/// What every command that may change something takes.
+#[derive(Debug, Args)]
+pub(crate) struct FlowArgs {
+    /// Print the plan and change nothing (no ref, tag, file or push).
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Deepen a shallow clone first (`git fetch --unshallow --tags <REMOTE>`).
+    #[arg(long)]
+    pub(crate) unshallow: bool,
+    /// Attempts for a git command that fails on the network.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        env = "PIPELINE_GIT_ATTEMPTS"
+    )]
+    pub(crate) attempts: u32,
+    /// The first wait between attempts, doubling each time.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        env = "PIPELINE_GIT_RETRY_DELAY_MS"
+    )]
+    pub(crate) retry_delay_ms: u64,
+}
+
+/// How master is brought to the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MergeArg {
+    /// Move master to the release (it must be contained: run sync first).
+    Ff,
+    /// A merge commit of the release into master.
+    NoFf,
+}
+
+impl From<MergeArg> for MergeMode {
+    fn from(arg: MergeArg) -> Self {
+        match arg {
+            MergeArg::Ff => MergeMode::FastForward,
+            MergeArg::NoFf => MergeMode::NoFastForward,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    #[command(flatten)]
+    pub(crate) repo: RepoArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
+    /// Print one JSON document on stdout (schema pipeline-git/sync/v1).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// What release and hotfix finish share.
+#[derive(Debug, Args)]
+pub(crate) struct TagArgs {
+    /// How master is brought to the release.
+    #[arg(long, value_enum, default_value = "ff")]
+    pub(crate) merge: MergeArg,
+    /// The release date in the notes' heading [default: today, UTC].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) date: Option<Date>,
+    /// Also write the release notes to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) changelog_file: Option<PathBuf>,
+    /// Print one JSON document on stdout (schema pipeline-git/release/v1).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReleaseArgs {
+    #[command(flatten)]
+    pub(crate) repo: RepoArgs,
+    #[command(flatten)]
+    pub(crate) plan: PlanArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
+    #[command(flatten)]
+    pub(crate) tag: TagArgs,
+    /// The tested commit to release [default: HEAD]. Never a newer one:
+    /// whatever reached the remote meanwhile is not released.
+    #[arg(long, value_name = "REV")]
+    pub(crate) commit: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HotfixStartArgs {
+    /// The hotfix's name: the branch is hotfix/NAME.
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) repo: RepoArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
+    /// Print one JSON document on stdout (schema pipeline-git/hotfix-start/v1).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HotfixFinishArgs {
+    /// The hotfix's name [default: the hotfix/NAME branch checked out].
+    pub(crate) name: Option<String>,
+    #[command(flatten)]
+    pub(crate) repo: RepoArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
+    #[command(flatten)]
+    pub(crate) tag: TagArgs,
 }
 
 /// Which repository, remote, branches and tags.
@@ -61,7 +220,8 @@ pub(crate) struct RepoArgs {
         env = "PIPELINE_GIT_DEVELOP_BRANCH"
     )]
     pub(crate) develop_branch: String,
-    /// The branch releases are brought to (not read by version or changelog).
+    /// The branch releases are brought to (not read by version or changelog;
+    /// read from the remote's refs by sync, release and hotfix).
     #[arg(
         long,
         value_name = "BRANCH",
@@ -99,6 +259,8 @@ pub(crate) struct VersionArgs {
     pub(crate) repo: RepoArgs,
     #[command(flatten)]
     pub(crate) plan: PlanArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
     /// Print one JSON document on stdout (schema pipeline-git/version/v1).
     #[arg(long)]
     pub(crate) json: bool,
@@ -117,6 +279,8 @@ pub(crate) struct ChangelogArgs {
     /// when no release is due).
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
     /// Print one JSON document on stdout (schema pipeline-git/changelog/v1),
     /// the notes in its `markdown` field.
     #[arg(long)]

@@ -1,13 +1,18 @@
 //! The `pipeline-git` command line: argument parsing, output and exit codes
 //! around the `pipeline-gitflow` library.
 //!
-//! Exit codes: 0 success (also when no release is due); 1 the step said no
-//! (the next version's tag already exists elsewhere); 2 usage, configuration
-//! or input error (bad flag, no repository, branch not found, shallow clone,
-//! a version not newer than the last release); 3 unused by `version` and
-//! `changelog`, which read only the local repository.
+//! Exit codes: 0 success (also when no release is due, and a re-run that
+//! finds the work done); 1 the step said no (a merge conflict, the remote
+//! moved, a tag that exists elsewhere, diverged branches); 2 usage,
+//! configuration or input error (bad flag, no repository, branch not found,
+//! shallow clone, a version not newer than the last release); 3 the git
+//! remote failed after retries (network, credentials, no atomic push).
+//!
+//! The token (`GIT_TOKEN`/`GITHUB_TOKEN`) is redacted from every message
+//! this binary prints.
 
 mod cli;
+mod flow;
 mod release;
 
 use std::process::ExitCode;
@@ -23,6 +28,8 @@ pub enum Exit {
     Refused = 1,
     /// Usage, configuration or input error.
     Usage = 2,
+    /// An external system (the git remote) failed after retries.
+    External = 3,
 }
 
 impl From<Exit> for ExitCode {
@@ -49,11 +56,20 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Version(args) => release::version(&args, &env),
         cli::Command::Changelog(args) => release::changelog(&args, &env),
+        cli::Command::Sync(args) => flow::sync(&args, &env),
+        cli::Command::Release(args) => flow::release(&args, &env),
+        cli::Command::Hotfix(cli::HotfixCommand::Start(args)) => flow::hotfix_start(&args, &env),
+        cli::Command::Hotfix(cli::HotfixCommand::Finish(args)) => flow::hotfix_finish(&args, &env),
     };
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let secrets: Vec<pipeline_ci::Secret> = ["GIT_TOKEN", "GITHUB_TOKEN"]
+                .iter()
+                .filter_map(|name| env.get_secret(name))
+                .collect();
+            let refs: Vec<&pipeline_ci::Secret> = secrets.iter().collect();
+            eprintln!("error: {}", pipeline_ci::redact(&format!("{e:#}"), &refs));
             release::exit_for(&e).into()
         }
     }

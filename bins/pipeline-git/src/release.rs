@@ -5,16 +5,32 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use pipeline_ci::{Env, GitHub};
 use pipeline_gitflow::{
-    ChangeKind, Date, NoRelease, Plan, PlanError, ReadOptions, Reason, ReleaseNotes, Repo, Request,
-    TagFormat, plan,
+    ChangeKind, Date, FlowError, NoRelease, Plan, PlanError, ReadOptions, Reason, ReleaseNotes,
+    RemoteError, Repo, Request, TagFormat, plan,
 };
 use serde_json::{Value, json};
 
 use crate::Exit;
-use crate::cli::{ChangelogArgs, PlanArgs, RepoArgs, VersionArgs};
+use crate::cli::{ChangelogArgs, FlowArgs, PlanArgs, RepoArgs, VersionArgs};
 
 /// The exit code of a failed run.
 pub(crate) fn exit_for(error: &anyhow::Error) -> Exit {
+    if error.downcast_ref::<RemoteError>().is_some() {
+        return Exit::External;
+    }
+    match error.downcast_ref::<FlowError>() {
+        Some(FlowError::Plan(PlanError::TagExists { .. })) => return Exit::Refused,
+        Some(
+            FlowError::Conflict { .. }
+            | FlowError::Diverged { .. }
+            | FlowError::NotContained { .. }
+            | FlowError::LocalBranchAhead { .. }
+            | FlowError::TagElsewhere { .. }
+            | FlowError::RemoteMoved { .. }
+            | FlowError::PushRefused { .. },
+        ) => return Exit::Refused,
+        _ => {}
+    }
     match error.downcast_ref::<PlanError>() {
         Some(PlanError::TagExists { .. }) => Exit::Refused,
         _ => Exit::Usage,
@@ -22,7 +38,12 @@ pub(crate) fn exit_for(error: &anyhow::Error) -> Exit {
 }
 
 /// Reads the history and plans the release.
-fn compute(repo: &RepoArgs, args: &PlanArgs) -> anyhow::Result<(Plan, pipeline_gitflow::History)> {
+fn compute(
+    repo: &RepoArgs,
+    args: &PlanArgs,
+    flow: &FlowArgs,
+    env: &Env,
+) -> anyhow::Result<(Plan, pipeline_gitflow::History)> {
     let format = TagFormat::new(repo.tag_prefix.clone());
     let options = ReadOptions::default()
         .remote(repo.remote.clone())
@@ -32,6 +53,7 @@ fn compute(repo: &RepoArgs, args: &PlanArgs) -> anyhow::Result<(Plan, pipeline_g
     // Absolute, so that errors name a place even for `--repo .`.
     let path = std::path::absolute(&repo.repo).unwrap_or_else(|_| repo.repo.clone());
     let opened = Repo::open(&path)?;
+    crate::flow::unshallow(&opened, repo, flow, env)?;
     let history = opened.history(&options)?;
     tracing::info!(
         "{} is {} at {}",
@@ -175,7 +197,7 @@ fn document(
     doc
 }
 
-fn write_stdout(text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
@@ -210,7 +232,7 @@ fn set_outputs(github: &GitHub, plan: &Plan) -> anyhow::Result<()> {
 }
 
 pub(crate) fn version(args: &VersionArgs, env: &Env) -> anyhow::Result<Exit> {
-    let (plan, history) = compute(&args.repo, &args.plan)?;
+    let (plan, history) = compute(&args.repo, &args.plan, &args.flow, env)?;
     let explanation = explain(&plan);
     eprintln!("{explanation}");
     if args.json {
@@ -229,14 +251,19 @@ pub(crate) fn version(args: &VersionArgs, env: &Env) -> anyhow::Result<Exit> {
 }
 
 pub(crate) fn changelog(args: &ChangelogArgs, env: &Env) -> anyhow::Result<Exit> {
-    let (plan, history) = compute(&args.repo, &args.plan)?;
+    let (plan, history) = compute(&args.repo, &args.plan, &args.flow, env)?;
     let date = args.date.unwrap_or_else(today);
     let notes = ReleaseNotes::new(&plan, date);
     let markdown = notes.as_ref().map(ReleaseNotes::to_markdown);
     eprintln!("{}", explain(&plan));
 
     let mut written = None;
-    if let (Some(path), Some(markdown)) = (&args.output, &markdown) {
+    if let (Some(path), Some(_), true) = (&args.output, &markdown, args.flow.dry_run) {
+        eprintln!(
+            "dry run: would write the release notes to {}",
+            path.display()
+        );
+    } else if let (Some(path), Some(markdown)) = (&args.output, &markdown) {
         std::fs::write(path, markdown)
             .with_context(|| format!("cannot write the release notes to {}", path.display()))?;
         eprintln!("release notes written to {}", path.display());
@@ -292,7 +319,7 @@ fn sections_json(notes: Option<&ReleaseNotes>) -> Value {
 }
 
 /// Today's date, UTC.
-fn today() -> Date {
+pub(crate) fn today() -> Date {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -313,5 +340,15 @@ mod tests {
         });
         assert_eq!(exit_for(&tag), Exit::Refused);
         assert_eq!(exit_for(&anyhow::anyhow!("no repository")), Exit::Usage);
+        let moved = anyhow::Error::new(FlowError::RemoteMoved {
+            remote: "origin".into(),
+            refs: vec!["refs/heads/develop".into()],
+        });
+        assert_eq!(exit_for(&moved), Exit::Refused);
+        let down = anyhow::Error::new(RemoteError::AtomicUnsupported {
+            remote: "origin".into(),
+            stderr: String::new(),
+        });
+        assert_eq!(exit_for(&down), Exit::External);
     }
 }

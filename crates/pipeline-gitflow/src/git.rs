@@ -192,8 +192,8 @@ pub enum HistoryError {
 
 /// A repository opened for reading.
 pub struct Repo {
-    repo: Repository,
-    path: PathBuf,
+    pub(crate) repo: Repository,
+    pub(crate) path: PathBuf,
 }
 
 impl std::fmt::Debug for Repo {
@@ -285,7 +285,10 @@ impl Repo {
             .collect())
     }
 
-    fn tags_with_oids(&self, format: &TagFormat) -> Result<Vec<(Oid, Tag)>, HistoryError> {
+    pub(crate) fn tags_with_oids(
+        &self,
+        format: &TagFormat,
+    ) -> Result<Vec<(Oid, Tag)>, HistoryError> {
         let glob_error = |source| self.read_error("the tags".to_owned(), source);
         let mut tags = Vec::new();
         let mut odb = None;
@@ -354,9 +357,20 @@ impl Repo {
     /// [`HistoryError`] naming the ref, commit or repository.
     pub fn history(&self, options: &ReadOptions) -> Result<History, HistoryError> {
         let tip = self.branch_tip(options.remote_name(), options.develop_branch_name())?;
+        self.history_at(tip, options.format())
+    }
+
+    /// The history of `tip` (any commit: the one that was tested, a
+    /// hotfix branch) since its last release, read as [`Repo::history`]
+    /// reads a branch.
+    ///
+    /// # Errors
+    ///
+    /// [`HistoryError`] naming the ref, commit or repository.
+    pub fn history_at(&self, tip: BranchTip, format: &TagFormat) -> Result<History, HistoryError> {
         let tip_oid = Oid::from_str(tip.commit().as_str())
             .map_err(|source| self.read_error(format!("commit {}", tip.commit()), source))?;
-        let tags = self.tags_with_oids(options.format())?;
+        let tags = self.tags_with_oids(format)?;
         let mut by_commit: FxHashMap<Oid, Vec<usize>> = FxHashMap::default();
         for (i, (oid, _)) in tags.iter().enumerate() {
             by_commit.entry(*oid).or_default().push(i);
@@ -488,7 +502,7 @@ impl Repo {
             .collect()
     }
 
-    fn read_error(&self, what: String, source: git2::Error) -> HistoryError {
+    pub(crate) fn read_error(&self, what: String, source: git2::Error) -> HistoryError {
         HistoryError::Read {
             what,
             repo: self.path.clone(),
@@ -497,7 +511,7 @@ impl Repo {
     }
 }
 
-fn id(oid: Oid) -> CommitId {
+pub(crate) fn id(oid: Oid) -> CommitId {
     CommitId::new(oid.to_string())
 }
 

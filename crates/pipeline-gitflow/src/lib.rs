@@ -13,9 +13,13 @@
 //!   lightweight tags, a walk that stays fast on long histories, shallow
 //!   clones detected). See the [`git`] module for how the history is read.
 //!
-//! The crate never prints, never reads environment variables and never
-//! writes to the repository (the write side — sync, release, hotfix —
-//! builds on the same types).
+//! - The write side, on the same types: [`flow`] (sync, the release's tag
+//!   and branches, hotfixes, with git2; merges computed in memory first)
+//!   and [`remote`] (fetch, `ls-remote` and the atomic compare-and-swap
+//!   push, through the git command line, with credentials and retries).
+//!
+//! The crate never prints and never reads environment variables: the
+//! caller passes the token and the identity in.
 //!
 //! # Example
 //!
@@ -57,17 +61,24 @@
 pub mod changelog;
 pub mod conventional;
 mod date;
+pub mod flow;
 pub mod git;
 mod history;
 pub mod plan;
+pub mod remote;
 mod version;
 
 pub use changelog::{Entry, ReleaseNotes, Section, SectionKind};
 pub use conventional::{CommitType, ConventionalCommit, Footer, NotConventional, Separator};
 pub use date::{Date, InvalidDate};
+pub use flow::{
+    Applied, BranchUpdate, FlowError, Identity, Integration, MergeMode, ReleaseDecision,
+    ReleasePlan, ReleaseRequest, RemoteState, SyncPlan, Target, remote_state,
+};
 pub use git::{HistoryError, ReadOptions, Repo};
 pub use history::{BranchTip, Commit, CommitId, History, Tag};
 pub use plan::{Change, ChangeKind, NoRelease, Plan, PlanError, Reason, Release, Request, plan};
+pub use remote::{GitCli, PushRef, PushReport, RefStatus, RemoteError, Retry};
 pub use version::{
     Bump, BumpOverride, InvalidChannel, InvalidVersion, PreRelease, TagFormat, Version,
     parse_release_version,

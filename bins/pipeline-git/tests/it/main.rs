@@ -6,6 +6,9 @@
 #[path = "../../../../crates/pipeline-gitflow/tests/it/fixture.rs"]
 mod fixture;
 
+mod daemon;
+mod flow;
+
 use std::path::Path;
 
 use assert_cmd::Command;
