@@ -1,0 +1,78 @@
+//! The command line's definition.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 unused so far; \
+2 usage, configuration or input error (bad flag, missing source, a symbolic link in the tree, \
+an unreadable file, an artifact whose SHA-256 differs from the one expected); \
+3 an external system failed (not used by these subcommands).";
+
+/// Package the deployment artifact and check it by digest.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline-deploy", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// More log output on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write the source tree as a deterministic zip and print its SHA-256.
+    #[command(after_help = PACKAGE_HELP)]
+    Package(PackageArgs),
+    /// Check that an artifact has the SHA-256 expected.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
+}
+
+const VERIFY_HELP: &str = "Exit codes: 0 the artifact has that SHA-256; 2 it has another \
+(both digests are printed), it cannot be read, or a flag is bad.";
+
+const PACKAGE_HELP: &str = "Entries are sorted by path, dated 1980-01-01 00:00:00, mode 0644 \
+(0755 with any execute bit), deflated at level 6; directories are not stored; symbolic links \
+are refused unless excluded. Default exclusions: __pycache__/ *.pyc .pytest_cache/ .venv/ venv/ \
+.git/ tests/ /.deployignore; then the lines of SOURCE/.deployignore (gitignore syntax, `!` \
+re-includes); then --exclude.\n\n\
+Exit codes: 0 success; 2 usage, configuration or input error (bad flag or pattern, missing \
+source, output inside the source, a symbolic link, an unreadable file, nothing left to package).";
+
+#[derive(Debug, Args)]
+pub(crate) struct PackageArgs {
+    /// The directory to package.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) source: PathBuf,
+    /// The zip to write (written to OUT.partial, then renamed).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Leave out what matches (gitignore syntax, relative to the source); repeat to add more.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) exclude: Vec<String>,
+    /// Do not apply the default exclusions.
+    #[arg(long)]
+    pub(crate) no_default_excludes: bool,
+    /// Compression threads [default: the cores, at least 2]; the bytes do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<NonZeroUsize>,
+    /// Print one JSON document on stdout instead of the text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The artifact to check.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) artifact: PathBuf,
+    /// The SHA-256 it must have (64 hexadecimal digits).
+    #[arg(long, value_name = "HEX")]
+    pub(crate) sha256: pipeline_artifact::Sha256Digest,
+    /// Print one JSON document on stdout instead of the text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,72 @@
+//! `pipeline-deploy package`.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use pipeline_artifact::{Artifact, PackageOptions};
+use pipeline_ci::{Env, GitHub};
+
+use crate::Exit;
+use crate::cli::PackageArgs;
+
+pub(crate) fn run(args: &PackageArgs, env: &Env) -> anyhow::Result<Exit> {
+    let mut options = PackageOptions::new().default_excludes(!args.no_default_excludes);
+    for pattern in &args.exclude {
+        options = options.exclude(pattern.clone());
+    }
+    if let Some(threads) = args.threads {
+        options = options.threads(threads);
+    }
+    tracing::info!(
+        "packaging {} into {}",
+        args.source.display(),
+        args.out.display()
+    );
+    let artifact = pipeline_artifact::package(&args.source, &args.out, &options)?;
+
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", json(&artifact)).context("cannot write to stdout")?;
+    } else {
+        // The `sha256sum` format, so `sha256sum -c` can check it.
+        writeln!(
+            stdout,
+            "{}  {}",
+            artifact.sha256(),
+            artifact.path().display()
+        )
+        .context("cannot write to stdout")?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "packaged {} files ({} bytes) into {} ({} bytes)",
+            artifact.files(),
+            artifact.source_bytes(),
+            artifact.path().display(),
+            artifact.size()
+        );
+    }
+    drop(stdout);
+    if let Some(github) = GitHub::from_env(env) {
+        if github.output_file().is_some() {
+            github.set_output("artifact", &artifact.path().display().to_string())?;
+            github.set_output("sha256", &artifact.sha256().to_string())?;
+            github.set_output("size", &artifact.size().to_string())?;
+        } else {
+            tracing::warn!(
+                "GITHUB_ACTIONS is set but GITHUB_OUTPUT is not: no step outputs written"
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn json(artifact: &Artifact) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "pipeline-deploy/package/v1",
+        "artifact": artifact.path().display().to_string(),
+        "sha256": artifact.sha256().to_string(),
+        "size": artifact.size(),
+        "files": artifact.files(),
+        "source_bytes": artifact.source_bytes(),
+    })
+}
