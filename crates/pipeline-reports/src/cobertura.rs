@@ -288,7 +288,11 @@ pub fn parse_cobertura_file(
     options: &CoberturaOptions,
 ) -> Result<CoverageReport, ReportError> {
     let file = File::open(path).map_err(|e| ReportError::io(path, e))?;
-    parse(file, Origin::File(path.to_path_buf()), options)
+    parse(
+        xml::file_source(file),
+        Origin::File(path.to_path_buf()),
+        options,
+    )
 }
 
 /// Reads Cobertura XML held in memory; `name` stands for the file in messages.
@@ -301,7 +305,7 @@ pub fn parse_cobertura_slice(
         name: name.to_path_buf(),
         bytes,
     };
-    parse(bytes, origin, options)
+    parse(xml::ReadSource(bytes), origin, options)
 }
 
 #[derive(Debug, Default)]
@@ -322,8 +326,8 @@ struct Class {
     method_lines: Lines,
 }
 
-fn parse<R: std::io::Read>(
-    input: R,
+fn parse<S: xml::Source>(
+    input: S,
     origin: Origin<'_>,
     options: &CoberturaOptions,
 ) -> Result<CoverageReport, ReportError> {

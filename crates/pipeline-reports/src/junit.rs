@@ -269,7 +269,11 @@ impl JunitReport {
 /// Reads a JUnit XML file.
 pub fn parse_junit_file(path: &Path, options: &JunitOptions) -> Result<JunitReport, ReportError> {
     let file = File::open(path).map_err(|e| ReportError::io(path, e))?;
-    parse(file, Origin::File(path.to_path_buf()), options)
+    parse(
+        xml::file_source(file),
+        Origin::File(path.to_path_buf()),
+        options,
+    )
 }
 
 /// Reads JUnit XML held in memory; `name` stands for the file in messages.
@@ -282,10 +286,10 @@ pub fn parse_junit_slice(
         name: name.to_path_buf(),
         bytes,
     };
-    parse(bytes, origin, options)
+    parse(xml::ReadSource(bytes), origin, options)
 }
 
-/// Beyond this many distinct testcases in the open suites, retries are
+/// Beyond this many failed testcases in the open suites, retries are
 /// recognised only among the tests already remembered (a memory bound).
 const MAX_TRACKED: usize = 250_000;
 
@@ -296,8 +300,8 @@ const MAX_NAME: usize = 4096;
 /// such integers are nanoseconds (container-structure-test writes those).
 const NANOSECONDS_THRESHOLD: f64 = 1e7;
 
-fn parse<R: std::io::Read>(
-    input: R,
+fn parse<S: xml::Source>(
+    input: S,
     origin: Origin<'_>,
     options: &JunitOptions,
 ) -> Result<JunitReport, ReportError> {
@@ -379,7 +383,7 @@ struct SuiteFrame {
     declared: Declared,
     raw_at_start: Raw,
     has_cases: bool,
-    /// Testcases met in this suite, by identity, to recognise retries
+    /// Failed testcases of this suite, by identity, to recognise retries
     /// written as repeated testcases.
     seen: FxHashMap<u64, Slot>,
     depth: usize,
@@ -858,18 +862,30 @@ impl<'o> Parser<'o> {
             self.consider_slowest(time, case);
         }
 
-        let key = {
+        // Only failed tests are remembered: a retry follows a failure, so a
+        // suite without one needs no lookups (and no hashing) at all.
+        let lookup = !case.synthetic
+            && self
+                .suites
+                .last()
+                .is_some_and(|suite| !suite.seen.is_empty());
+        let key = if lookup || outcome.is_failure() {
             let mut hasher = FxHasher::default();
             case.classname.hash(&mut hasher);
             case.name.hash(&mut hasher);
             case.file.hash(&mut hasher);
             case.line.hash(&mut hasher);
             hasher.finish()
+        } else {
+            0
         };
-        let previous = self
-            .suites
-            .last()
-            .and_then(|suite| suite.seen.get(&key).copied());
+        let previous = if lookup {
+            self.suites
+                .last()
+                .and_then(|suite| suite.seen.get(&key).copied())
+        } else {
+            None
+        };
         match previous {
             // The test ran again after its last attempt failed: a retry
             // (runners retry only what failed, so a repeat of a passing
@@ -911,7 +927,12 @@ impl<'o> Parser<'o> {
                     }
                 }
                 if let Some(suite) = self.suites.last_mut() {
-                    suite.seen.insert(key, slot);
+                    if merged.is_failure() {
+                        suite.seen.insert(key, slot);
+                    } else if suite.seen.remove(&key).is_some() {
+                        // It finally passed: nothing can retry it any more.
+                        self.tracked -= 1;
+                    }
                 }
             }
             _ => {
@@ -935,19 +956,26 @@ impl<'o> Parser<'o> {
                 let mut untracked = false;
                 if let (Some(suite), false) = (self.suites.last_mut(), case.synthetic) {
                     if previous.is_some() {
-                        // The newest test of that name is the one a retry follows.
-                        suite.seen.insert(key, slot);
-                    } else if self.tracked < MAX_TRACKED {
-                        suite.seen.insert(key, slot);
-                        self.tracked += 1;
-                    } else {
-                        untracked = true;
+                        // The newest test of that name is the one a retry
+                        // follows, and only if it failed.
+                        if outcome.is_failure() {
+                            suite.seen.insert(key, slot);
+                        } else if suite.seen.remove(&key).is_some() {
+                            self.tracked -= 1;
+                        }
+                    } else if outcome.is_failure() {
+                        if self.tracked < MAX_TRACKED {
+                            suite.seen.insert(key, slot);
+                            self.tracked += 1;
+                        } else {
+                            untracked = true;
+                        }
                     }
                 }
                 if untracked && !self.warned_untracked {
                     self.warned_untracked = true;
                     self.warn(format!(
-                        "the open suites hold more than {MAX_TRACKED} testcases; retries written as repeated testcases are recognised among the first {MAX_TRACKED} only"
+                        "the open suites hold more than {MAX_TRACKED} failed testcases; retries written as repeated testcases are recognised among the first {MAX_TRACKED} only"
                     ));
                 }
             }

@@ -17,18 +17,151 @@ use quick_xml::events::{BytesStart, Event as QxEvent};
 
 use crate::error::ReportError;
 
-/// Size of the read buffer: large enough that the per-call overhead vanishes,
-/// small enough to stay in L2.
-const READ_BUFFER: usize = 256 * 1024;
+/// Size of one chunk of input: large enough that the per-read overhead
+/// vanishes, small enough to keep a few in flight.
+const CHUNK: usize = 1 << 20;
+
+/// Where a [`PeekReader`]'s bytes come from, a chunk at a time.
+pub(crate) trait Source {
+    /// Replaces `buf`'s contents with the next chunk; empty at the end.
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
+}
+
+/// Chunks read from a reader on the calling thread.
+#[derive(Debug)]
+pub(crate) struct ReadSource<R>(pub(crate) R);
+
+impl<R: Read> Source for ReadSource<R> {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        loop {
+            match (&mut self.0).take(CHUNK as u64).read_to_end(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map(drop),
+            }
+        }
+    }
+}
+
+/// Chunks of a file read ahead on a thread of their own, so that the
+/// kernel's copying overlaps the parsing. Buffers go back to the thread to be
+/// filled again, so a few chunks are all the memory it takes.
+#[derive(Debug)]
+pub(crate) struct Prefetched {
+    chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
+    done: bool,
+}
+
+impl Prefetched {
+    /// Starts reading `file` ahead; falls back to reading on this thread if
+    /// no thread can be started.
+    pub(crate) fn start(file: File) -> Result<Prefetched, ReadSource<File>> {
+        use std::sync::mpsc::sync_channel;
+        let (chunk_tx, chunks) = sync_channel::<io::Result<Vec<u8>>>(2);
+        let (spare, spare_rx) = sync_channel::<Vec<u8>>(4);
+        let file = std::sync::Arc::new(std::sync::Mutex::new(Some(file)));
+        let in_thread = std::sync::Arc::clone(&file);
+        let spawned = std::thread::Builder::new()
+            .name("report-read-ahead".into())
+            .spawn(move || {
+                let Some(file) = in_thread.lock().ok().and_then(|mut f| f.take()) else {
+                    return;
+                };
+                let mut source = ReadSource(file);
+                loop {
+                    let mut buf = spare_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                    let read = source.next_chunk(&mut buf);
+                    let last = !matches!(&read, Ok(()) if !buf.is_empty());
+                    // A closed channel means the reader stopped early: stop too.
+                    if chunk_tx.send(read.map(|()| buf)).is_err() || last {
+                        return;
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => Ok(Prefetched {
+                chunks,
+                spare,
+                done: false,
+            }),
+            Err(_) => match file.lock().ok().and_then(|mut f| f.take()) {
+                Some(file) => Err(ReadSource(file)),
+                None => Ok(Prefetched {
+                    chunks,
+                    spare,
+                    done: false,
+                }),
+            },
+        }
+    }
+}
+
+impl Source for Prefetched {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if self.done {
+            buf.clear();
+            return Ok(());
+        }
+        match self.chunks.recv() {
+            Ok(Ok(mut chunk)) => {
+                std::mem::swap(buf, &mut chunk);
+                chunk.clear();
+                let _ = self.spare.try_send(chunk);
+                self.done = buf.is_empty();
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            Err(_) => {
+                self.done = true;
+                Err(io::Error::other("the read-ahead thread stopped"))
+            }
+        }
+    }
+}
+
+/// Either source, chosen at run time.
+#[derive(Debug)]
+pub(crate) enum AnySource<R> {
+    Read(ReadSource<R>),
+    File(Prefetched),
+}
+
+impl Source for Box<dyn Source + '_> {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        (**self).next_chunk(buf)
+    }
+}
+
+impl<R: Read> Source for AnySource<R> {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            AnySource::Read(source) => source.next_chunk(buf),
+            AnySource::File(source) => source.next_chunk(buf),
+        }
+    }
+}
+
+/// The source for a file: read ahead on a thread when one can be had.
+pub(crate) fn file_source(file: File) -> AnySource<File> {
+    match Prefetched::start(file) {
+        Ok(prefetched) => AnySource::File(prefetched),
+        Err(fallback) => AnySource::Read(fallback),
+    }
+}
 
 /// A buffered reader that can also look ahead a few bytes without consuming
 /// them, which `std::io::BufReader` cannot do across its buffer boundary.
 #[derive(Debug)]
-pub(crate) struct PeekReader<R> {
-    inner: R,
-    buf: Box<[u8]>,
+pub(crate) struct PeekReader<S> {
+    source: S,
+    buf: Vec<u8>,
     pos: usize,
-    end: usize,
     /// Bytes that may still be consumed before reading fails with
     /// [`TagTooLong`]: the bound on one tag, which quick-xml holds whole.
     budget: u64,
@@ -52,13 +185,12 @@ const MAX_TAG: u64 = 16 << 20;
 /// The deepest nesting of elements read.
 const MAX_DEPTH: usize = 256;
 
-impl<R: Read> PeekReader<R> {
-    pub(crate) fn new(inner: R) -> Self {
+impl<S: Source> PeekReader<S> {
+    pub(crate) fn new(source: S) -> Self {
         PeekReader {
-            inner,
-            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            source,
+            buf: Vec::with_capacity(CHUNK),
             pos: 0,
-            end: 0,
             budget: u64::MAX,
         }
     }
@@ -66,33 +198,25 @@ impl<R: Read> PeekReader<R> {
     /// Makes at least `n` bytes available unless the input ends first, and
     /// returns what is available. Consumes nothing.
     pub(crate) fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
-        debug_assert!(n <= self.buf.len());
-        if self.end - self.pos < n {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.end -= self.pos;
-            self.pos = 0;
-            while self.end < n {
-                let read = read_retrying(&mut self.inner, &mut self.buf[self.end..])?;
-                if read == 0 {
+        if self.buf.len() - self.pos < n {
+            // Rare: the look-ahead crosses a chunk boundary.
+            let mut joined = self.buf[self.pos..].to_vec();
+            let mut next = Vec::new();
+            while joined.len() < n {
+                self.source.next_chunk(&mut next)?;
+                if next.is_empty() {
                     break;
                 }
-                self.end += read;
+                joined.extend_from_slice(&next);
             }
+            self.buf = joined;
+            self.pos = 0;
         }
-        Ok(&self.buf[self.pos..self.end])
+        Ok(&self.buf[self.pos..])
     }
 }
 
-fn read_retrying(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match reader.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
-impl<R: Read> Read for PeekReader<R> {
+impl<S: Source> Read for PeekReader<S> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
         let n = available.len().min(out.len());
@@ -102,20 +226,20 @@ impl<R: Read> Read for PeekReader<R> {
     }
 }
 
-impl<R: Read> BufRead for PeekReader<R> {
+impl<S: Source> BufRead for PeekReader<S> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.budget == 0 {
             return Err(io::Error::other(TagTooLong));
         }
-        if self.pos >= self.end {
+        if self.pos >= self.buf.len() {
             self.pos = 0;
-            self.end = read_retrying(&mut self.inner, &mut self.buf)?;
+            self.source.next_chunk(&mut self.buf)?;
         }
-        Ok(&self.buf[self.pos..self.end])
+        Ok(&self.buf[self.pos..])
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.end);
+        self.pos = (self.pos + amt).min(self.buf.len());
         self.budget = self.budget.saturating_sub(amt as u64);
     }
 }
@@ -389,7 +513,7 @@ impl Origin<'_> {
                     if std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start)).is_err() {
                         return (pos.line, pos.column);
                     }
-                    let mut reader = io::BufReader::with_capacity(READ_BUFFER, file.take(offset));
+                    let mut reader = io::BufReader::with_capacity(CHUNK, file.take(offset));
                     while let Ok(chunk) = reader.fill_buf() {
                         if chunk.is_empty() {
                             break;
@@ -442,8 +566,8 @@ impl Position {
 
 /// A pull reader of elements, with the text between them handed to a
 /// [`Capture`] when the caller asks for it.
-pub(crate) struct XmlReader<'s, R> {
-    reader: quick_xml::Reader<PeekReader<R>>,
+pub(crate) struct XmlReader<'s, S> {
+    reader: quick_xml::Reader<PeekReader<S>>,
     buf: Vec<u8>,
     utf8: Utf8Check,
     origin: Origin<'s>,
@@ -456,7 +580,7 @@ pub(crate) struct XmlReader<'s, R> {
     seen_root: bool,
 }
 
-impl<R> std::fmt::Debug for XmlReader<'_, R> {
+impl<S> std::fmt::Debug for XmlReader<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("XmlReader")
             .field("origin", &self.origin)
@@ -465,8 +589,8 @@ impl<R> std::fmt::Debug for XmlReader<'_, R> {
     }
 }
 
-impl<'s, R: Read> XmlReader<'s, R> {
-    pub(crate) fn new(input: R, origin: Origin<'s>) -> Result<Self, ReportError> {
+impl<'s, S: Source> XmlReader<'s, S> {
+    pub(crate) fn new(input: S, origin: Origin<'s>) -> Result<Self, ReportError> {
         let mut peek = PeekReader::new(input);
         let head = peek
             .peek(4)
@@ -639,7 +763,10 @@ impl<'s, R: Read> XmlReader<'s, R> {
             }
             self.seen_root = true;
             self.open.push((self.names.len(), start));
-            self.names.push_str(tag.name().as_ref());
+            if !empty {
+                // An empty element closes at once: its name is never needed.
+                self.names.push_str(tag.name().as_ref());
+            }
             self.pending_end = empty;
             // Copied so that the event does not hold `buf` across the loop.
             self.tag.clear();
@@ -874,7 +1001,7 @@ mod tests {
             name: PathBuf::from("t.xml"),
             bytes: xml,
         };
-        let mut reader = XmlReader::new(xml, origin)?;
+        let mut reader = XmlReader::new(ReadSource(xml), origin)?;
         let mut out = Vec::new();
         let mut capture = Capture::new(8);
         loop {
@@ -936,6 +1063,56 @@ mod tests {
         let mut check = Utf8Check::default();
         check.feed(b"ab\xe2\x82", 10).unwrap();
         assert_eq!(check.feed(b"x", 14), Err(12));
+    }
+
+    /// A source that hands out a few bytes at a time, to put every
+    /// boundary of the input at a chunk boundary.
+    struct Tiny<'a>(&'a [u8], usize);
+
+    impl Source for Tiny<'_> {
+        fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+            let n = self.1.min(self.0.len());
+            buf.clear();
+            buf.extend_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn chunk_boundaries_anywhere_read_the_same() {
+        let xml = "<?xml version='1.0'?><!-- c --><r a=\"1\">t&amp;x<![CDATA[<y>]]]]><!-- ]] -->é€<b/><c k='v'>z</c></r>".as_bytes();
+        let read = |source: &mut dyn FnMut() -> Box<dyn Source>| {
+            let mut reader = XmlReader::new(
+                source(),
+                Origin::Bytes {
+                    name: PathBuf::from("t.xml"),
+                    bytes: xml,
+                },
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            let mut capture = Capture::new(64);
+            loop {
+                capture.clear();
+                match reader.next(Some(&mut capture)).unwrap() {
+                    Event::Start { tag } => {
+                        out.push(format!("{}<{}", capture.text(), tag.name().as_ref()))
+                    }
+                    Event::End => out.push(format!("{}>", capture.text())),
+                    Event::Eof => return out,
+                }
+            }
+        };
+        let whole = read(&mut || Box::new(ReadSource(xml)));
+        assert_eq!(whole, vec!["<r", "t&x<y>]]é€<b", ">", "<c", "z>", ">"]);
+        for size in 1..12 {
+            assert_eq!(
+                read(&mut || Box::new(Tiny(xml, size))),
+                whole,
+                "chunks of {size}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,11 @@ fn parse(path: &str) -> PylintReport {
     let mut report = parse_pylint_file(Path::new(path)).unwrap_or_else(|err| panic!("{err}"));
     // Snapshots must not depend on where the repository is checked out.
     assert_eq!(report.file, path);
-    report.file = path.rsplit("fixtures/reports/").next().unwrap_or(path).to_owned();
+    report.file = path
+        .rsplit("fixtures/reports/")
+        .next()
+        .unwrap_or(path)
+        .to_owned();
     report
 }
 
