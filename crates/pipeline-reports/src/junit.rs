@@ -402,7 +402,7 @@ struct Case {
     depth: usize,
     name: String,
     classname: String,
-    /// The `file` attribute; empty when there is none.
+    /// The `file` attribute as written (escaped); empty when there is none.
     file: String,
     line: Option<u32>,
     time: Option<f64>,
@@ -766,7 +766,7 @@ impl<'o> Parser<'o> {
             }
             "class" => class_attr = Some(value),
             "file" | "filepath" if case.file.is_empty() => {
-                push_bounded(&mut case.file, &xml::attr_str(value), MAX_NAME);
+                push_bounded(&mut case.file, &value, MAX_NAME);
             }
             "line" | "lineno" => case.line = value.trim().parse().ok(),
             "time" | "duration" => time = Some(value),
@@ -1026,7 +1026,8 @@ impl<'o> Parser<'o> {
         }
         let details = self.body.text().into_owned();
         let workspace = self.options.workspace.as_deref();
-        let located = match (&case.file, case.line) {
+        let file = unescaped(&case.file);
+        let located = match (&file, case.line) {
             (file, Some(line)) if !file.is_empty() => Some((file.clone(), Some(line))),
             (file, None) if !file.is_empty() => {
                 // The testcase names its file but not the line: the trace may.

@@ -781,6 +781,23 @@ impl<'s, S: Source> XmlReader<'s, S> {
     /// tag, declaration or processing instruction.
     fn skip_text(&mut self, mut capture: Option<&mut Capture>) -> Result<(), ReportError> {
         let outside_root = self.open.is_empty();
+        if capture.is_none() && self.utf8.carried == 0 {
+            // The usual case: a little indentation, then a tag. Whitespace
+            // is ASCII, so there is nothing to check or keep.
+            let mut stream = self.reader.stream();
+            if let Ok(chunk) = stream.fill_buf() {
+                let blank = chunk
+                    .iter()
+                    .take(128)
+                    .position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+                if let Some(i) = blank {
+                    if chunk[i] == b'<' && chunk.get(i + 1).is_some_and(|&b| b != b'!') {
+                        stream.consume(i);
+                        return Ok(());
+                    }
+                }
+            }
+        }
         loop {
             let mut stream = self.reader.stream();
             let offset = stream.offset();
@@ -924,7 +941,7 @@ fn xml_error_message(error: &quick_xml::Error) -> String {
 /// The local name of a tag (without a namespace prefix).
 pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
     let name = tag.name().0;
-    match name.find(':') {
+    match name.bytes().position(|b| b == b':') {
         Some(i) => &name[i + 1..],
         None => name,
     }
