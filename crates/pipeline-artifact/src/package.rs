@@ -518,6 +518,23 @@ fn compress_ahead(
     }
 }
 
+/// Opens a file of the tree without following a symlink that replaced it
+/// after the listing, and only if it is still a regular file.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file any more"));
+    }
+    Ok(file)
+}
+
 fn prepare(
     file: &SourceFile,
     encoder: &mut DeflateEncoder<Vec<u8>>,
@@ -526,7 +543,19 @@ fn prepare(
         path: file.path.clone(),
         source,
     };
-    let data = fs::read(&file.path).map_err(read_error)?;
+    // Read no more than the listing promised (and one byte to notice more):
+    // a file that grew meanwhile is refused, never held whole in memory.
+    let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+    open_regular(&file.path)
+        .map_err(read_error)?
+        .take(file.size.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(read_error)?;
+    if data.len() as u64 > file.size {
+        return Err(PackageError::Changed {
+            path: file.path.clone(),
+        });
+    }
     let crc32 = crc32fast::hash(&data);
     let size = data.len() as u64;
     if data.is_empty() {
@@ -720,7 +749,7 @@ fn stream_entry(
             source,
         })
     };
-    let mut input = File::open(&file.path).map_err(read_error)?;
+    let mut input = open_regular(&file.path).map_err(read_error)?;
     let mut entry = zip::Entry {
         name: file.name.clone(),
         method: zip::METHOD_DEFLATE,
@@ -767,6 +796,18 @@ fn stream_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_swapped_for_a_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, "secret").unwrap();
+        let inside = dir.path().join("inside.txt");
+        std::os::unix::fs::symlink(&outside, &inside).unwrap();
+        assert!(open_regular(&inside).is_err());
+        assert!(open_regular(&outside).is_ok());
+    }
 
     fn tree(files: &[(&str, &[u8])]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
