@@ -189,7 +189,8 @@ impl<S: Source> PeekReader<S> {
     pub(crate) fn new(source: S) -> Self {
         PeekReader {
             source,
-            buf: Vec::with_capacity(CHUNK),
+            // Grown by the first chunk: a small report costs a small buffer.
+            buf: Vec::new(),
             pos: 0,
             budget: u64::MAX,
         }
