@@ -4,9 +4,9 @@
 use anyhow::Context as _;
 use pipeline_ci::{Env, GitHub, Secret};
 use pipeline_gitflow::{
-    BranchUpdate, FlowError, GitCli, Identity, Integration, PushRef, ReadOptions, RefStatus,
-    ReleaseDecision, ReleasePlan, ReleaseRequest, RemoteState, Repo, Request, Retry, Target,
-    remote_state,
+    BranchUpdate, FlowError, GitCli, Identity, Integration, PushCheck, PushRef, ReadOptions,
+    RefStatus, ReleaseDecision, ReleasePlan, ReleaseRequest, RemoteState, Repo, Request, Retry,
+    Target, remote_state,
 };
 use serde_json::{Value, json};
 
@@ -63,10 +63,12 @@ pub(crate) fn open(repo: &RepoArgs) -> anyhow::Result<Repo> {
 
 fn git_cli(repo: &Repo, args: &RepoArgs, flow: &FlowArgs, env: &Env) -> GitCli {
     let url = repo.remote_url(&args.remote);
-    GitCli::new(repo.path(), &args.remote, url.as_deref(), token(env)).retry(Retry::new(
-        flow.attempts,
-        std::time::Duration::from_millis(flow.retry_delay_ms),
-    ))
+    GitCli::new(repo.path(), &args.remote, url.as_deref(), token(env))
+        .inherited_config_count(env.get("GIT_CONFIG_COUNT"))
+        .retry(Retry::new(
+            flow.attempts,
+            std::time::Duration::from_millis(flow.retry_delay_ms),
+        ))
 }
 
 /// `--unshallow`: deepen a shallow clone before anything is read.
@@ -83,6 +85,14 @@ pub(crate) fn unshallow(
         tracing::info!(
             "{} is not shallow: nothing to deepen",
             repo.path().display()
+        );
+        return Ok(());
+    }
+    if flow.dry_run {
+        eprintln!(
+            "dry run: {} is a shallow clone; would deepen it with git fetch --unshallow --tags {}; nothing fetched",
+            repo.path().display(),
+            args.remote
         );
         return Ok(());
     }
@@ -361,10 +371,10 @@ fn tag_and_push(
     eprintln!(
         "tag {}: {}",
         plan.tag(),
-        if plan.notes().is_some() {
-            "to create, annotated with the release notes"
-        } else {
+        if plan.tag_exists() {
             "exists already on that commit"
+        } else {
+            "to create, annotated with the release notes"
         }
     );
     eprintln!("{}", update_line(plan.develop()));
@@ -407,7 +417,7 @@ fn tag_and_push(
         ("planned", None, None)
     } else {
         let applied = repo.apply_release(&plan, identity(env).as_ref())?;
-        let refs = [
+        let mut refs = vec![
             PushRef {
                 src: applied.develop.as_str().to_owned(),
                 dst: plan.develop().reference(),
@@ -418,13 +428,28 @@ fn tag_and_push(
                 dst: plan.master().reference(),
                 expected: plan.master().expected().map(|c| c.as_str().to_owned()),
             },
-            PushRef {
-                src: tag_ref.clone(),
+        ];
+        if remote.contains_key(&tag_ref) {
+            // remote_state checked that it is on the release commit.
+            eprintln!(
+                "tag {}: already on {} at that commit; not pushed again",
+                plan.tag(),
+                repo_args.remote
+            );
+        } else {
+            refs.push(PushRef {
+                // The tag object's id, so that the remote can be compared.
+                src: repo
+                    .ref_target(&tag_ref)
+                    .map_or_else(|| tag_ref.clone(), |id| id.as_str().to_owned()),
                 dst: tag_ref.clone(),
                 expected: None,
-            },
-        ];
-        let report = cli.push_atomic(&refs)?;
+            });
+        }
+        let report = match cli.push_atomic(&refs) {
+            Ok(report) => report,
+            Err(error) => return Err(after_failed_push(repo, &cli, &plan, &applied, &refs, error)),
+        };
         if report.rejected() {
             repo.undo_release(&plan, &applied)
                 .context("the push was refused, and undoing the local tag and branches failed")?;
@@ -460,6 +485,7 @@ fn tag_and_push(
             }
             .into());
         }
+        repo.record_pushed(&plan, &applied)?;
         let action = if report.all_up_to_date() {
             eprintln!("already released: {} was up to date", repo_args.remote);
             "already_released"
@@ -519,6 +545,49 @@ fn tag_and_push(
         github.append_summary(&format!("{notes}\n"))?;
     }
     Ok(Exit::Success)
+}
+
+/// A push that failed: undone locally when the remote is known not to
+/// have it; kept (to be finished by a re-run, which finds the tag on the
+/// release commit) when the remote cannot be read.
+fn after_failed_push(
+    repo: &Repo,
+    cli: &GitCli,
+    plan: &ReleasePlan,
+    applied: &pipeline_gitflow::Applied,
+    refs: &[PushRef],
+    error: pipeline_gitflow::RemoteError,
+) -> anyhow::Error {
+    // Refused credentials and a remote without atomic pushes stop git
+    // before it sends anything: the remote is unchanged.
+    let check = match &error {
+        pipeline_gitflow::RemoteError::Auth { .. }
+        | pipeline_gitflow::RemoteError::AtomicUnsupported { .. } => Ok(PushCheck::Unchanged),
+        _ => cli.check_push(refs),
+    };
+    match check {
+        Ok(PushCheck::Landed) => anyhow::Error::new(error).context(format!(
+            "the push reported a failure, but {} holds the release: re-run `pipeline-git release` to report it",
+            cli.remote()
+        )),
+        Ok(_) => match repo.undo_release(plan, applied) {
+            Ok(()) => anyhow::Error::new(error).context(format!(
+                "nothing was pushed to {}; the local tag {} and branch moves were undone",
+                cli.remote(),
+                plan.tag()
+            )),
+            Err(undo) => anyhow::Error::new(error).context(format!(
+                "nothing was pushed to {}, and undoing the local tag and branches failed: {undo}",
+                cli.remote()
+            )),
+        },
+        Err(_) => anyhow::Error::new(error).context(format!(
+            "{} cannot be read to tell whether the push landed: the local tag {} and branches are \
+             kept; re-run `pipeline-git release` on the same commit to finish this release",
+            cli.remote(),
+            plan.tag()
+        )),
+    }
 }
 
 /// `--changelog-file`: the notes of a new tag (not in a dry run).

@@ -3,10 +3,24 @@
 //!
 //! Exit codes: 0 success (also when no release is due, and a re-run that
 //! finds the work done); 1 the step said no (a merge conflict, the remote
-//! moved, a tag that exists elsewhere, diverged branches); 2 usage,
+//! moved, a tag that exists elsewhere, diverged branches, a release commit
+//! that is not on develop); 2 usage,
 //! configuration or input error (bad flag, no repository, branch not found,
 //! shallow clone, a version not newer than the last release); 3 the git
 //! remote failed after retries (network, credentials, no atomic push).
+//!
+//! `release` releases only what is on develop: a commit contained in the
+//! remote's develop, or exactly the local develop `sync` left (its merge
+//! result); anything else (a feature branch) is refused with exit 1,
+//! naming the commit and both branches.
+//!
+//! A failed push: the remote is read again (`ls-remote` at the push URL).
+//! If it holds what was pushed (the reply was lost), the release succeeded.
+//! If it does not, the local tag and branch moves are undone. If it cannot
+//! be read, they are kept, and a re-run on the same commit finds the tag
+//! there and finishes that release instead of planning a new one.
+//! Refused credentials and a remote without atomic pushes send nothing:
+//! undone without looking.
 //!
 //! The token (`GIT_TOKEN`/`GITHUB_TOKEN`) is redacted from every message
 //! this binary prints.

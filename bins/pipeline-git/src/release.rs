@@ -24,6 +24,7 @@ pub(crate) fn exit_for(error: &anyhow::Error) -> Exit {
             FlowError::Conflict { .. }
             | FlowError::Diverged { .. }
             | FlowError::NotContained { .. }
+            | FlowError::NotOnDevelop { .. }
             | FlowError::LocalBranchAhead { .. }
             | FlowError::TagElsewhere { .. }
             | FlowError::RemoteMoved { .. }

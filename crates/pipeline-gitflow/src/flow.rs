@@ -148,6 +148,25 @@ pub enum FlowError {
         /// What to do.
         hint: &'static str,
     },
+    /// The commit to release is not on develop: neither contained in the
+    /// remote's develop nor the local develop that `sync` leaves.
+    #[error(
+        "commit {commit} ({rev}) is not on {branch}: it is neither contained in {remote} \
+         nor the local branch {branch} ({local}) that `pipeline-git sync` leaves; \
+         refusing to release it (merge it into {branch} first, then sync, test and release)"
+    )]
+    NotOnDevelop {
+        /// What was asked for (`HEAD`, `--commit`).
+        rev: String,
+        /// The commit.
+        commit: CommitId,
+        /// The develop branch.
+        branch: String,
+        /// `refs/remotes/<remote>/<develop> (<its commit or absent>)`.
+        remote: String,
+        /// The local branch's commit, or `(absent)`.
+        local: String,
+    },
     /// A local branch has commits the new value does not contain.
     #[error(
         "local branch {branch} at {local} is not contained in {target}: refusing to move it (commits would be lost)"
@@ -301,6 +320,7 @@ pub struct ReleasePlan {
     version: Version,
     previous_tag: Option<String>,
     notes: Option<String>,
+    tag_exists: bool,
     develop: BranchUpdate,
     master: BranchUpdate,
 }
@@ -331,10 +351,17 @@ impl ReleasePlan {
         self.previous_tag.as_deref()
     }
 
-    /// The release notes of a tag to make; `None` when the tag exists
-    /// already (an earlier run made it).
+    /// The release notes: of the tag to make, or, when the tag exists
+    /// already (an earlier run made it), its message (`None` for a
+    /// lightweight tag).
     pub fn notes(&self) -> Option<&str> {
         self.notes.as_deref()
+    }
+
+    /// Whether the tag exists already (an earlier run made it): then it is
+    /// not made again, and [`ReleasePlan::notes`] are its message.
+    pub fn tag_exists(&self) -> bool {
+        self.tag_exists
     }
 
     /// The develop branch.
@@ -857,6 +884,26 @@ impl Repo {
                 source,
             })?
             .id();
+        // Only what is on develop: contained in the remote's develop, or
+        // exactly the local develop that `sync` left (its merge result).
+        let develop = options.develop_branch_name();
+        let remote_ref = format!("refs/remotes/{}/{develop}", options.remote_name());
+        let theirs = self.ref_oid(&remote_ref)?;
+        let local = self.ref_oid(&format!("refs/heads/{develop}"))?;
+        let on_develop = match theirs {
+            Some(theirs) => self.contains(theirs, commit)?,
+            None => false,
+        } || local == Some(commit);
+        if !on_develop {
+            let show = |o: Option<Oid>| o.map_or_else(|| "(absent)".to_owned(), |o| o.to_string());
+            return Err(FlowError::NotOnDevelop {
+                rev,
+                commit: id(commit),
+                branch: develop.to_owned(),
+                remote: format!("{remote_ref} ({})", show(theirs)),
+                local: show(local),
+            });
+        }
         let tip = BranchTip::new(rev.as_str(), rev.as_str(), id(commit));
         self.plan_tagging(
             options,
@@ -924,7 +971,7 @@ impl Repo {
             })
             .map(|(_, tag)| tag)
             .next();
-        let (tag, version, previous_tag, notes) = match existing {
+        let (tag, version, previous_tag, notes, tag_exists) = match existing {
             Some(tag) => {
                 // The release before it: the newest base among its parents.
                 let parents: Vec<Oid> = self
@@ -941,7 +988,24 @@ impl Repo {
                     })
                     .max_by(|a, b| a.version().cmp(b.version()))
                     .map(|t| t.name().to_owned());
-                (tag.name().to_owned(), tag.version().clone(), previous, None)
+                // The notes: the annotated tag's message (none for a
+                // lightweight tag).
+                let notes = self
+                    .repo
+                    .find_reference(&format!("refs/tags/{}", tag.name()))
+                    .ok()
+                    .and_then(|r| r.peel_to_tag().ok())
+                    .and_then(|t| {
+                        t.message_bytes()
+                            .map(|m| String::from_utf8_lossy(m).into_owned())
+                    });
+                (
+                    tag.name().to_owned(),
+                    tag.version().clone(),
+                    previous,
+                    notes,
+                    true,
+                )
             }
             None => {
                 let history = self.history_at(tip.clone(), format)?;
@@ -958,6 +1022,7 @@ impl Repo {
                     release.version().clone(),
                     plan.previous().map(|t| t.name().to_owned()),
                     notes,
+                    false,
                 )
             }
         };
@@ -980,6 +1045,7 @@ impl Repo {
             version,
             previous_tag,
             notes,
+            tag_exists,
             develop,
             master,
         }))
@@ -1033,31 +1099,79 @@ impl Repo {
                 None => moves.push((update, None, target)),
             }
         }
-        let tag_created = match plan.notes.as_deref() {
-            Some(notes) => {
-                let object = self
-                    .repo
-                    .find_object(commit, None)
-                    .map_err(self.read(format!("commit {commit}")))?;
-                let sig = self.signature(identity)?;
-                self.repo
-                    .tag(&plan.tag, &object, &sig, notes, false)
-                    .map_err(self.write_error(format!("tag {}", plan.tag)))?;
-                true
-            }
-            None => false,
+        let tag_created = if plan.tag_exists {
+            false
+        } else {
+            let object = self
+                .repo
+                .find_object(commit, None)
+                .map_err(self.read(format!("commit {commit}")))?;
+            let sig = self.signature(identity)?;
+            self.repo
+                .tag(
+                    &plan.tag,
+                    &object,
+                    &sig,
+                    plan.notes.as_deref().unwrap_or_default(),
+                    false,
+                )
+                .map_err(self.write_error(format!("tag {}", plan.tag)))?;
+            true
         };
-        let mut moved = Vec::new();
-        for (update, before, target) in moves {
-            self.set_branch(update.branch(), target, false)?;
-            moved.push((update.reference(), before.map(id)));
-        }
-        Ok(Applied {
+        let mut applied = Applied {
             tag_created,
             develop: id(develop),
             master: id(master),
-            moved,
-        })
+            moved: Vec::new(),
+        };
+        for (update, before, target) in moves {
+            if let Err(error) = self.set_branch(update.branch(), target, false) {
+                // Roll back what was done: no half-made release stays.
+                if let Err(undo) = self.undo_release(plan, &applied) {
+                    tracing::error!("cannot undo the local release after an error: {undo}");
+                }
+                return Err(error);
+            }
+            applied.moved.push((update.reference(), before.map(id)));
+        }
+        Ok(applied)
+    }
+
+    /// After a push that landed: the remote-tracking refs of develop and
+    /// master set to what was pushed (git does it itself on a push whose
+    /// reply arrived; not when the reply was lost).
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::Write`].
+    pub fn record_pushed(&self, plan: &ReleasePlan, applied: &Applied) -> Result<(), FlowError> {
+        for (update, commit) in [
+            (&plan.develop, &applied.develop),
+            (&plan.master, &applied.master),
+        ] {
+            if self.ref_oid(&update.remote_ref)? != Some(oid(commit)) {
+                self.repo
+                    .reference(
+                        &update.remote_ref,
+                        oid(commit),
+                        true,
+                        "pipeline-git: pushed",
+                    )
+                    .map_err(self.write_error(update.remote_ref.clone()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The object a ref points at, unpeeled (an annotated tag's object id
+    /// for a tag), if the ref exists.
+    pub fn ref_target(&self, name: &str) -> Option<CommitId> {
+        self.repo
+            .find_reference(name)
+            .ok()
+            .and_then(|r| r.resolve().ok())
+            .and_then(|r| r.target())
+            .map(id)
     }
 
     /// Undoes [`Repo::apply_release`] after a refused push: deletes the tag

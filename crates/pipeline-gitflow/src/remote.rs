@@ -10,8 +10,9 @@
 //! address) as an `Authorization: Basic` header with the user
 //! `x-access-token`, passed in the child's environment
 //! (`GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`, scoped to
-//! the remote's scheme, host and port): never on a command line, never in a
-//! file. An empty `http.<url>.extraHeader` first resets the headers
+//! the remote's scheme, host and port, appended after the entries the
+//! caller's environment already has, see [`GitCli::inherited_config_count`]):
+//! never on a command line, never in a file. An empty `http.<url>.extraHeader` first resets the headers
 //! configured for that URL (actions/checkout's persisted one), so the
 //! server never sees two. `GIT_TERMINAL_PROMPT=0`: a refused credential
 //! fails once instead of prompting. Everything git prints is passed through
@@ -21,7 +22,10 @@
 //! **Retries.** A failure that looks like the network (connection refused
 //! or reset, timeouts, name resolution, a hang-up with no ref refused) is
 //! retried with exponential backoff; refused credentials, refused refs and
-//! a remote without atomic pushes are not.
+//! a remote without atomic pushes are not. A push is retried only after
+//! `ls-remote` shows the remote still at the leased values: when it already
+//! holds what was pushed (the server applied it, the reply was lost), the
+//! push succeeded ([`GitCli::push_atomic`]).
 //!
 //! **Atomic pushes.** `git push --atomic` needs the receiving end to
 //! advertise the `atomic` capability (git ≥ 2.4, GitHub, GitLab, Gitea;
@@ -301,9 +305,11 @@ fn classify(stderr: &str) -> Failure {
 pub struct GitCli {
     dir: PathBuf,
     remote: String,
+    url: Option<String>,
     token: Option<Secret>,
     header: Option<Secret>,
     config: Vec<(String, Secret)>,
+    inherited: usize,
     retry: Retry,
 }
 
@@ -325,9 +331,11 @@ impl GitCli {
         let mut cli = Self {
             dir: dir.to_path_buf(),
             remote: remote.to_owned(),
+            url: url.map(str::to_owned),
             token: None,
             header: None,
             config: Vec::new(),
+            inherited: 0,
             retry: Retry::default(),
         };
         if let (Some(token), Some(base)) = (token, url.and_then(token_scope)) {
@@ -350,6 +358,15 @@ impl GitCli {
         self
     }
 
+    /// The `GIT_CONFIG_COUNT` the child inherits (from the caller's
+    /// environment snapshot): the entries `0..count` are kept, the token's
+    /// entries are appended after them. Unset or unreadable counts as 0.
+    #[must_use]
+    pub fn inherited_config_count(mut self, count: Option<&str>) -> Self {
+        self.inherited = count.and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+        self
+    }
+
     /// Whether a token will be sent to this remote.
     pub fn uses_token(&self) -> bool {
         self.token.is_some()
@@ -369,11 +386,15 @@ impl GitCli {
             ("LANGUAGE".to_owned(), Secret::new("C")),
         ];
         if !self.config.is_empty() {
+            // After the inherited entries (`safe.directory` in containers),
+            // which stay as they are.
+            let base = self.inherited;
             env.push((
                 "GIT_CONFIG_COUNT".to_owned(),
-                Secret::new(self.config.len().to_string()),
+                Secret::new((base + self.config.len()).to_string()),
             ));
             for (i, (key, value)) in self.config.iter().enumerate() {
+                let i = base + i;
                 env.push((format!("GIT_CONFIG_KEY_{i}"), Secret::new(key.clone())));
                 env.push((format!("GIT_CONFIG_VALUE_{i}"), value.clone()));
             }
@@ -503,8 +524,20 @@ impl GitCli {
 
     /// `git push --atomic --porcelain <remote> --force-with-lease=<dst>:<expected>… <src>:<dst>…`.
     ///
+    /// Every `src` must be an object id (a tag's object id for a tag), so
+    /// that the remote's refs can be compared with it.
+    ///
     /// A refused ref is a [`PushReport`] with [`RefStatus::Rejected`]
     /// (atomically, then, nothing moved), not an error.
+    ///
+    /// **Lost replies.** When the push fails on the network, or is refused,
+    /// the remote is read again (`ls-remote`, once) before anything else:
+    /// if it already holds every `src` (the server applied the push and the
+    /// reply was lost, or the refusal is a retry's `stale info` after that),
+    /// the push succeeded and every ref is reported [`RefStatus::Updated`].
+    /// A network failure is retried only while the remote still holds the
+    /// `expected` values (or cannot be read): never with leases that can no
+    /// longer hold.
     ///
     /// # Errors
     ///
@@ -527,16 +560,156 @@ impl GitCli {
             args.push(format!("{}:{}", r.src, r.dst));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.run("push", &args, |stdout| parse_porcelain(stdout).rejected())?;
-        let report = parse_porcelain(&out);
-        if report.refs().len() != refs.len() {
-            return Err(RemoteError::Unexpected {
-                command: "push".to_owned(),
+        let landed = || PushReport {
+            refs: refs
+                .iter()
+                .map(|r| (r.dst.clone(), RefStatus::Updated))
+                .collect(),
+        };
+        let mut attempt = 1;
+        loop {
+            let (ok, stdout, stderr) = self.run_once(&args)?;
+            let report = parse_porcelain(&stdout);
+            if ok || report.rejected() {
+                if report.rejected() {
+                    // A retry's `stale info` after a push that landed.
+                    if let Ok(PushCheck::Landed) = self.check_push(refs) {
+                        return Ok(landed());
+                    }
+                    return Ok(report);
+                }
+                if report.refs().len() != refs.len() {
+                    if let Ok(PushCheck::Landed) = self.check_push(refs) {
+                        return Ok(landed());
+                    }
+                    return Err(RemoteError::Unexpected {
+                        command: "push".to_owned(),
+                        remote: self.remote.clone(),
+                        output: stdout,
+                    });
+                }
+                return Ok(report);
+            }
+            let failure = classify(&stderr);
+            // Refused credentials and a remote without atomic pushes stop
+            // git before anything is sent: no need to look.
+            let check = match failure {
+                Failure::Auth | Failure::Atomic => Ok(PushCheck::Unchanged),
+                Failure::Network | Failure::Other => self.check_push(refs),
+            };
+            if let Ok(PushCheck::Landed) = check {
+                tracing::warn!(
+                    "git push with remote {} failed ({}), but the remote holds what was pushed: \
+                     the reply was lost",
+                    self.remote,
+                    stderr.lines().last().unwrap_or_default()
+                );
+                return Ok(landed());
+            }
+            let unchanged = matches!(check, Ok(PushCheck::Unchanged) | Err(_));
+            match failure {
+                Failure::Auth => {
+                    return Err(RemoteError::Auth {
+                        remote: self.remote.clone(),
+                        stderr,
+                    });
+                }
+                Failure::Atomic => {
+                    return Err(RemoteError::AtomicUnsupported {
+                        remote: self.remote.clone(),
+                        stderr,
+                    });
+                }
+                Failure::Network if unchanged && attempt < self.retry.attempts => {
+                    attempt += 1;
+                    let wait = self.retry.wait_before(attempt);
+                    tracing::warn!(
+                        "git push with remote {} failed ({}); attempt {attempt} of {} in {} ms",
+                        self.remote,
+                        stderr.lines().last().unwrap_or_default(),
+                        self.retry.attempts,
+                        wait.as_millis()
+                    );
+                    std::thread::sleep(wait);
+                }
+                Failure::Network => {
+                    return Err(RemoteError::Network {
+                        command: "push".to_owned(),
+                        remote: self.remote.clone(),
+                        attempts: attempt,
+                        stderr,
+                    });
+                }
+                Failure::Other => {
+                    return Err(RemoteError::Failed {
+                        command: "push".to_owned(),
+                        remote: self.remote.clone(),
+                        stderr,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Reads the remote's values of `refs`' destinations once (no retry),
+    /// at the URL pushes go to, and compares them with the push.
+    ///
+    /// # Errors
+    ///
+    /// [`RemoteError`] when the remote cannot be read.
+    pub fn check_push(&self, refs: &[PushRef]) -> Result<PushCheck, RemoteError> {
+        let target = self.url.as_deref().unwrap_or(self.remote.as_str());
+        let mut args = vec!["ls-remote", target];
+        args.extend(refs.iter().map(|r| r.dst.as_str()));
+        let (ok, stdout, stderr) = self.run_once(&args)?;
+        if !ok {
+            return Err(RemoteError::Failed {
+                command: "ls-remote".to_owned(),
                 remote: self.remote.clone(),
-                output: out,
+                stderr,
             });
         }
-        Ok(report)
+        Ok(compare_push(refs, &parse_ls_remote(&stdout)))
+    }
+}
+
+/// What the remote holds, compared with a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushCheck {
+    /// Every destination holds its `src`: the push was applied.
+    Landed,
+    /// Every destination holds its `expected` value: nothing was applied.
+    Unchanged,
+    /// Something else (another pipeline pushed): the refs that differ.
+    Other(Vec<String>),
+}
+
+/// Compares `remote` (`git ls-remote` output: ref → id) with `refs`: pure.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use pipeline_gitflow::remote::{compare_push, PushCheck, PushRef};
+///
+/// let refs = [PushRef { src: "b".into(), dst: "refs/heads/develop".into(), expected: Some("a".into()) }];
+/// let at = |id: &str| BTreeMap::from([("refs/heads/develop".to_owned(), id.to_owned())]);
+/// assert_eq!(compare_push(&refs, &at("b")), PushCheck::Landed);
+/// assert_eq!(compare_push(&refs, &at("a")), PushCheck::Unchanged);
+/// assert_eq!(compare_push(&refs, &at("c")), PushCheck::Other(vec!["refs/heads/develop".into()]));
+/// ```
+pub fn compare_push(refs: &[PushRef], remote: &BTreeMap<String, String>) -> PushCheck {
+    let at = |r: &PushRef| remote.get(&r.dst).map(String::as_str);
+    if refs.iter().all(|r| at(r) == Some(r.src.as_str())) {
+        PushCheck::Landed
+    } else if refs.iter().all(|r| at(r) == r.expected.as_deref()) {
+        PushCheck::Unchanged
+    } else {
+        PushCheck::Other(
+            refs.iter()
+                .filter(|r| at(r) != r.expected.as_deref())
+                .map(|r| r.dst.clone())
+                .collect(),
+        )
     }
 }
 
@@ -659,6 +832,75 @@ mod tests {
             ssh.environment()
                 .iter()
                 .all(|(k, _)| k != "GIT_CONFIG_COUNT")
+        );
+    }
+
+    #[test]
+    fn the_token_entries_follow_the_inherited_ones() {
+        let cli = GitCli::new(
+            Path::new("."),
+            "origin",
+            Some("https://github.com/o/r"),
+            Some(Secret::new("tok123")),
+        )
+        .inherited_config_count(Some("1"));
+        let env: Vec<(String, String)> = cli
+            .environment()
+            .into_iter()
+            .map(|(k, v)| (k, v.expose().to_owned()))
+            .collect();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("GIT_CONFIG_COUNT"), Some("3"));
+        // Entry 0 (the inherited safe.directory) is left alone.
+        assert_eq!(get("GIT_CONFIG_KEY_0"), None);
+        assert_eq!(get("GIT_CONFIG_VALUE_0"), None);
+        assert_eq!(
+            get("GIT_CONFIG_KEY_1"),
+            Some("http.https://github.com/.extraHeader")
+        );
+        assert_eq!(get("GIT_CONFIG_VALUE_1"), Some(""));
+        assert_eq!(
+            get("GIT_CONFIG_KEY_2"),
+            Some("http.https://github.com/.extraHeader")
+        );
+    }
+
+    #[test]
+    fn a_push_is_compared_with_the_remote() {
+        let refs = [
+            PushRef {
+                src: "d2".into(),
+                dst: "refs/heads/develop".into(),
+                expected: Some("d1".into()),
+            },
+            PushRef {
+                src: "t1".into(),
+                dst: "refs/tags/v1".into(),
+                expected: None,
+            },
+        ];
+        let remote = |d: &str, t: Option<&str>| {
+            let mut m = BTreeMap::from([("refs/heads/develop".to_owned(), d.to_owned())]);
+            if let Some(t) = t {
+                m.insert("refs/tags/v1".to_owned(), t.to_owned());
+            }
+            m
+        };
+        assert_eq!(
+            compare_push(&refs, &remote("d2", Some("t1"))),
+            PushCheck::Landed
+        );
+        assert_eq!(
+            compare_push(&refs, &remote("d1", None)),
+            PushCheck::Unchanged
+        );
+        assert_eq!(
+            compare_push(&refs, &remote("d3", None)),
+            PushCheck::Other(vec!["refs/heads/develop".into()])
+        );
+        assert_eq!(
+            compare_push(&refs, &remote("d2", Some("other"))),
+            PushCheck::Other(vec!["refs/heads/develop".into(), "refs/tags/v1".into()])
         );
     }
 

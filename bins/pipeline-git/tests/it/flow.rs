@@ -280,8 +280,10 @@ fn a_rerun_after_a_failed_push_finishes_the_release() {
     assert_eq!(ci.git(&["rev-parse", "master"]), ci.head());
 
     ci.git(&["config", "--unset", "remote.origin.pushurl"]);
+    let notes = ci.path().join("notes.md");
     pipeline_git(ci.path())
-        .arg("release")
+        .args(["release", "--changelog-file"])
+        .arg(&notes)
         .assert()
         .code(0)
         .stdout("v1.3.0\n")
@@ -292,6 +294,13 @@ fn a_rerun_after_a_failed_push_finishes_the_release() {
     assert_eq!(remote.git(&["rev-parse", "v1.3.0"]), tag);
     assert_eq!(remote.git(&["rev-parse", "master"]), ci.head());
     assert_eq!(remote.git(&["rev-parse", "develop"]), ci.head());
+    // The finished release's notes: the existing tag's message.
+    let written = std::fs::read_to_string(&notes).unwrap();
+    assert!(written.starts_with("## [1.3.0] - "), "{written}");
+    assert!(
+        written.contains("### Features\n\n- **api:** list releases"),
+        "{written}"
+    );
     fsck(&remote);
 }
 
@@ -335,6 +344,173 @@ fn a_remote_without_atomic_pushes_is_refused_with_exit_3() {
             "refusing to push the refs one by one",
         ));
     assert_eq!(remote_refs(&remote), theirs);
+}
+
+#[test]
+fn a_push_without_atomic_support_leaves_no_local_tag() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    remote.git(&["config", "receive.advertiseAtomic", "false"]);
+    let ci = ci_clone_of(&remote.url(), &[]);
+    pipeline_git(ci.path()).arg("sync").assert().code(0);
+    let (local, theirs) = (snapshot(&ci), remote_refs(&remote));
+    pipeline_git(ci.path())
+        .args(["release", "--merge", "no-ff"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "the local tag v1.3.0 and branch moves were undone",
+        ));
+    assert_eq!(remote_refs(&remote), theirs);
+    assert_eq!(ci.git(&["tag", "-l", "v1.3.0"]), "");
+    assert_eq!(snapshot(&ci), local);
+}
+
+/// `remote.origin.receivepack` set to a script `body` runs around
+/// `git receive-pack "$@"`.
+fn wrap_receive_pack(repo: &TestRepo, body: &str) {
+    let script = repo.path().join(".git/receive-pack-wrapper.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    repo.git(&[
+        "config",
+        "remote.origin.receivepack",
+        script.to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn refused_credentials_leave_no_local_tag() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    let ci = ci_clone_of(&remote.url(), &[]);
+    pipeline_git(ci.path()).arg("sync").assert().code(0);
+    wrap_receive_pack(
+        &ci,
+        "echo \"fatal: Authentication failed for 'https://x/'\" >&2\nexit 128",
+    );
+    let (local, theirs) = (snapshot(&ci), remote_refs(&remote));
+    pipeline_git(ci.path())
+        .arg("release")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "remote origin refused the credentials",
+        ));
+    assert_eq!(remote_refs(&remote), theirs);
+    assert_eq!(ci.git(&["tag", "-l", "v1.3.0"]), "");
+    assert_eq!(snapshot(&ci), local);
+}
+
+#[test]
+fn a_failure_while_moving_the_branches_rolls_the_tag_back() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    let ci = TestRepo::clone_of(&remote.url(), &[]);
+    pipeline_git(ci.path()).arg("sync").assert().code(0);
+    // master checked out, with an untracked file where the release has
+    // one: bringing master to the release cannot check it out.
+    ci.branch("master", "origin/master");
+    write(&ci, "c.txt", "in the way\n");
+    let (local, theirs) = (snapshot(&ci), remote_refs(&remote));
+    pipeline_git(ci.path())
+        .args(["release", "--commit", "develop"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot check out master"));
+    assert_eq!(ci.git(&["tag", "-l", "v1.3.0"]), "");
+    assert_eq!(snapshot(&ci), local);
+    assert_eq!(remote_refs(&remote), theirs);
+}
+
+#[test]
+fn a_push_whose_reply_is_lost_is_a_release() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    let ci = ci_clone_of(&remote.url(), &[]);
+    pipeline_git(ci.path()).arg("sync").assert().code(0);
+    // The server applies the push, then the connection drops before the
+    // report reaches the client.
+    wrap_receive_pack(
+        &ci,
+        r#"git receive-pack "$@" | perl -e '$|=1; my $s=""; while (sysread(STDIN, my $b, 65536)) { $s .= $b; exit 0 if $s =~ /unpack ok/; syswrite(STDOUT, $b) }'"#,
+    );
+    let merged = ci.head();
+    pipeline_git(ci.path())
+        .args(["release", "--attempts", "3", "--retry-delay-ms", "0"])
+        .assert()
+        .code(0)
+        .stdout("v1.3.0\n")
+        .stderr(predicate::str::contains(
+            "pushed develop, master and v1.3.0",
+        ));
+    for rev in ["develop", "master", "v1.3.0^{commit}"] {
+        assert_eq!(remote.git(&["rev-parse", rev]), merged, "{rev}");
+    }
+    // Nothing undone; the remote-tracking refs follow.
+    assert_eq!(
+        ci.git(&["rev-parse", "v1.3.0"]),
+        remote.git(&["rev-parse", "v1.3.0"])
+    );
+    assert_eq!(ci.git(&["rev-parse", "master"]), merged);
+    assert_eq!(ci.git(&["rev-parse", "origin/master"]), merged);
+    assert_eq!(ci.git(&["rev-parse", "origin/develop"]), merged);
+    fsck(&remote);
+}
+
+#[test]
+fn a_feature_branch_descending_from_develop_is_not_released() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    let ci = ci_clone_of(&remote.url(), &[]);
+    pipeline_git(ci.path()).arg("sync").assert().code(0);
+    ci.branch("feature/x", "develop");
+    let feature = ci.commit("feat: not merged into develop");
+    let (local, theirs) = (snapshot(&ci), remote_refs(&remote));
+    pipeline_git(ci.path())
+        .arg("release")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "commit {feature} (HEAD) is not on develop"
+        )));
+    assert_eq!(remote_refs(&remote), theirs);
+    assert_eq!(snapshot(&ci), local);
+}
+
+#[test]
+fn a_tag_already_on_the_remote_at_the_release_commit_is_not_pushed_again() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    let ci = ci_clone_of(&remote.url(), &[]);
+    pipeline_git(ci.path()).arg("sync").assert().code(0);
+    // An earlier run got the tag to the remote, not the branches.
+    ci.annotated_tag("v1.3.0");
+    ci.git(&["push", "-q", "origin", "v1.3.0"]);
+    let tag = remote.git(&["rev-parse", "v1.3.0"]);
+    pipeline_git(ci.path())
+        .arg("release")
+        .assert()
+        .code(0)
+        .stdout("v1.3.0\n")
+        .stderr(predicate::str::contains(
+            "tag v1.3.0: already on origin at that commit; not pushed again",
+        ));
+    assert_eq!(remote.git(&["rev-parse", "v1.3.0"]), tag);
+    assert_eq!(remote.git(&["rev-parse", "master"]), ci.head());
+    assert_eq!(remote.git(&["rev-parse", "develop"]), ci.head());
+    fsck(&remote);
+}
+
+#[test]
+fn a_dry_run_does_not_deepen_a_shallow_clone() {
+    let (remote, _seed) = remote_with_diverged_branches();
+    let ci = ci_clone_of(&remote.url(), &["--depth", "1", "--no-single-branch"]);
+    let before = snapshot(&ci);
+    pipeline_git(ci.path())
+        .args(["sync", "--dry-run", "--unshallow"])
+        .assert()
+        .stderr(predicate::str::contains(
+            "is a shallow clone; would deepen it",
+        ))
+        .stderr(predicate::str::contains("nothing fetched"));
+    assert_eq!(ci.git(&["rev-parse", "--is-shallow-repository"]), "true");
+    assert_eq!(snapshot(&ci), before);
 }
 
 #[test]
