@@ -13,37 +13,15 @@ mod verify;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
-/// The documented exit codes, the same in every pipeline binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// The step succeeded.
-    Success = 0,
-    /// Usage, configuration or input error.
-    Usage = 2,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
-    }
-}
+pub use pipeline_cli::Exit;
 
 /// Runs the command line and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli: cli::Cli = match pipeline_cli::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Usage.into()
-            } else {
-                Exit::Success.into()
-            };
-        }
+        Err(code) => return code,
     };
-    init_logging(cli.verbose);
+    pipeline_cli::init_logging(cli.verbose);
     let env = pipeline_ci::Env::from_vars(std::env::vars());
     let result = match cli.command {
         cli::Command::Package(args) => package::run(&args, &env),
@@ -57,22 +35,4 @@ pub fn main() -> ExitCode {
             Exit::Usage.into()
         }
     }
-}
-
-fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => tracing::Level::WARN,
-        1 => tracing::Level::INFO,
-        2 => tracing::Level::DEBUG,
-        _ => tracing::Level::TRACE,
-    };
-    let ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .without_time()
-        .try_init();
 }

@@ -1,0 +1,71 @@
+//! What every pipeline binary shares: the documented exit codes, argument
+//! parsing whose errors map to them, and the log set-up.
+//!
+//! This crate is for the binaries in `bins/` only. Unlike the library crates
+//! it installs a logger and reads `NO_COLOR`: that is exactly the glue the
+//! house style keeps out of libraries and that every binary would otherwise
+//! repeat.
+//!
+//! ```
+//! use std::process::ExitCode;
+//! use pipeline_cli::Exit;
+//!
+//! assert_eq!(ExitCode::from(Exit::Usage), ExitCode::from(2));
+//! assert_eq!(Exit::External as u8, 3);
+//! ```
+#![warn(missing_docs)]
+
+use std::process::ExitCode;
+
+/// The exit codes, the same in every pipeline binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the step succeeded.
+    Success = 0,
+    /// 1: the step said no (a gate failed, a merge conflicted, the remote
+    /// moved, validation failed and was rolled back).
+    Refused = 1,
+    /// 2: usage, configuration or input error.
+    Usage = 2,
+    /// 3: an external system failed after retries.
+    External = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Parses the command line. `--help` and `--version` print and give
+/// `Err(0)`; a usage error prints clap's message and gives `Err(2)`.
+pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {
+    C::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            Exit::Usage.into()
+        } else {
+            Exit::Success.into()
+        }
+    })
+}
+
+/// Logs to stderr: warnings by default, more with each `-v`; colour only on
+/// a terminal and never when `NO_COLOR` is set.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
