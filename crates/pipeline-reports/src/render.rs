@@ -195,10 +195,12 @@ pub fn text(outcome: &GateOutcome<'_>) -> String {
             tests.time,
             tests.files.len()
         );
-        if !tests.slowest.is_empty() {
+        // Times that round to nothing say nothing.
+        if tests.slowest.iter().any(|t| t.time >= 0.005) {
             let slow: Vec<String> = tests
                 .slowest
                 .iter()
+                .filter(|t| t.time >= 0.005)
                 .take(5)
                 .map(|t| format!("{} {:.2}s", test_id(&t.classname, &t.name), t.time))
                 .collect();
