@@ -263,7 +263,7 @@ pub fn text(outcome: &GateOutcome<'_>) -> String {
     if warnings > 0 {
         let _ = writeln!(
             out,
-            "notes:    {warnings} warning(s) about the reports (see -v or --json)"
+            "notes:    {warnings} warning(s) about the reports (logged on stderr; all in --json)"
         );
     }
     if outcome.verdict.passed {
