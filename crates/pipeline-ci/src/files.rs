@@ -355,6 +355,71 @@ fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
     open_append(path)?.write_all(bytes)
 }
 
+/// Reads a `GITHUB_OUTPUT` file as the runner does (a port of
+/// `EnvFileKeyValuePairs` in actions/runner's `FileCommandManager.cs`, Linux
+/// line endings): the (name, value) pairs in file order, or the runner's
+/// error. For tests, and for a step that reads what another step wrote.
+pub fn read_outputs(text: &str) -> Result<Vec<(String, String)>, String> {
+    // Lines split on LF; each line is (start, end-exclusive, has_newline).
+    let mut lines = Vec::new();
+    let mut index = 0;
+    while index < text.len() {
+        match text[index..].find('\n') {
+            Some(lf) => {
+                lines.push((index, index + lf, true));
+                index += lf + 1;
+            }
+            None => {
+                lines.push((index, text.len(), false));
+                index = text.len();
+            }
+        }
+    }
+
+    let mut pairs = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let (start, end, _) = lines[i];
+        let line = &text[start..end];
+        i += 1;
+        if line.is_empty() {
+            continue;
+        }
+        let equals = line.find('=');
+        let heredoc = line.find("<<");
+        match (equals, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                pairs.push((line[..e].to_owned(), line[e + 1..].to_owned()));
+            }
+            (e, Some(h)) if e.is_none_or(|e| h < e) => {
+                let name = &line[..h];
+                let delimiter = &line[h + 2..];
+                if name.is_empty() || delimiter.is_empty() {
+                    return Err(format!("invalid format {line:?}"));
+                }
+                let value_start = lines.get(i).map_or(text.len(), |l| l.0);
+                let mut value_end = value_start;
+                loop {
+                    let Some(&(s, e, newline)) = lines.get(i) else {
+                        return Err(format!("matching delimiter not found {delimiter:?}"));
+                    };
+                    i += 1;
+                    if &text[s..e] == delimiter {
+                        break;
+                    }
+                    if !newline {
+                        return Err("EOF marker missing new line".to_owned());
+                    }
+                    value_end = e;
+                }
+                pairs.push((name.to_owned(), text[value_start..value_end].to_owned()));
+            }
+            _ => return Err(format!("invalid format {line:?}")),
+        }
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

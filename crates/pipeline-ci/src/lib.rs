@@ -75,5 +75,5 @@ pub use command::{
     group_end, group_start, neutralize_commands,
 };
 pub use env::{Env, use_color};
-pub use files::{CiSink, GitHub, OutputError, SUMMARY_LIMIT, SummaryError};
+pub use files::{CiSink, GitHub, OutputError, SUMMARY_LIMIT, SummaryError, read_outputs};
 pub use secret::{Secret, redact};

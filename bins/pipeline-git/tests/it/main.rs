@@ -479,27 +479,6 @@ fn a_shallow_ci_clone_fails_with_the_fix() {
         .stdout("1.3.0\n");
 }
 
-fn parse_outputs(text: &str) -> Vec<(String, String)> {
-    // GitHub's reading of GITHUB_OUTPUT: `name=value` or `name<<DELIM` … `DELIM`.
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delim)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    break;
-                }
-                value.push(l);
-            }
-            out.push((name.to_owned(), value.join("\n")));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    out
-}
-
 fn in_actions(repo: &Path, dir: &Path) -> Command {
     let mut cmd = pipeline_git(repo);
     cmd.env("GITHUB_ACTIONS", "true")
@@ -509,7 +488,8 @@ fn in_actions(repo: &Path, dir: &Path) -> Command {
 }
 
 fn outputs(dir: &Path) -> Vec<(String, String)> {
-    parse_outputs(&std::fs::read_to_string(dir.join("output")).unwrap())
+    // Read as GitHub's runner reads the file.
+    pipeline_ci::read_outputs(&std::fs::read_to_string(dir.join("output")).unwrap()).unwrap()
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -233,27 +233,6 @@ fn a_pylint_format_without_a_score_fails_the_score_gate_saying_why() {
         .stdout(predicate::str::contains("carries no score"));
 }
 
-fn parse_outputs(text: &str) -> Vec<(String, String)> {
-    // GitHub's reading of GITHUB_OUTPUT: `name=value` or `name<<DELIM` … `DELIM`.
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delim)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    break;
-                }
-                value.push(l);
-            }
-            out.push((name.to_owned(), value.join("\n")));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    out
-}
-
 fn in_actions(dir: &Path) -> Command {
     let mut cmd = report();
     cmd.env("GITHUB_ACTIONS", "true")
@@ -282,7 +261,10 @@ fn inside_github_actions_it_writes_outputs_summary_and_annotations() {
         .code(1);
     let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
 
-    let outputs = parse_outputs(&std::fs::read_to_string(dir.path().join("output")).unwrap());
+    // Read as GitHub's runner reads the file.
+    let outputs =
+        pipeline_ci::read_outputs(&std::fs::read_to_string(dir.path().join("output")).unwrap())
+            .unwrap();
     let get = |name: &str| {
         outputs
             .iter()
