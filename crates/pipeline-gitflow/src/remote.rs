@@ -452,47 +452,53 @@ impl GitCli {
             if ok || accept(&stdout) {
                 return Ok(stdout);
             }
-            let error = |stderr: String| RemoteError::Failed {
-                command: command.to_owned(),
-                remote: self.remote.clone(),
-                stderr,
-            };
             match classify(&stderr) {
-                Failure::Auth => {
-                    return Err(RemoteError::Auth {
-                        remote: self.remote.clone(),
-                        stderr,
-                    });
-                }
-                Failure::Atomic => {
-                    return Err(RemoteError::AtomicUnsupported {
-                        remote: self.remote.clone(),
-                        stderr,
-                    });
-                }
-                Failure::Other => return Err(error(stderr)),
-                Failure::Network if attempt >= self.retry.attempts => {
-                    return Err(RemoteError::Network {
-                        command: command.to_owned(),
-                        remote: self.remote.clone(),
-                        attempts: attempt,
-                        stderr,
-                    });
-                }
-                Failure::Network => {
+                Failure::Network if attempt < self.retry.attempts => {
                     attempt += 1;
-                    let wait = self.retry.wait_before(attempt);
-                    tracing::warn!(
-                        "git {command} with remote {} failed ({}); attempt {attempt} of {} in {} ms",
-                        self.remote,
-                        stderr.lines().last().unwrap_or_default(),
-                        self.retry.attempts,
-                        wait.as_millis()
-                    );
-                    std::thread::sleep(wait);
+                    self.wait_to_retry(command, attempt, &stderr);
                 }
+                failure => return Err(self.failure_error(failure, command, attempt, stderr)),
             }
         }
+    }
+
+    /// The error for a git command that failed for good.
+    fn failure_error(
+        &self,
+        failure: Failure,
+        command: &str,
+        attempts: u32,
+        stderr: String,
+    ) -> RemoteError {
+        let remote = self.remote.clone();
+        match failure {
+            Failure::Auth => RemoteError::Auth { remote, stderr },
+            Failure::Atomic => RemoteError::AtomicUnsupported { remote, stderr },
+            Failure::Network => RemoteError::Network {
+                command: command.to_owned(),
+                remote,
+                attempts,
+                stderr,
+            },
+            Failure::Other => RemoteError::Failed {
+                command: command.to_owned(),
+                remote,
+                stderr,
+            },
+        }
+    }
+
+    /// Says that `command` failed on the network and waits before `attempt`.
+    fn wait_to_retry(&self, command: &str, attempt: u32, stderr: &str) {
+        let wait = self.retry.wait_before(attempt);
+        tracing::warn!(
+            "git {command} with remote {} failed ({}); attempt {attempt} of {} in {} ms",
+            self.remote,
+            stderr.lines().last().unwrap_or_default(),
+            self.retry.attempts,
+            wait.as_millis()
+        );
+        std::thread::sleep(wait);
     }
 
     /// `git fetch --unshallow --tags <remote>`.
@@ -608,45 +614,12 @@ impl GitCli {
             }
             let unchanged = matches!(check, Ok(PushCheck::Unchanged) | Err(_));
             match failure {
-                Failure::Auth => {
-                    return Err(RemoteError::Auth {
-                        remote: self.remote.clone(),
-                        stderr,
-                    });
-                }
-                Failure::Atomic => {
-                    return Err(RemoteError::AtomicUnsupported {
-                        remote: self.remote.clone(),
-                        stderr,
-                    });
-                }
+                // Retry only while the remote still holds what was fetched.
                 Failure::Network if unchanged && attempt < self.retry.attempts => {
                     attempt += 1;
-                    let wait = self.retry.wait_before(attempt);
-                    tracing::warn!(
-                        "git push with remote {} failed ({}); attempt {attempt} of {} in {} ms",
-                        self.remote,
-                        stderr.lines().last().unwrap_or_default(),
-                        self.retry.attempts,
-                        wait.as_millis()
-                    );
-                    std::thread::sleep(wait);
+                    self.wait_to_retry("push", attempt, &stderr);
                 }
-                Failure::Network => {
-                    return Err(RemoteError::Network {
-                        command: "push".to_owned(),
-                        remote: self.remote.clone(),
-                        attempts: attempt,
-                        stderr,
-                    });
-                }
-                Failure::Other => {
-                    return Err(RemoteError::Failed {
-                        command: "push".to_owned(),
-                        remote: self.remote.clone(),
-                        stderr,
-                    });
-                }
+                failure => return Err(self.failure_error(failure, "push", attempt, stderr)),
             }
         }
     }
