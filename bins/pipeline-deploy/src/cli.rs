@@ -16,9 +16,8 @@ an unreadable file, an artifact whose SHA-256 differs from the one expected); \
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
-    /// More log output on stderr (-v, -vv).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub(crate) verbose: u8,
+    #[command(flatten)]
+    pub(crate) verbosity: pipeline_cli::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,9 +21,8 @@ a version not newer than the last release, local changes in the way); \
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
-    /// More log output on stderr (-v, -vv).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub(crate) verbose: u8,
+    #[command(flatten)]
+    pub(crate) verbosity: pipeline_cli::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,9 +14,8 @@ const EXIT_CODES: &str = "Exit codes: 0 the gate passed; 1 the gate failed; \
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
-    /// More log output on stderr (-v, -vv).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub(crate) verbose: u8,
+    #[command(flatten)]
+    pub(crate) verbosity: pipeline_cli::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,7 +20,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    pipeline_cli::init_logging(cli.verbose);
+    pipeline_cli::init_logging(cli.verbosity.verbose);
     let env = pipeline_ci::Env::from_vars(std::env::vars());
     let result = match cli.command {
         cli::Command::Gate(args) => gate::run(&args, &env),

@@ -37,6 +37,14 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// The `-v` flag every binary takes; flatten it into the top-level parser.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Verbosity {
+    /// More log output on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
 /// Parses the command line. `--help` and `--version` print and give
 /// `Err(0)`; a usage error prints clap's message and gives `Err(2)`.
 pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {

@@ -1,5 +1,5 @@
 //! Cobertura XML coverage, as coverage.py, gcovr, istanbul/nyc, Coverlet,
-//! dotnet-coverage, Cobertura 1.9/2.x, cargo-llvm-cov, gocover-cobertura,
+//! dotnet-coverage, Cobertura 1.9/2.x, gocover-cobertura,
 //! simplecov, MATLAB and Swift write it.
 //!
 //! Coverage is recomputed from the `<line>` elements, per source file: the
