@@ -9,7 +9,6 @@
 //! difference is a warning, never trusted.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
@@ -287,12 +286,8 @@ pub fn parse_cobertura_file(
     path: &Path,
     options: &CoberturaOptions,
 ) -> Result<CoverageReport, ReportError> {
-    let file = File::open(path).map_err(|e| ReportError::io(path, e))?;
-    parse(
-        xml::file_source(file),
-        Origin::File(path.to_path_buf()),
-        options,
-    )
+    let source = xml::file_source(path).map_err(|e| ReportError::io(path, e))?;
+    parse(source, Origin::File(path.to_path_buf()), options)
 }
 
 /// Reads Cobertura XML held in memory; `name` stands for the file in messages.

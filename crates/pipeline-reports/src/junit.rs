@@ -10,7 +10,6 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -268,12 +267,8 @@ impl JunitReport {
 
 /// Reads a JUnit XML file.
 pub fn parse_junit_file(path: &Path, options: &JunitOptions) -> Result<JunitReport, ReportError> {
-    let file = File::open(path).map_err(|e| ReportError::io(path, e))?;
-    parse(
-        xml::file_source(file),
-        Origin::File(path.to_path_buf()),
-        options,
-    )
+    let source = xml::file_source(path).map_err(|e| ReportError::io(path, e))?;
+    parse(source, Origin::File(path.to_path_buf()), options)
 }
 
 /// Reads JUnit XML held in memory; `name` stands for the file in messages.

@@ -54,20 +54,15 @@ pub(crate) struct Prefetched {
 }
 
 impl Prefetched {
-    /// Starts reading `file` ahead; falls back to reading on this thread if
-    /// no thread can be started.
-    pub(crate) fn start(file: File) -> Result<Prefetched, ReadSource<File>> {
+    /// Starts a thread that reads `file` ahead, or gives the error of
+    /// starting it.
+    fn start(file: File) -> io::Result<Prefetched> {
         use std::sync::mpsc::sync_channel;
         let (chunk_tx, chunks) = sync_channel::<io::Result<Vec<u8>>>(2);
         let (spare, spare_rx) = sync_channel::<Vec<u8>>(4);
-        let file = std::sync::Arc::new(std::sync::Mutex::new(Some(file)));
-        let in_thread = std::sync::Arc::clone(&file);
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("report-read-ahead".into())
             .spawn(move || {
-                let Some(file) = in_thread.lock().ok().and_then(|mut f| f.take()) else {
-                    return;
-                };
                 let mut source = ReadSource(file);
                 loop {
                     let mut buf = spare_rx
@@ -80,22 +75,12 @@ impl Prefetched {
                         return;
                     }
                 }
-            });
-        match spawned {
-            Ok(_) => Ok(Prefetched {
-                chunks,
-                spare,
-                done: false,
-            }),
-            Err(_) => match file.lock().ok().and_then(|mut f| f.take()) {
-                Some(file) => Err(ReadSource(file)),
-                None => Ok(Prefetched {
-                    chunks,
-                    spare,
-                    done: false,
-                }),
-            },
-        }
+            })?;
+        Ok(Prefetched {
+            chunks,
+            spare,
+            done: false,
+        })
     }
 }
 
@@ -147,11 +132,12 @@ impl<R: Read> Source for AnySource<R> {
     }
 }
 
-/// The source for a file: read ahead on a thread when one can be had.
-pub(crate) fn file_source(file: File) -> AnySource<File> {
-    match Prefetched::start(file) {
-        Ok(prefetched) => AnySource::File(prefetched),
-        Err(fallback) => AnySource::Read(fallback),
+/// The source for a file: read ahead on a thread when one can be had, else
+/// read on this one.
+pub(crate) fn file_source(path: &Path) -> io::Result<AnySource<File>> {
+    match Prefetched::start(File::open(path)?) {
+        Ok(prefetched) => Ok(AnySource::File(prefetched)),
+        Err(_) => Ok(AnySource::Read(ReadSource(File::open(path)?))),
     }
 }
 
