@@ -5,12 +5,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 unused so far; \
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the step said no (the deployment failed, \
+the slot never served the new version healthy, nothing to roll back to); \
 2 usage, configuration or input error (bad flag, missing source, a symbolic link in the tree, \
-an unreadable file, an artifact whose SHA-256 differs from the one expected); \
-3 an external system failed (not used by these subcommands).";
+an unreadable file, an artifact whose SHA-256 differs from the one expected, credentials or \
+permissions refused, an app that does not exist); \
+3 an external system failed after retries (network, Resource Manager, Kudu).";
 
-/// Package the deployment artifact and check it by digest.
+/// Package the deployment artifact, check it by digest, deploy it to a slot
+/// and swap it live.
 #[derive(Debug, Parser)]
 #[command(name = "pipeline-deploy", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
@@ -28,6 +31,9 @@ pub(crate) enum Command {
     /// Check that an artifact has the SHA-256 expected.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Azure App Service with deployment slots.
+    #[command(subcommand)]
+    Azure(Box<crate::azure::AzureCommand>),
 }
 
 const VERIFY_HELP: &str = "Exit codes: 0 the artifact has that SHA-256; 2 it has another \

@@ -6,6 +6,7 @@
 //! in the tree, an artifact whose SHA-256 differs from the one expected);
 //! 3 an external system failed (unused so far).
 
+mod azure;
 mod cli;
 mod package;
 mod verify;
@@ -21,11 +22,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    pipeline_cli::init_logging(cli.verbosity.verbose);
+    let secrets = pipeline_cli::secrets_from_env(azure::SECRET_VARS);
+    pipeline_cli::init_logging_redacted(cli.verbosity.verbose, secrets.clone());
     let env = pipeline_ci::Env::from_vars(std::env::vars());
     let result = match cli.command {
         cli::Command::Package(args) => package::run(&args, &env),
         cli::Command::Verify(args) => verify::run(&args),
+        cli::Command::Azure(cmd) => return azure::run(*cmd, &env, &secrets).into(),
     };
     match result {
         Ok(exit) => exit.into(),

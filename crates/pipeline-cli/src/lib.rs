@@ -17,6 +17,9 @@
 
 use std::process::ExitCode;
 
+#[cfg(feature = "http")]
+pub mod http;
+
 /// The exit codes, the same in every pipeline binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -61,6 +64,12 @@ pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {
 /// Logs to stderr: warnings by default, more with each `-v`; colour only on
 /// a terminal and never when `NO_COLOR` is set.
 pub fn init_logging(verbose: u8) {
+    init_logging_redacted(verbose, Vec::new());
+}
+
+/// As [`init_logging`], with every occurrence of `secrets` in a log line
+/// replaced by `***` (a service may quote what it was sent).
+pub fn init_logging_redacted(verbose: u8, secrets: Vec<pipeline_ci::Secret>) {
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
@@ -69,11 +78,52 @@ pub fn init_logging(verbose: u8) {
     };
     let ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let writer = RedactingStderr(std::sync::Arc::new(secrets));
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(ansi)
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// The secrets among the environment variables `names` (empty ones left
+/// out), to redact from everything a binary prints.
+pub fn secrets_from_env(names: &[&str]) -> Vec<pipeline_ci::Secret> {
+    names
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .filter(|v| !v.is_empty())
+        .map(pipeline_ci::Secret::new)
+        .collect()
+}
+
+/// Stderr, with secrets redacted from each write (the formatter writes a
+/// whole event at once).
+#[derive(Clone)]
+struct RedactingStderr(std::sync::Arc<Vec<pipeline_ci::Secret>>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
+    type Writer = RedactingStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if self.0.is_empty() {
+            return err.write(buf);
+        }
+        let text = String::from_utf8_lossy(buf);
+        let refs: Vec<&pipeline_ci::Secret> = self.0.iter().collect();
+        err.write_all(pipeline_ci::redact(&text, &refs).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

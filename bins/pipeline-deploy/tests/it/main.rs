@@ -3,6 +3,8 @@
 //! and the GitHub Actions step outputs.
 #![allow(clippy::unwrap_used)]
 
+mod azure;
+
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::Path;

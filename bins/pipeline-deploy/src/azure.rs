@@ -1,0 +1,449 @@
+//! `pipeline-deploy azure deploy|swap|rollback|status`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_cli::http::StderrProgress;
+use pipeline_http::{Endpoint, Http};
+use pipeline_targets::azure::{
+    ARM_SCOPE, AppRef, AppService, AppServiceTarget, ClientProof, DEFAULT_API_VERSION,
+    DEFAULT_AUTHORITY_HOST, EntraCredential, HealthSettings, authority_host,
+};
+use pipeline_targets::{Outcome, Release, Target, TargetError, TargetStatus};
+
+use crate::Exit;
+
+const AZURE_HELP: &str = "Credentials come from the environment, as the Azure SDKs read them: \
+AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with AZURE_FEDERATED_TOKEN_FILE, \
+or, inside GitHub Actions with `permissions: id-token: write`, with the job's OIDC token \
+(ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN). Secrets are never printed.\n\n\
+Exit codes: 0 success; 1 the step said no (the deployment failed, the slot never served the \
+new version healthy, the slot holds another version, nothing to roll back to); 2 usage, \
+configuration or input error (bad flag, an artifact whose SHA-256 differs, credentials or \
+permissions refused, an app that does not exist); 3 Resource Manager, Kudu or the network \
+failed after retries.";
+
+/// The longest timeout accepted: a week.
+const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
+/// Azure App Service with deployment slots.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AzureCommand {
+    /// Deploy the artifact into the slot (created if missing) and wait until it serves the version.
+    #[command(after_help = AZURE_HELP)]
+    Deploy(Box<DeployArgs>),
+    /// Swap the slot into production.
+    #[command(after_help = AZURE_HELP)]
+    Swap(SwapArgs),
+    /// Swap back: production gets the release the slot holds again.
+    #[command(after_help = AZURE_HELP)]
+    Rollback(CommonArgs),
+    /// Show the version and digest in production and in each slot.
+    #[command(after_help = AZURE_HELP)]
+    Status(CommonArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CommonArgs {
+    /// The subscription id.
+    #[arg(long, env = "AZURE_SUBSCRIPTION_ID", value_name = "ID")]
+    subscription: String,
+    /// The resource group.
+    #[arg(long, env = "PIPELINE_AZURE_RESOURCE_GROUP", value_name = "NAME")]
+    resource_group: String,
+    /// The App Service app.
+    #[arg(long, env = "PIPELINE_AZURE_APP", value_name = "NAME")]
+    app: String,
+    /// The deployment slot.
+    #[arg(
+        long,
+        env = "PIPELINE_AZURE_SLOT",
+        default_value = "staging",
+        value_name = "NAME"
+    )]
+    slot: String,
+    /// The Microsoft.Web API version.
+    #[arg(long, env = "PIPELINE_AZURE_API_VERSION", default_value = DEFAULT_API_VERSION, value_name = "DATE")]
+    api_version: String,
+    /// The Microsoft Entra ID authority host.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST", default_value = DEFAULT_AUTHORITY_HOST, value_name = "URL")]
+    authority_host: String,
+    /// The Resource Manager endpoint.
+    #[arg(
+        long,
+        env = "PIPELINE_AZURE_ARM_ENDPOINT",
+        default_value = "https://management.azure.com",
+        value_name = "URL"
+    )]
+    arm_endpoint: String,
+    /// The token scope for Resource Manager (and Kudu).
+    #[arg(long, env = "PIPELINE_AZURE_ARM_SCOPE", default_value = ARM_SCOPE, value_name = "SCOPE")]
+    arm_scope: String,
+    /// The SCM (Kudu) endpoint [default: the slot's SCM host name].
+    #[arg(long, env = "PIPELINE_AZURE_SCM_ENDPOINT", value_name = "URL")]
+    scm_endpoint: Option<String>,
+    /// The directory (tenant) id.
+    #[arg(long, env = "AZURE_TENANT_ID", value_name = "ID")]
+    tenant: Option<String>,
+    /// The application (client) id.
+    #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
+    client_id: Option<String>,
+    /// The deadline of the whole operation, in seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
+    timeout: u64,
+    /// Print one JSON document on stdout instead of the text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The artifact (a zip from `pipeline-deploy package`).
+    #[arg(long, value_name = "FILE")]
+    artifact: PathBuf,
+    /// The SHA-256 the artifact must have.
+    #[arg(long, value_name = "HEX")]
+    sha256: pipeline_artifact::Sha256Digest,
+    /// The version being deployed (recorded as the PIPELINE_VERSION app setting).
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: String,
+    /// Another app setting for the slot, KEY=VALUE; repeat to add more.
+    #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// The slot's URL [default: https:// and its default host name].
+    #[arg(long, value_name = "URL")]
+    slot_url: Option<url::Url>,
+    /// The health path probed on the slot.
+    #[arg(long, default_value = "/health", value_name = "PATH")]
+    health_path: String,
+    /// The status a healthy slot answers.
+    #[arg(long, default_value_t = 200, value_name = "CODE")]
+    expect_status: u16,
+    /// The JSON field of the health answer holding the version (or the X-Pipeline-Version header).
+    #[arg(long, default_value = "version", value_name = "FIELD")]
+    version_field: String,
+    /// How long the slot may take to serve the version healthy, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
+    health_timeout: u64,
+    /// The wait between health probes, in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    health_interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SwapArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Swap only if the slot holds this version (a no-op if it is live already).
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: Option<String>,
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// The environment variables whose values must never be printed.
+pub(crate) const SECRET_VARS: &[&str] = &[
+    "AZURE_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+];
+
+fn redact(text: &str, secrets: &[Secret]) -> String {
+    let refs: Vec<&Secret> = secrets.iter().collect();
+    pipeline_ci::redact(text, &refs)
+}
+
+pub(crate) fn run(cmd: AzureCommand, env: &Env, secrets: &[Secret]) -> Exit {
+    if env.is_github_actions() {
+        // On stderr, which the runner reads for workflow commands too, so
+        // that stdout stays one JSON document with --json.
+        let mut err = std::io::stderr().lock();
+        for s in secrets {
+            let _ = writeln!(err, "{}", pipeline_ci::add_mask(s));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
+            return Exit::External;
+        }
+    };
+    let progress = Arc::new(StderrProgress::new().with_secrets(secrets.to_vec()));
+    let result = runtime.block_on(dispatch(cmd, env, Arc::clone(&progress)));
+    progress.finish();
+    match result {
+        Ok(exit) => exit,
+        Err(Failure { exit, message }) => {
+            let _ = writeln!(std::io::stderr(), "error: {}", redact(&message, secrets));
+            exit
+        }
+    }
+}
+
+struct Failure {
+    exit: Exit,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TargetError> for Failure {
+    fn from(e: TargetError) -> Self {
+        let exit = match e.outcome() {
+            Outcome::Refused => Exit::Refused,
+            Outcome::Caller => Exit::Usage,
+            _ => Exit::External,
+        };
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        Self { exit, message }
+    }
+}
+
+fn credential(args: &CommonArgs, env: &Env) -> Result<EntraCredential, Failure> {
+    let authority = authority_host(
+        "--authority-host/AZURE_AUTHORITY_HOST",
+        &args.authority_host,
+    )
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    let (Some(tenant), Some(client_id)) = (&args.tenant, &args.client_id) else {
+        return Err(Failure::usage(
+            "no Azure credentials: set AZURE_TENANT_ID and AZURE_CLIENT_ID, with \
+             AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE, or GitHub Actions OIDC \
+             (permissions: id-token: write)",
+        ));
+    };
+    let nonempty = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
+    let proof = if let Some(secret) = nonempty("AZURE_CLIENT_SECRET") {
+        ClientProof::Secret(Secret::new(secret.to_owned()))
+    } else if let Some(file) = nonempty("AZURE_FEDERATED_TOKEN_FILE") {
+        ClientProof::FederatedTokenFile(PathBuf::from(file))
+    } else if let (Some(url), Some(token)) = (
+        nonempty("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        nonempty("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        ClientProof::GitHubOidc {
+            request_url: url.to_owned(),
+            request_token: Secret::new(token.to_owned()),
+        }
+    } else {
+        return Err(Failure::usage(format!(
+            "AZURE_CLIENT_ID {client_id} has no proof: set AZURE_CLIENT_SECRET or \
+             AZURE_FEDERATED_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write`"
+        )));
+    };
+    Ok(EntraCredential::new(
+        authority,
+        tenant,
+        client_id,
+        proof,
+        &args.arm_scope,
+    ))
+}
+
+fn target(
+    args: &CommonArgs,
+    env: &Env,
+    progress: Arc<StderrProgress>,
+) -> Result<AppServiceTarget, Failure> {
+    let client = pipeline_cli::http::client("pipeline-deploy")
+        .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
+    let http = Http::new(client).with_progress(progress);
+    let arm = Endpoint::parse(
+        "--arm-endpoint/PIPELINE_AZURE_ARM_ENDPOINT",
+        &args.arm_endpoint,
+    )
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    let scm = args
+        .scm_endpoint
+        .as_deref()
+        .map(|s| Endpoint::parse("--scm-endpoint/PIPELINE_AZURE_SCM_ENDPOINT", s))
+        .transpose()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let cred = credential(args, env)?;
+    tracing::info!(credential = cred.kind(), "authenticating");
+    let app = AppRef {
+        subscription: args.subscription.clone(),
+        resource_group: args.resource_group.clone(),
+        app: args.app.clone(),
+    };
+    let svc = AppService::new(http, arm, app, Arc::new(cred))
+        .with_scm(scm)
+        .with_api_version(&args.api_version);
+    Ok(AppServiceTarget::new(svc, &args.slot).with_timeout(Duration::from_secs(args.timeout)))
+}
+
+async fn dispatch(
+    cmd: AzureCommand,
+    env: &Env,
+    progress: Arc<StderrProgress>,
+) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let sink = CiSink::from_env(env);
+    let out = |args: &CommonArgs, doc: serde_json::Value, text: String| -> Result<Exit, Failure> {
+        let mut stdout = std::io::stdout().lock();
+        let written = if args.json {
+            writeln!(stdout, "{doc}")
+        } else {
+            write!(stdout, "{text}")
+        };
+        written.map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
+        Ok(Exit::Success)
+    };
+    match cmd {
+        AzureCommand::Deploy(args) => {
+            let mut t = target(&args.common, env, Arc::clone(&progress))?;
+            let interval = match Duration::try_from_secs_f64(args.health_interval) {
+                Ok(d) if d <= Duration::from_secs(3600) => d,
+                _ => {
+                    return Err(Failure::usage(
+                        "--health-interval must be a number of seconds from 0 to 3600",
+                    ));
+                }
+            };
+            let settings: BTreeMap<String, String> = args.settings.iter().cloned().collect();
+            t = t
+                .with_slot_url(args.slot_url.clone())
+                .with_settings(settings)
+                .with_health(HealthSettings {
+                    path: args.health_path.clone(),
+                    expect_status: args.expect_status,
+                    version_field: args.version_field.clone(),
+                    interval,
+                    timeout: Duration::from_secs(args.health_timeout),
+                });
+            let release = Release {
+                version: args.release_version.clone(),
+                sha256: args.sha256,
+                artifact: args.artifact.clone(),
+            };
+            let deployed = t.deploy(&release).await?;
+            progress.finish();
+            let _ = sink.set_output("slot_url", &deployed.url);
+            let _ = sink.set_output("version", &deployed.version);
+            let doc = serde_json::json!({
+                "schema": "pipeline-deploy/azure/v1",
+                "action": "deploy",
+                "app": args.common.app,
+                "deployed": deployed,
+                "seconds": started.elapsed().as_secs_f64(),
+            });
+            let text = format!(
+                "deployed {} ({}) to {} slot {} in {:.1}s; it serves at {}\n",
+                deployed.version,
+                &deployed.sha256[..12],
+                args.common.app,
+                deployed.slot,
+                started.elapsed().as_secs_f64(),
+                deployed.url
+            );
+            out(&args.common, doc, text)
+        }
+        AzureCommand::Swap(args) => {
+            let t = target(&args.common, env, Arc::clone(&progress))?;
+            let switched = t.swap(args.release_version.as_deref()).await?;
+            progress.finish();
+            let doc = serde_json::json!({
+                "schema": "pipeline-deploy/azure/v1",
+                "action": "swap",
+                "app": args.common.app,
+                "slot": args.common.slot,
+                "switched": switched,
+            });
+            let text = if switched.already {
+                format!(
+                    "{} already live in production; nothing to swap\n",
+                    switched.live_version.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!(
+                    "swapped slot {} into production: {} live, {} in the slot\n",
+                    args.common.slot,
+                    switched.live_version.as_deref().unwrap_or("?"),
+                    switched.idle_version.as_deref().unwrap_or("?")
+                )
+            };
+            out(&args.common, doc, text)
+        }
+        AzureCommand::Rollback(args) => {
+            let t = target(&args, env, Arc::clone(&progress))?;
+            let switched = t.rollback().await?;
+            progress.finish();
+            let doc = serde_json::json!({
+                "schema": "pipeline-deploy/azure/v1",
+                "action": "rollback",
+                "app": args.app,
+                "slot": args.slot,
+                "switched": switched,
+            });
+            let text = format!(
+                "rolled back: {} live again, {} in slot {}\n",
+                switched.live_version.as_deref().unwrap_or("?"),
+                switched.idle_version.as_deref().unwrap_or("?"),
+                args.slot
+            );
+            out(&args, doc, text)
+        }
+        AzureCommand::Status(args) => {
+            let t = target(&args, env, Arc::clone(&progress))?;
+            let status = t.status().await?;
+            progress.finish();
+            let doc = serde_json::json!({
+                "schema": "pipeline-deploy/azure/v1",
+                "action": "status",
+                "status": status,
+            });
+            out(&args, doc, render_status(&status))
+        }
+    }
+}
+
+fn render_status(status: &TargetStatus) -> String {
+    let mut s = format!("{}\n", status.target);
+    for slot in &status.slots {
+        s.push_str(&format!(
+            "  {:<12} {:<5} {:<14} {:<14} {:<10} {}\n",
+            slot.slot,
+            if slot.live { "live" } else { "idle" },
+            slot.version.as_deref().unwrap_or("-"),
+            slot.sha256.as_deref().map_or("-", |d| d
+                .char_indices()
+                .nth(12)
+                .map_or(d, |(i, _)| &d[..i])),
+            slot.state.as_deref().unwrap_or("-"),
+            slot.url.as_deref().unwrap_or("-"),
+        ));
+    }
+    s
+}

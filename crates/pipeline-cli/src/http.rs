@@ -1,0 +1,145 @@
+//! The HTTP client of the binaries that call services, and how their long
+//! waits show: a line rewritten in place on a terminal, a periodic line in
+//! CI logs.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pipeline_http::{Event, Progress};
+
+/// The reqwest client every binary uses: rustls with the ring provider and
+/// the platform's roots, a connect timeout, a user agent naming the binary.
+/// Redirects are not followed. Operation deadlines are set per request by
+/// `pipeline-http`.
+pub fn client(binary: &str) -> Result<reqwest::Client, reqwest::Error> {
+    // Installing twice is harmless: the second call reports the first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(format!("{binary}/{}", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(20))
+        .pool_idle_timeout(Duration::from_secs(60))
+        // No redirects: every URL is checked before a token goes to it, and
+        // the services called answer where they are asked.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// Shows [`Event`]s on stderr: on a terminal one line rewritten in place;
+/// elsewhere (CI logs) a line per retry and at most one progress line per
+/// `every` for each kind of wait.
+#[derive(Debug)]
+pub struct StderrProgress {
+    secrets: Vec<pipeline_ci::Secret>,
+    terminal: bool,
+    every: Duration,
+    last: Mutex<Option<(String, Instant)>>,
+}
+
+impl StderrProgress {
+    /// Progress on stderr.
+    pub fn new() -> Self {
+        Self {
+            secrets: Vec::new(),
+            terminal: std::io::stderr().is_terminal(),
+            every: Duration::from_secs(15),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Replaces `secrets` with `***` in every line shown (a service may
+    /// quote what it was sent).
+    pub fn with_secrets(mut self, secrets: Vec<pipeline_ci::Secret>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    fn redact(&self, line: &str) -> String {
+        let refs: Vec<&pipeline_ci::Secret> = self.secrets.iter().collect();
+        pipeline_ci::redact(line, &refs)
+    }
+
+    fn show(&self, key: &str, line: &str) {
+        let line = self.redact(line);
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+            *last = Some((key.to_owned(), Instant::now()));
+            return;
+        }
+        let due = match last.as_ref() {
+            Some((k, at)) => k != key || at.elapsed() >= self.every,
+            None => true,
+        };
+        if due {
+            let _ = writeln!(err, "{line}");
+            *last = Some((key.to_owned(), Instant::now()));
+        }
+    }
+
+    /// Ends the in-place line on a terminal (call before other output).
+    pub fn finish(&self) {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.terminal && last.take().is_some() {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
+
+impl Default for StderrProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.0}s", d.as_secs_f64())
+}
+
+impl Progress for StderrProgress {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::Retry {
+                op,
+                attempt,
+                delay,
+                reason,
+            } => {
+                self.finish();
+                let line = self.redact(&format!(
+                    "{op}: attempt {attempt} failed ({reason}); retrying in {:.1}s",
+                    delay.as_secs_f64()
+                ));
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+            Event::Poll {
+                op,
+                status,
+                elapsed,
+            } => self.show(op, &format!("{op}: {status} ({})", secs(*elapsed))),
+            Event::Upload { op, sent, total } => {
+                let pct = if *total == 0 { 100 } else { sent * 100 / total };
+                self.show(
+                    op,
+                    &format!(
+                        "{op}: {:.1} of {:.1} MiB ({pct}%)",
+                        *sent as f64 / 1048576.0,
+                        *total as f64 / 1048576.0
+                    ),
+                );
+            }
+            Event::Wait { op, seen, elapsed } => {
+                self.show(op, &format!("{op}: {seen} ({})", secs(*elapsed)));
+            }
+            _ => {}
+        }
+    }
+}

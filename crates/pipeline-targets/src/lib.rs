@@ -1,0 +1,30 @@
+//! Deploy targets of one shape: put a release into an idle slot, check it,
+//! switch traffic to it, switch back.
+//!
+//! - [`Target`]: the interface every target implements, with
+//!   [`Release`] (a version and an artifact by digest), [`Deployed`],
+//!   [`Switched`] and [`TargetStatus`].
+//! - [`health`]: probing a slot until it answers its health path with the
+//!   expected status and the version just deployed.
+//! - [`azure`]: Azure App Service deployment slots through Resource
+//!   Manager and Kudu, with Microsoft Entra ID credentials.
+//!
+//! Every target checks the artifact's digest before it uploads a byte.
+//! Failures are [`TargetError`]s whose [`TargetError::outcome`] gives the
+//! exit code: the step said no (1), the caller's configuration (2), or an
+//! outside system after retries (3).
+//!
+//! The crate never builds a runtime or a TLS configuration: the binary
+//! passes a [`pipeline_http::Http`].
+#![warn(missing_docs)]
+// Errors carry the operation, URL and the service's own words; they are the
+// cold path.
+#![allow(clippy::result_large_err)]
+
+pub mod azure;
+pub mod health;
+mod target;
+
+pub use target::{
+    Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError, TargetStatus,
+};

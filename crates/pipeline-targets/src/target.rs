@@ -1,0 +1,191 @@
+//! The shape every target has: a live slot that takes the traffic, an idle
+//! slot that takes the next release, a switch, and a switch back.
+
+use std::path::PathBuf;
+
+use pipeline_artifact::Sha256Digest;
+use serde::Serialize;
+
+/// What is being deployed: a version and the artifact's bytes, by digest.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The version, such as `1.4.0`.
+    pub version: String,
+    /// The artifact's SHA-256; the file is checked against it before use.
+    pub sha256: Sha256Digest,
+    /// The artifact (a zip from `pipeline-deploy package`).
+    pub artifact: PathBuf,
+}
+
+/// One slot as a target reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlotStatus {
+    /// The slot's name (`production`, `staging`, `blue`, …).
+    pub slot: String,
+    /// Whether live traffic goes to it.
+    pub live: bool,
+    /// Its own URL, if it has one.
+    pub url: Option<String>,
+    /// The version recorded for it, if any.
+    pub version: Option<String>,
+    /// The artifact digest recorded for it, if any.
+    pub sha256: Option<String>,
+    /// The platform's own state of it (`Running`, `Stopped`, …).
+    pub state: Option<String>,
+}
+
+/// Every slot of a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetStatus {
+    /// The target, such as `azure:pipeline-app`.
+    pub target: String,
+    /// The slots, live first.
+    pub slots: Vec<SlotStatus>,
+}
+
+impl TargetStatus {
+    /// The slot taking live traffic.
+    pub fn live(&self) -> Option<&SlotStatus> {
+        self.slots.iter().find(|s| s.live)
+    }
+
+    /// The slot named `name`.
+    pub fn slot(&self, name: &str) -> Option<&SlotStatus> {
+        self.slots.iter().find(|s| s.slot == name)
+    }
+}
+
+/// The result of a deploy into the idle slot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployed {
+    /// The slot deployed to.
+    pub slot: String,
+    /// Its URL, to validate against before traffic moves.
+    pub url: String,
+    /// The version now in it, confirmed by its health answer.
+    pub version: String,
+    /// The artifact digest.
+    pub sha256: String,
+    /// The platform's deployment id, if it has one.
+    pub deployment_id: Option<String>,
+}
+
+/// The result of a switch (or a switch back).
+#[derive(Debug, Clone, Serialize)]
+pub struct Switched {
+    /// The version now live.
+    pub live_version: Option<String>,
+    /// The version now in the idle slot (what a switch back restores).
+    pub idle_version: Option<String>,
+    /// Whether the switch had already happened (a re-run after a lost reply).
+    pub already: bool,
+}
+
+/// Why a target operation failed, and so which exit code it gets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// A request failed (after retries, or at once when not retryable).
+    #[error(transparent)]
+    Http(#[from] pipeline_http::HttpError),
+    /// The artifact is not the one referred to.
+    #[error(transparent)]
+    Artifact(#[from] pipeline_artifact::VerifyError),
+    /// The platform ran the deployment and it failed.
+    #[error("deployment {id} to slot {slot} failed ({status}){}", excerpt(.log))]
+    DeploymentFailed {
+        /// The slot.
+        slot: String,
+        /// The deployment id.
+        id: String,
+        /// The platform's status words.
+        status: String,
+        /// The end of the deployment log.
+        log: Vec<String>,
+    },
+    /// The slot never answered healthy with the version deployed.
+    #[error("slot {slot} is not healthy: {source}")]
+    Unhealthy {
+        /// The slot.
+        slot: String,
+        /// What was seen.
+        #[source]
+        source: crate::health::Unhealthy,
+    },
+    /// The state does not allow the operation (nothing to roll back to,
+    /// the slot holds another version than the one to switch to).
+    #[error("{0}")]
+    Refused(String),
+    /// A configuration error found by the target.
+    #[error("{0}")]
+    Config(String),
+}
+
+fn excerpt(log: &[String]) -> String {
+    if log.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("; deployment log:");
+    for line in log {
+        s.push_str("\n  ");
+        s.push_str(line);
+    }
+    s
+}
+
+/// How a failure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step said no (exit 1): the release did not deploy or is not
+    /// healthy, the state refuses the switch.
+    Refused,
+    /// Configuration, credentials or input (exit 2).
+    Caller,
+    /// A service or the network failed after retries (exit 3).
+    External,
+}
+
+impl TargetError {
+    /// How this failure counts.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            TargetError::Http(e) => match e.blame() {
+                pipeline_http::Blame::Caller => Outcome::Caller,
+                pipeline_http::Blame::External => Outcome::External,
+            },
+            TargetError::Artifact(_) | TargetError::Config(_) => Outcome::Caller,
+            TargetError::DeploymentFailed { .. }
+            | TargetError::Unhealthy { .. }
+            | TargetError::Refused(_) => Outcome::Refused,
+        }
+    }
+}
+
+/// A deploy target: a live slot, an idle slot, a switch and a switch back.
+/// Azure App Service slots, Cloud Run tagged revisions and the local
+/// agent's blue/green slots all have this shape.
+pub trait Target {
+    /// The target in words, such as `azure:pipeline-app/staging`.
+    fn describe(&self) -> String;
+
+    /// Puts `release` into the idle slot and waits until it answers healthy
+    /// with that version. Traffic does not move.
+    fn deploy(
+        &self,
+        release: &Release,
+    ) -> impl std::future::Future<Output = Result<Deployed, TargetError>>;
+
+    /// Moves live traffic to the idle slot. With `expect`, refuses unless
+    /// the idle slot holds that version (and is a no-op if it is live
+    /// already).
+    fn swap(
+        &self,
+        expect: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<Switched, TargetError>>;
+
+    /// Moves live traffic back to the release the idle slot holds.
+    fn rollback(&self) -> impl std::future::Future<Output = Result<Switched, TargetError>>;
+
+    /// What runs where.
+    fn status(&self) -> impl std::future::Future<Output = Result<TargetStatus, TargetError>>;
+}
