@@ -1,22 +1,22 @@
 //! `pipeline-deploy azure deploy|swap|rollback|status`.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use pipeline_ci::{CiSink, Env, Secret};
 use pipeline_cli::http::StderrProgress;
 use pipeline_http::{Endpoint, Http};
+use pipeline_targets::Release;
 use pipeline_targets::azure::{
     ARM_SCOPE, AppRef, AppService, AppServiceTarget, ClientProof, DEFAULT_API_VERSION,
     DEFAULT_AUTHORITY_HOST, EntraCredential, HealthSettings, authority_host,
 };
-use pipeline_targets::{Outcome, Release, Target, TargetError, TargetStatus};
 
 use crate::Exit;
+use crate::targets::{Action, Failure, act};
 
 const AZURE_HELP: &str = "Credentials come from the environment, as the Azure SDKs read them: \
 AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with AZURE_FEDERATED_TOKEN_FILE, \
@@ -153,82 +153,8 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The environment variables whose values must never be printed.
-pub(crate) const SECRET_VARS: &[&str] = &[
-    "AZURE_CLIENT_SECRET",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "ACTIONS_RUNTIME_TOKEN",
-];
-
-fn redact(text: &str, secrets: &[Secret]) -> String {
-    let refs: Vec<&Secret> = secrets.iter().collect();
-    pipeline_ci::redact(text, &refs)
-}
-
 pub(crate) fn run(cmd: AzureCommand, env: &Env, secrets: &[Secret]) -> Exit {
-    if env.is_github_actions() {
-        // On stderr, which the runner reads for workflow commands too, so
-        // that stdout stays one JSON document with --json.
-        let mut err = std::io::stderr().lock();
-        for s in secrets {
-            let _ = writeln!(err, "{}", pipeline_ci::add_mask(s));
-        }
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
-            return Exit::External;
-        }
-    };
-    let progress = Arc::new(StderrProgress::new().with_secrets(secrets.to_vec()));
-    let result = runtime.block_on(dispatch(cmd, env, Arc::clone(&progress)));
-    progress.finish();
-    match result {
-        Ok(exit) => exit,
-        Err(Failure { exit, message }) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", redact(&message, secrets));
-            exit
-        }
-    }
-}
-
-struct Failure {
-    exit: Exit,
-    message: String,
-}
-
-impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
-        Self {
-            exit: Exit::Usage,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<TargetError> for Failure {
-    fn from(e: TargetError) -> Self {
-        let exit = match e.outcome() {
-            Outcome::Refused => Exit::Refused,
-            Outcome::Caller => Exit::Usage,
-            _ => Exit::External,
-        };
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
-        Self { exit, message }
-    }
+    crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
 }
 
 fn credential(args: &CommonArgs, env: &Env) -> Result<EntraCredential, Failure> {
@@ -309,21 +235,9 @@ async fn dispatch(
     env: &Env,
     progress: Arc<StderrProgress>,
 ) -> Result<Exit, Failure> {
-    let started = Instant::now();
     let sink = CiSink::from_env(env);
-    let out = |args: &CommonArgs, doc: serde_json::Value, text: String| -> Result<Exit, Failure> {
-        let mut stdout = std::io::stdout().lock();
-        let written = if args.json {
-            writeln!(stdout, "{doc}")
-        } else {
-            write!(stdout, "{text}")
-        };
-        written.map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
-        Ok(Exit::Success)
-    };
-    match cmd {
+    let (args, action, extra) = match cmd {
         AzureCommand::Deploy(args) => {
-            let mut t = target(&args.common, env, Arc::clone(&progress))?;
             let interval = match Duration::try_from_secs_f64(args.health_interval) {
                 Ok(d) if d <= Duration::from_secs(3600) => d,
                 _ => {
@@ -333,7 +247,7 @@ async fn dispatch(
                 }
             };
             let settings: BTreeMap<String, String> = args.settings.iter().cloned().collect();
-            t = t
+            let t = target(&args.common, env, Arc::clone(&progress))?
                 .with_slot_url(args.slot_url.clone())
                 .with_settings(settings)
                 .with_health(HealthSettings {
@@ -348,102 +262,30 @@ async fn dispatch(
                 sha256: args.sha256,
                 artifact: args.artifact.clone(),
             };
-            let deployed = t.deploy(&release).await?;
-            progress.finish();
-            let _ = sink.set_output("slot_url", &deployed.url);
-            let _ = sink.set_output("version", &deployed.version);
-            let doc = serde_json::json!({
-                "schema": "pipeline-deploy/azure/v1",
-                "action": "deploy",
-                "app": args.common.app,
-                "deployed": deployed,
-                "seconds": started.elapsed().as_secs_f64(),
-            });
-            let text = format!(
-                "deployed {} ({}) to {} slot {} in {:.1}s; it serves at {}\n",
-                deployed.version,
-                &deployed.sha256[..12],
-                args.common.app,
-                deployed.slot,
-                started.elapsed().as_secs_f64(),
-                deployed.url
-            );
-            out(&args.common, doc, text)
+            let extra = serde_json::json!({ "app": args.common.app });
+            return act(
+                &t,
+                Action::Deploy(release),
+                args.common.json,
+                &sink,
+                &progress,
+                "azure",
+                extra,
+            )
+            .await;
         }
         AzureCommand::Swap(args) => {
-            let t = target(&args.common, env, Arc::clone(&progress))?;
-            let switched = t.swap(args.release_version.as_deref()).await?;
-            progress.finish();
-            let doc = serde_json::json!({
-                "schema": "pipeline-deploy/azure/v1",
-                "action": "swap",
-                "app": args.common.app,
-                "slot": args.common.slot,
-                "switched": switched,
-            });
-            let text = if switched.already {
-                format!(
-                    "{} already live in production; nothing to swap\n",
-                    switched.live_version.as_deref().unwrap_or("?")
-                )
-            } else {
-                format!(
-                    "swapped slot {} into production: {} live, {} in the slot\n",
-                    args.common.slot,
-                    switched.live_version.as_deref().unwrap_or("?"),
-                    switched.idle_version.as_deref().unwrap_or("?")
-                )
-            };
-            out(&args.common, doc, text)
+            let action = Action::Swap(args.release_version.clone());
+            (args.common, action, true)
         }
-        AzureCommand::Rollback(args) => {
-            let t = target(&args, env, Arc::clone(&progress))?;
-            let switched = t.rollback().await?;
-            progress.finish();
-            let doc = serde_json::json!({
-                "schema": "pipeline-deploy/azure/v1",
-                "action": "rollback",
-                "app": args.app,
-                "slot": args.slot,
-                "switched": switched,
-            });
-            let text = format!(
-                "rolled back: {} live again, {} in slot {}\n",
-                switched.live_version.as_deref().unwrap_or("?"),
-                switched.idle_version.as_deref().unwrap_or("?"),
-                args.slot
-            );
-            out(&args, doc, text)
-        }
-        AzureCommand::Status(args) => {
-            let t = target(&args, env, Arc::clone(&progress))?;
-            let status = t.status().await?;
-            progress.finish();
-            let doc = serde_json::json!({
-                "schema": "pipeline-deploy/azure/v1",
-                "action": "status",
-                "status": status,
-            });
-            out(&args, doc, render_status(&status))
-        }
-    }
-}
-
-fn render_status(status: &TargetStatus) -> String {
-    let mut s = format!("{}\n", status.target);
-    for slot in &status.slots {
-        s.push_str(&format!(
-            "  {:<12} {:<5} {:<14} {:<14} {:<10} {}\n",
-            slot.slot,
-            if slot.live { "live" } else { "idle" },
-            slot.version.as_deref().unwrap_or("-"),
-            slot.sha256.as_deref().map_or("-", |d| d
-                .char_indices()
-                .nth(12)
-                .map_or(d, |(i, _)| &d[..i])),
-            slot.state.as_deref().unwrap_or("-"),
-            slot.url.as_deref().unwrap_or("-"),
-        ));
-    }
-    s
+        AzureCommand::Rollback(args) => (args, Action::Rollback, true),
+        AzureCommand::Status(args) => (args, Action::Status, false),
+    };
+    let t = target(&args, env, Arc::clone(&progress))?;
+    let extra = if extra {
+        serde_json::json!({ "app": args.app, "slot": args.slot })
+    } else {
+        serde_json::json!({ "app": args.app })
+    };
+    act(&t, action, args.json, &sink, &progress, "azure", extra).await
 }

@@ -34,6 +34,9 @@ pub(crate) enum Command {
     /// Azure App Service with deployment slots.
     #[command(subcommand)]
     Azure(Box<crate::azure::AzureCommand>),
+    /// The local host agent (`pipeline-agent`): blue/green slots on one machine.
+    #[command(subcommand)]
+    Local(crate::local::LocalCommand),
 }
 
 const VERIFY_HELP: &str = "Exit codes: 0 the artifact has that SHA-256; 2 it has another \

@@ -8,7 +8,9 @@
 
 mod azure;
 mod cli;
+mod local;
 mod package;
+mod targets;
 mod verify;
 
 use std::io::Write as _;
@@ -22,13 +24,14 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let secrets = pipeline_cli::secrets_from_env(azure::SECRET_VARS);
+    let secrets = pipeline_cli::secrets_from_env(targets::SECRET_VARS);
     pipeline_cli::init_logging_redacted(cli.verbosity.verbose, secrets.clone());
     let env = pipeline_ci::Env::from_vars(std::env::vars());
     let result = match cli.command {
         cli::Command::Package(args) => package::run(&args, &env),
         cli::Command::Verify(args) => verify::run(&args),
         cli::Command::Azure(cmd) => return azure::run(*cmd, &env, &secrets).into(),
+        cli::Command::Local(cmd) => return local::run(cmd, &env, &secrets).into(),
     };
     match result {
         Ok(exit) => exit.into(),

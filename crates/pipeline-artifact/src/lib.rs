@@ -4,7 +4,9 @@
 //! give the same bytes, whatever the machine, the file times, the umask, the
 //! order the files were created in or the number of threads. Every later
 //! step refers to the artifact by its SHA-256 ([`Sha256Digest`]) and checks it
-//! with [`verify`] before use.
+//! with [`verify`] before use. On the machine that runs it, [`unpack`]
+//! extracts it strictly and safely (checked names, no links, limits against
+//! zip bombs, every CRC verified) into a new release directory.
 //!
 //! # The archive
 //!
@@ -47,7 +49,7 @@
 //! # Example
 //!
 //! ```
-//! use pipeline_artifact::{package, verify, PackageOptions};
+//! use pipeline_artifact::{package, unpack, verify, PackageOptions, UnpackLimits};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
@@ -63,6 +65,13 @@
 //!
 //! // Later steps check the bytes against the digest they were given.
 //! verify(&out, artifact.sha256())?;
+//!
+//! // The deploy agent extracts it into a new release directory.
+//! let release = dir.path().join("releases/1.0.0");
+//! # std::fs::create_dir(dir.path().join("releases"))?;
+//! let unpacked = unpack(&out, &release, &UnpackLimits::default())?;
+//! assert_eq!(unpacked.files, 1);
+//! assert_eq!(std::fs::read_to_string(release.join("main.py"))?, "print('hi')\n");
 //! # Ok(())
 //! # }
 //! ```
@@ -72,6 +81,7 @@
 mod digest;
 mod ignore;
 mod package;
+mod unpack;
 mod walk;
 mod zip;
 
@@ -79,3 +89,4 @@ pub use digest::{
     DigestMismatch, ParseDigestError, Sha256Digest, VerifyError, sha256_file, verify,
 };
 pub use package::{Artifact, DEFAULT_EXCLUDES, IGNORE_FILE, PackageError, PackageOptions, package};
+pub use unpack::{UnpackError, UnpackLimits, Unpacked, unpack};

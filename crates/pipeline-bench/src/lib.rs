@@ -1,12 +1,15 @@
-//! Benchmark tooling for the report gate.
+//! Benchmark tooling for the report gate and the local host agent.
 //!
 //! - [`junit`] and [`cobertura`] stream large, realistic, deterministic
 //!   reports to any [`std::io::Write`], sized by a byte target;
 //! - [`floor`] is the bare quick-xml event loop, the lower bound on the time of
-//!   any parser built on quick-xml.
+//!   any parser built on quick-xml;
+//! - [`load`] is an HTTP/1.1 load generator (keep-alive connections, every
+//!   latency kept) and a timer of blue/green switches.
 //!
-//! The binaries `gen-reports` and `xml-floor` are thin wrappers over these; the
-//! script `bench/report.sh` at the workspace root runs the whole comparison.
+//! The binaries `gen-reports`, `xml-floor` and `http-bench` are thin wrappers
+//! over these; the scripts `crates/pipeline-bench/scripts/report.sh` and
+//! `crates/pipeline-host/scripts/bench-proxy.sh` run the comparisons.
 //!
 //! ```
 //! let mut out = Vec::new();
@@ -21,6 +24,7 @@
 pub mod cobertura;
 pub mod floor;
 pub mod junit;
+pub mod load;
 pub mod rng;
 mod words;
 mod xml;

@@ -8,6 +8,7 @@
 //!   expected status and the version just deployed.
 //! - [`azure`]: Azure App Service deployment slots through Resource
 //!   Manager and Kudu, with Microsoft Entra ID credentials.
+//! - [`local`]: the local host agent (`pipeline-agent`) over its admin API.
 //!
 //! Every target checks the artifact's digest before it uploads a byte.
 //! Failures are [`TargetError`]s whose [`TargetError::outcome`] gives the
@@ -23,6 +24,7 @@
 
 pub mod azure;
 pub mod health;
+pub mod local;
 mod target;
 
 pub use target::{

@@ -154,7 +154,7 @@ fn deploy_prints_a_line_of_text() {
     let out = stdout(&o);
     assert!(
         out.starts_with(&format!(
-            "deployed 1.1.0 ({}) to pipeline-app slot staging in ",
+            "deployed 1.1.0 ({}) to slot staging of azure:pipeline-app in ",
             &h.art.sha256[..12]
         )),
         "{out}"
@@ -173,7 +173,7 @@ fn swap_then_rollback() {
     assert_code(&o, 0);
     assert_eq!(
         stdout(&o),
-        "swapped slot staging into production: 1.1.0 live, 1.0.0 in the slot\n"
+        "switched azure:pipeline-app: 1.1.0 live, 1.0.0 in the idle slot\n"
     );
     assert_eq!(h.fake.version(None).as_deref(), Some("1.1.0"));
 
@@ -189,7 +189,7 @@ fn swap_then_rollback() {
     assert_code(&o, 0);
     assert_eq!(
         stdout(&o),
-        "rolled back: 1.0.0 live again, 1.1.0 in slot staging\n"
+        "rolled back azure:pipeline-app: 1.0.0 live again, 1.1.0 in the idle slot\n"
     );
     assert_eq!(h.fake.version(None).as_deref(), Some("1.0.0"));
     assert_eq!(h.fake.swaps(), 2);

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod reader;
+mod unpack;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -216,7 +216,7 @@ impl AppServiceTarget {
 
 impl Target for AppServiceTarget {
     fn describe(&self) -> String {
-        format!("azure:{}/{}", self.svc.app().app, self.slot)
+        format!("azure:{}", self.svc.app().app)
     }
 
     async fn deploy(&self, release: &Release) -> Result<Deployed, TargetError> {

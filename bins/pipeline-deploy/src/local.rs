@@ -1,0 +1,161 @@
+//! `pipeline-deploy local deploy|swap|rollback|status`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_cli::http::StderrProgress;
+use pipeline_http::{Endpoint, Http};
+use pipeline_targets::Release;
+use pipeline_targets::local::{AgentRef, LocalTarget};
+
+use crate::Exit;
+use crate::targets::{Action, Failure, act};
+
+const LOCAL_HELP: &str = "The agent is found from --agent-url with PIPELINE_AGENT_TOKEN, or \
+from its state directory (--state-dir, PIPELINE_AGENT_STATE_DIR), where it writes agent.json \
+and its token.\n\n\
+Exit codes: 0 success; 1 the step said no (the release never became healthy, another \
+operation runs in the environment, the idle slot holds another version, nothing to roll back \
+to); 2 usage, configuration or input error (bad flag, no agent, a refused token, an unknown \
+environment, an artifact whose SHA-256 differs); 3 the agent did not answer after retries.";
+
+/// The local host agent.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LocalCommand {
+    /// Deploy the artifact into the environment's idle slot and wait until it is healthy.
+    #[command(after_help = LOCAL_HELP)]
+    Deploy(DeployArgs),
+    /// Switch traffic to the idle slot.
+    #[command(after_help = LOCAL_HELP)]
+    Swap(SwapArgs),
+    /// Bring back the previous release (an instant switch back while it is warm).
+    #[command(after_help = LOCAL_HELP)]
+    Rollback(CommonArgs),
+    /// Show both slots of the environment.
+    #[command(after_help = LOCAL_HELP)]
+    Status(CommonArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CommonArgs {
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// The agent's admin API [default: from the state directory].
+    #[arg(long, env = "PIPELINE_AGENT_URL", value_name = "URL")]
+    agent_url: Option<String>,
+    /// The agent's state directory (for its address and token).
+    #[arg(long, env = "PIPELINE_AGENT_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// The deadline of the whole operation, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+    /// Print one JSON document on stdout instead of the text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The artifact (a zip from `pipeline-deploy package`).
+    #[arg(long, value_name = "FILE")]
+    artifact: PathBuf,
+    /// The SHA-256 the artifact must have.
+    #[arg(long, value_name = "HEX")]
+    sha256: pipeline_artifact::Sha256Digest,
+    /// The version being deployed.
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: String,
+    /// Also check that this path of the new slot reports the version (JSON `version` or X-Pipeline-Version).
+    #[arg(long, value_name = "PATH")]
+    version_path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SwapArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Switch only if the idle slot holds this version (a no-op if it is live already).
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: Option<String>,
+}
+
+pub(crate) fn run(cmd: LocalCommand, env: &Env, secrets: &[Secret]) -> Exit {
+    crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
+}
+
+fn target(
+    args: &CommonArgs,
+    env: &Env,
+    progress: Arc<StderrProgress>,
+) -> Result<LocalTarget, Failure> {
+    let agent = match (&args.agent_url, &args.state_dir) {
+        (Some(url), _) => {
+            let url = Endpoint::parse("--agent-url/PIPELINE_AGENT_URL", url)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let token = env
+                .get("PIPELINE_AGENT_TOKEN")
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| Secret::new(t.trim().to_owned()));
+            let token = match (token, &args.state_dir) {
+                (Some(t), _) => t,
+                (None, Some(dir)) => AgentRef::from_state_dir(dir)?.token,
+                (None, None) => {
+                    return Err(Failure::usage(
+                        "--agent-url needs the agent's token: set PIPELINE_AGENT_TOKEN or pass --state-dir",
+                    ));
+                }
+            };
+            AgentRef { url, token }
+        }
+        (None, Some(dir)) => AgentRef::from_state_dir(dir)?,
+        (None, None) => {
+            return Err(Failure::usage(
+                "no agent: pass --state-dir (or PIPELINE_AGENT_STATE_DIR), or --agent-url with PIPELINE_AGENT_TOKEN",
+            ));
+        }
+    };
+    let client = pipeline_cli::http::client("pipeline-deploy")
+        .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
+    let http = Http::new(client).with_progress(progress);
+    Ok(LocalTarget::new(http, agent, &args.env).with_timeout(Duration::from_secs(args.timeout)))
+}
+
+async fn dispatch(
+    cmd: LocalCommand,
+    env: &Env,
+    progress: Arc<StderrProgress>,
+) -> Result<Exit, Failure> {
+    let sink = CiSink::from_env(env);
+    let (args, action, t) = match cmd {
+        LocalCommand::Deploy(args) => {
+            let t = target(&args.common, env, Arc::clone(&progress))?
+                .with_version_check(args.version_path.clone());
+            let release = Release {
+                version: args.release_version.clone(),
+                sha256: args.sha256,
+                artifact: args.artifact.clone(),
+            };
+            (args.common, Action::Deploy(release), t)
+        }
+        LocalCommand::Swap(args) => {
+            let t = target(&args.common, env, Arc::clone(&progress))?;
+            (args.common, Action::Swap(args.release_version), t)
+        }
+        LocalCommand::Rollback(args) => {
+            let t = target(&args, env, Arc::clone(&progress))?;
+            (args, Action::Rollback, t)
+        }
+        LocalCommand::Status(args) => {
+            let t = target(&args, env, Arc::clone(&progress))?;
+            (args, Action::Status, t)
+        }
+    };
+    let extra = serde_json::json!({ "env": args.env });
+    act(&t, action, args.json, &sink, &progress, "local", extra).await
+}

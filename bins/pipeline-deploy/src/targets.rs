@@ -1,0 +1,217 @@
+//! What every target subcommand shares: the runtime, masks and redaction,
+//! the mapping of failures to exit codes, and the output of deploy, swap,
+//! rollback and status for any [`Target`].
+
+use std::future::Future;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Instant;
+
+use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_cli::http::StderrProgress;
+use pipeline_targets::{Outcome, Release, Target, TargetError, TargetStatus};
+
+use crate::Exit;
+
+/// The environment variables whose values must never be printed.
+pub(crate) const SECRET_VARS: &[&str] = &[
+    "AZURE_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "PIPELINE_AGENT_TOKEN",
+];
+
+fn redact(text: &str, secrets: &[Secret]) -> String {
+    let refs: Vec<&Secret> = secrets.iter().collect();
+    pipeline_ci::redact(text, &refs)
+}
+
+/// A failure: its exit code and its message (redacted before printing).
+pub(crate) struct Failure {
+    pub(crate) exit: Exit,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Usage,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TargetError> for Failure {
+    fn from(e: TargetError) -> Self {
+        let exit = match e.outcome() {
+            Outcome::Refused => Exit::Refused,
+            Outcome::Caller => Exit::Usage,
+            _ => Exit::External,
+        };
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        Self { exit, message }
+    }
+}
+
+/// Masks the secrets inside Actions, runs `body` on a current-thread
+/// runtime with progress on stderr, and prints a failure redacted.
+pub(crate) fn run<F, Fut>(env: &Env, secrets: &[Secret], body: F) -> Exit
+where
+    F: FnOnce(Arc<StderrProgress>) -> Fut,
+    Fut: Future<Output = Result<Exit, Failure>>,
+{
+    if env.is_github_actions() {
+        // On stderr, which the runner reads for workflow commands too, so
+        // that stdout stays one JSON document with --json.
+        let mut err = std::io::stderr().lock();
+        for s in secrets {
+            let _ = writeln!(err, "{}", pipeline_ci::add_mask(s));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
+            return Exit::External;
+        }
+    };
+    let progress = Arc::new(StderrProgress::new().with_secrets(secrets.to_vec()));
+    let result = runtime.block_on(body(Arc::clone(&progress)));
+    progress.finish();
+    match result {
+        Ok(exit) => exit,
+        Err(Failure { exit, message }) => {
+            let _ = writeln!(std::io::stderr(), "error: {}", redact(&message, secrets));
+            exit
+        }
+    }
+}
+
+/// What to do with a target.
+pub(crate) enum Action {
+    Deploy(Release),
+    Swap(Option<String>),
+    Rollback,
+    Status,
+}
+
+/// Runs `action` on `target` and prints the result: text, or with `json`
+/// one document of schema `pipeline-deploy/<kind>/v1` holding `extra`'s
+/// fields too. Inside Actions a deploy sets the outputs `slot_url` and
+/// `version`.
+pub(crate) async fn act<T: Target>(
+    target: &T,
+    action: Action,
+    json: bool,
+    sink: &CiSink,
+    progress: &StderrProgress,
+    kind: &str,
+    extra: serde_json::Value,
+) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let mut doc = serde_json::json!({ "schema": format!("pipeline-deploy/{kind}/v1") });
+    let text = match action {
+        Action::Deploy(release) => {
+            let deployed = target.deploy(&release).await?;
+            progress.finish();
+            let _ = sink.set_output("slot_url", &deployed.url);
+            let _ = sink.set_output("version", &deployed.version);
+            doc["action"] = "deploy".into();
+            doc["deployed"] = serde_json::to_value(&deployed).unwrap_or_default();
+            doc["seconds"] = started.elapsed().as_secs_f64().into();
+            format!(
+                "deployed {} ({}) to slot {} of {} in {:.1}s; it serves at {}\n",
+                deployed.version,
+                short(&deployed.sha256),
+                deployed.slot,
+                target.describe(),
+                started.elapsed().as_secs_f64(),
+                deployed.url
+            )
+        }
+        Action::Swap(expect) => {
+            let switched = target.swap(expect.as_deref()).await?;
+            progress.finish();
+            doc["action"] = "swap".into();
+            doc["switched"] = serde_json::to_value(&switched).unwrap_or_default();
+            if switched.already {
+                format!(
+                    "{} already live on {}; nothing to swap\n",
+                    switched.live_version.as_deref().unwrap_or("?"),
+                    target.describe()
+                )
+            } else {
+                format!(
+                    "switched {}: {} live, {} in the idle slot\n",
+                    target.describe(),
+                    switched.live_version.as_deref().unwrap_or("?"),
+                    switched.idle_version.as_deref().unwrap_or("?")
+                )
+            }
+        }
+        Action::Rollback => {
+            let switched = target.rollback().await?;
+            progress.finish();
+            doc["action"] = "rollback".into();
+            doc["switched"] = serde_json::to_value(&switched).unwrap_or_default();
+            format!(
+                "rolled back {}: {} live again, {} in the idle slot\n",
+                target.describe(),
+                switched.live_version.as_deref().unwrap_or("?"),
+                switched.idle_version.as_deref().unwrap_or("?")
+            )
+        }
+        Action::Status => {
+            let status = target.status().await?;
+            progress.finish();
+            doc["action"] = "status".into();
+            doc["status"] = serde_json::to_value(&status).unwrap_or_default();
+            render_status(&status)
+        }
+    };
+    if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
+        doc.extend(extra);
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = if json {
+        writeln!(stdout, "{doc}")
+    } else {
+        write!(stdout, "{text}")
+    };
+    written.map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
+    Ok(Exit::Success)
+}
+
+/// The first 12 characters of a digest (on a character boundary: a digest
+/// read from a platform's settings may be anything).
+fn short(d: &str) -> &str {
+    d.char_indices().nth(12).map_or(d, |(i, _)| &d[..i])
+}
+
+pub(crate) fn render_status(status: &TargetStatus) -> String {
+    let mut s = format!("{}\n", status.target);
+    for slot in &status.slots {
+        s.push_str(&format!(
+            "  {:<12} {:<5} {:<14} {:<14} {:<10} {}\n",
+            slot.slot,
+            if slot.live { "live" } else { "idle" },
+            slot.version.as_deref().unwrap_or("-"),
+            slot.sha256.as_deref().map_or("-", short),
+            slot.state.as_deref().unwrap_or("-"),
+            slot.url.as_deref().unwrap_or("-"),
+        ));
+    }
+    s
+}

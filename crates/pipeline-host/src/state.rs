@@ -1,0 +1,270 @@
+//! The agent's state on disk: written whole to a temporary file, synced and
+//! renamed over the old one, so a crash leaves the old state or the new,
+//! never a mix.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::EnvSpec;
+
+/// One of the two slots of an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    /// The first slot.
+    Blue,
+    /// The second slot.
+    Green,
+}
+
+impl Color {
+    /// The other slot.
+    pub fn other(self) -> Self {
+        match self {
+            Color::Blue => Color::Green,
+            Color::Green => Color::Blue,
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Color::Blue => "blue",
+            Color::Green => "green",
+        }
+    }
+
+    /// 0 for blue, 1 for green.
+    pub fn index(self) -> usize {
+        match self {
+            Color::Blue => 0,
+            Color::Green => 1,
+        }
+    }
+
+    /// Both, blue first.
+    pub const BOTH: [Color; 2] = [Color::Blue, Color::Green];
+}
+
+/// A release: a version and its artifact's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRef {
+    /// The version.
+    pub version: String,
+    /// The artifact's SHA-256, hex.
+    pub sha256: String,
+}
+
+/// What a slot is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Nothing deployed.
+    #[default]
+    Empty,
+    /// A release is starting in it.
+    Starting,
+    /// Deployed and healthy, not live.
+    Idle,
+    /// Taking the traffic.
+    Live,
+    /// Was live; kept running for an instant switch back.
+    Warm,
+    /// Its release is on disk; no process.
+    Stopped,
+    /// Its release never became healthy.
+    Failed,
+}
+
+/// A slot as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SlotRecord {
+    /// What it is for.
+    pub role: Role,
+    /// The release in it.
+    pub release: Option<ReleaseRef>,
+    /// The loopback port its app listens on, while it runs.
+    pub port: Option<u16>,
+    /// The process (group leader) running it.
+    pub pid: Option<i32>,
+    /// The process's start time in clock ticks since boot (from
+    /// `/proc/PID/stat`), to tell it from a later process with the same pid.
+    pub start_ticks: Option<u64>,
+    /// When the role last changed (Unix seconds).
+    pub since: u64,
+    /// How many times the app was restarted after dying.
+    pub restarts: u32,
+    /// Until when a warm slot is kept (Unix seconds).
+    pub warm_until: Option<u64>,
+    /// The last problem: a failed health check, an exit status.
+    pub error: Option<String>,
+}
+
+/// An environment as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvRecord {
+    /// Its declaration.
+    pub spec: EnvSpec,
+    /// The live slot, once there is one.
+    pub live: Option<Color>,
+    /// Blue, then green.
+    pub slots: [SlotRecord; 2],
+    /// The release that was live before the last switch.
+    pub previous: Option<ReleaseRef>,
+}
+
+impl EnvRecord {
+    /// A new environment with empty slots.
+    pub fn new(spec: EnvSpec) -> Self {
+        Self {
+            spec,
+            live: None,
+            slots: [SlotRecord::default(), SlotRecord::default()],
+            previous: None,
+        }
+    }
+
+    /// The slot record of `color`.
+    pub fn slot(&self, color: Color) -> &SlotRecord {
+        &self.slots[color.index()]
+    }
+
+    /// The slot record of `color`, to change.
+    pub fn slot_mut(&mut self, color: Color) -> &mut SlotRecord {
+        &mut self.slots[color.index()]
+    }
+
+    /// The slot a deploy goes to: the one not live (blue when none is).
+    pub fn idle(&self) -> Color {
+        self.live.map_or(Color::Blue, Color::other)
+    }
+}
+
+/// Everything the agent records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StateFile {
+    /// The format's version.
+    pub format: u32,
+    /// The environments by name.
+    pub envs: BTreeMap<String, EnvRecord>,
+}
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a state file.
+    #[error("{}: not a state file: {source}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The state file in `dir`.
+pub fn state_path(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+/// Reads the state; a missing file is an empty state.
+pub fn load(dir: &Path) -> Result<StateFile, StateError> {
+    let path = state_path(dir);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(StateFile {
+                format: 1,
+                ..StateFile::default()
+            });
+        }
+        Err(source) => return Err(StateError::Io { path, source }),
+    };
+    serde_json::from_slice(&text).map_err(|source| StateError::Corrupt { path, source })
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced,
+/// renamed over it, and the directory synced.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let io = |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io(e)
+    })?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
+/// Saves the state atomically.
+pub fn save(dir: &Path, state: &StateFile) -> Result<(), StateError> {
+    let mut bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+    bytes.push(b'\n');
+    write_atomic(&state_path(dir), &bytes, 0o600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corrupt_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap().envs.len(), 0);
+        let spec: EnvSpec =
+            serde_json::from_str(r#"{"front":"127.0.0.1:8080","command":"./run"}"#).unwrap();
+        let mut state = StateFile::default();
+        let mut env = EnvRecord::new(spec);
+        env.live = Some(Color::Green);
+        env.slot_mut(Color::Green).role = Role::Live;
+        state.envs.insert("qa".into(), env);
+        save(dir.path(), &state).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), state);
+        // Nothing but the state file is left.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+        fs::write(
+            state_path(dir.path()),
+            b"{\"format\": 1, \"envs\": {\"qa\": 3}}",
+        )
+        .unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("state.json: not a state file"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+    }
+}
