@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::process::{self, Launch};
-use crate::proxy::{self, Route, Upstream, Upstreams};
+use crate::proxy::{self, Route, Upstream};
 use crate::release::{ReleaseError, Releases};
 use crate::spec::{EnvSpec, valid_env_name, valid_version};
 use crate::state::{self, Color, EnvRecord, ReleaseRef, Role, StateError, StateFile};
@@ -62,7 +62,6 @@ struct Inner {
     state: Mutex<StateFile>,
     envs: Mutex<BTreeMap<String, Arc<EnvRt>>>,
     probe: Client<HttpConnector, Empty<Bytes>>,
-    front_client: Upstreams,
 }
 
 impl std::fmt::Debug for Inner {
@@ -215,8 +214,11 @@ impl Agent {
             releases,
             state: Mutex::new(st),
             envs: Mutex::new(BTreeMap::new()),
-            probe: Client::builder(TokioExecutor::new()).build_http(),
-            front_client: proxy::upstream_client(),
+            // Probes are seconds apart: a kept connection the app has
+            // closed meanwhile would fail one for nothing.
+            probe: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build_http(),
             cfg,
         }));
         let names: Vec<String> = lock(&agent.0.state).envs.keys().cloned().collect();
@@ -294,7 +296,11 @@ impl Agent {
     }
 
     async fn bind_front(&self, rt: &EnvRt, addr: SocketAddr) {
-        if let Some((old, stop)) = lock(&rt.front).take() {
+        // Taken in a statement of its own: the guard of a lock in the
+        // `if let` would live through its block, and the lock below would
+        // wait for it forever.
+        let bound = lock(&rt.front).take();
+        if let Some((old, stop)) = bound {
             if old == addr {
                 *lock(&rt.front) = Some((old, stop));
                 return;
@@ -304,12 +310,7 @@ impl Agent {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 let (tx, rx) = watch::channel(false);
-                tokio::spawn(proxy::serve_front(
-                    listener,
-                    Arc::clone(&rt.route),
-                    self.0.front_client.clone(),
-                    rx,
-                ));
+                tokio::spawn(proxy::serve_front(listener, Arc::clone(&rt.route), rx));
                 *lock(&rt.front) = Some((addr, tx));
                 *lock(&rt.front_error) = None;
             }
@@ -477,8 +478,13 @@ impl Agent {
         let expected: Sha256Digest = sha256
             .parse()
             .map_err(|e| ApiError::bad_request(format!("`sha256`: {e}")))?;
+        let _op = self.begin(&rt, name, format!("deploy {version}"))?;
+        // Read under the operation lock: a swap that just ended changed it.
         let idle = self.with_env(name, |e| e.idle()).unwrap_or(Color::Blue);
-        let _op = self.begin(&rt, name, format!("deploy {version} to {}", idle.as_str()))?;
+        *lock(&rt.op_name) = Some((
+            format!("deploy {version} to {}", idle.as_str()),
+            time::now(),
+        ));
         let release = self
             .0
             .releases

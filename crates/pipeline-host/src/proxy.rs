@@ -12,11 +12,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// A body error, boxed.
@@ -92,17 +91,23 @@ impl Body for Guarded {
     }
 }
 
-/// The client that forwards to the slots.
-pub type Upstreams = Client<HttpConnector, Incoming>;
+/// The upstream connection of one front connection: HTTP/1 requests on a
+/// connection come one after another, so each front connection keeps one
+/// connection to the slot it last used, and opens a new one when the route
+/// points elsewhere. No pool, no lock shared between connections.
+#[derive(Debug, Default)]
+pub struct Affinity {
+    conn: Option<(u16, SendRequest<Incoming>)>,
+}
 
-/// A pooled HTTP/1 client for the slots on loopback.
-pub fn upstream_client() -> Upstreams {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(std::time::Duration::from_secs(30))
-        .pool_max_idle_per_host(256)
-        .build(connector)
+async fn connect(port: u16) -> Result<SendRequest<Incoming>, BoxError> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 fn full(status: StatusCode, message: &str) -> Response<ProxyBody> {
@@ -147,10 +152,11 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Forwards one request to the live slot.
+/// Forwards one request to the live slot, over the front connection's
+/// upstream connection when it still goes there.
 pub async fn forward(
     route: &Route,
-    client: &Upstreams,
+    affinity: &mut Affinity,
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
@@ -162,18 +168,6 @@ pub async fn forward(
     };
     up.inflight.fetch_add(1, Ordering::AcqRel);
     let guard = Guard(Arc::clone(&up.inflight));
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let Ok(uri) = format!("http://127.0.0.1:{}{path}", up.port).parse::<hyper::Uri>() else {
-        return full(
-            StatusCode::BAD_REQUEST,
-            "the request target is not a valid path",
-        );
-    };
-    *req.uri_mut() = uri;
     let headers = req.headers_mut();
     strip_hop_by_hop(headers);
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -184,30 +178,58 @@ pub async fn forward(
         headers.insert("x-forwarded-for", v);
     }
     headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    match client.request(req).await {
-        Ok(resp) => {
-            let (mut parts, body) = resp.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            let body = Guarded {
-                inner: body,
-                _guard: guard,
+    // At most two tries: a kept connection the app closed while idle is
+    // replaced once (the request was not sent on it).
+    for _ in 0..2 {
+        let reuse = matches!(&affinity.conn, Some((port, s)) if *port == up.port && !s.is_closed());
+        if !reuse {
+            affinity.conn = None;
+            match connect(up.port).await {
+                Ok(sender) => affinity.conn = Some((up.port, sender)),
+                Err(e) => {
+                    tracing::warn!(port = up.port, "cannot connect to the live slot: {e}");
+                    return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
+                }
             }
-            .map_err(|e| Box::new(e) as BoxError)
-            .boxed();
-            Response::from_parts(parts, body)
         }
-        Err(e) => {
-            tracing::warn!(port = up.port, "upstream failed: {e}");
-            full(StatusCode::BAD_GATEWAY, "the live slot did not answer")
+        let Some((_, sender)) = affinity.conn.as_mut() else {
+            break;
+        };
+        if sender.ready().await.is_err() {
+            affinity.conn = None;
+            continue;
+        }
+        match sender.try_send_request(req).await {
+            Ok(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let body = Guarded {
+                    inner: body,
+                    _guard: guard,
+                }
+                .map_err(|e| Box::new(e) as BoxError)
+                .boxed();
+                return Response::from_parts(parts, body);
+            }
+            Err(mut e) => {
+                affinity.conn = None;
+                match e.take_message() {
+                    Some(unsent) => req = unsent,
+                    None => {
+                        tracing::warn!(port = up.port, "the live slot failed: {}", e.error());
+                        return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
+                    }
+                }
+            }
         }
     }
+    full(StatusCode::BAD_GATEWAY, "the live slot did not answer")
 }
 
 /// Serves the front on `listener` until `stop` turns true.
 pub async fn serve_front(
     listener: TcpListener,
     route: Arc<Route>,
-    client: Upstreams,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -224,13 +246,16 @@ pub async fn serve_front(
         };
         let _ = stream.set_nodelay(true);
         let route = Arc::clone(&route);
-        let client = client.clone();
         tokio::spawn(async move {
+            let affinity = Arc::new(tokio::sync::Mutex::new(Affinity::default()));
             let service = hyper::service::service_fn(move |req| {
                 let route = Arc::clone(&route);
-                let client = client.clone();
+                let affinity = Arc::clone(&affinity);
                 async move {
-                    Ok::<_, std::convert::Infallible>(forward(&route, &client, peer, req).await)
+                    let mut affinity = affinity.lock().await;
+                    Ok::<_, std::convert::Infallible>(
+                        forward(&route, &mut affinity, peer, req).await,
+                    )
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()

@@ -6,7 +6,6 @@ use std::time::Duration;
 use pipeline_ci::Secret;
 use pipeline_http::{Body, Endpoint, Http, HttpError, Method, Request, Response, StaticBearer};
 use serde::Deserialize;
-use tokio::time::Instant;
 use url::Url;
 
 use crate::health::{HealthCheck, deadline_in, wait_healthy};
@@ -163,6 +162,7 @@ impl Target for LocalTarget {
     }
 
     async fn deploy(&self, release: &Release) -> Result<Deployed, TargetError> {
+        let deadline = deadline_in(self.timeout);
         let path = release.artifact.clone();
         let sha = release.sha256;
         tokio::task::spawn_blocking(move || pipeline_artifact::verify(&path, &sha))
@@ -181,7 +181,10 @@ impl Target for LocalTarget {
                 path: release.artifact.clone(),
             })
             .idempotent(true);
-        let reply: DeployReply = self.send(req).await?.json(&op)?;
+        let reply: DeployReply = match self.http.send(&req.auth(&self.auth), deadline).await {
+            Ok(r) => r.json(&op)?,
+            Err(e) => return Err(agent_error(e)),
+        };
         if let Some(path) = &self.health_path {
             let base = Url::parse(&reply.url)
                 .map_err(|e| TargetError::Config(format!("the agent's slot url: {e}")))?;
@@ -189,17 +192,12 @@ impl Target for LocalTarget {
             check.version = Some(release.version.clone());
             check.interval = Duration::from_millis(200);
             let wait = format!("wait for slot {} to serve {}", reply.slot, release.version);
-            wait_healthy(
-                &self.http,
-                &wait,
-                &check,
-                Instant::now() + Duration::from_secs(60),
-            )
-            .await
-            .map_err(|source| TargetError::Unhealthy {
-                slot: reply.slot.clone(),
-                source,
-            })?;
+            wait_healthy(&self.http, &wait, &check, deadline)
+                .await
+                .map_err(|source| TargetError::Unhealthy {
+                    slot: reply.slot.clone(),
+                    source,
+                })?;
         }
         Ok(Deployed {
             slot: reply.slot,

@@ -1,4 +1,10 @@
 #![allow(clippy::unwrap_used)]
 
+mod agent;
+mod bad_input;
+mod harness;
 mod http;
+mod load;
+mod local_target;
+mod recovery;
 mod testapp;
