@@ -78,6 +78,10 @@ pub fn is_running(pid: i32, ticks: Option<u64>) -> bool {
 
 /// Sends `signal` to the process group led by `pid`.
 fn signal_group(pid: i32, signal: Signal) {
+    // Never the init process, never "every process" (-1).
+    if pid <= 1 {
+        return;
+    }
     if let Some(p) = Pid::from_raw(pid) {
         let _ = rustix::process::kill_process_group(p, signal);
     }

@@ -117,6 +117,14 @@ pub struct ArtifactStep {
     /// More exclusions (gitignore syntax).
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Where built artifacts are kept by digest (`<sha256>.zip`), so that
+    /// every promotion moves the same bytes.
+    #[serde(default = "default_artifact_store")]
+    pub store: PathBuf,
+}
+
+fn default_artifact_store() -> PathBuf {
+    PathBuf::from(".pipeline/artifacts")
 }
 
 fn default_artifact_out() -> PathBuf {

@@ -179,7 +179,7 @@ async fn watch_health(http: &Http, url: &Url, path: &str, secs: u64) -> Option<S
         if tokio::time::Instant::now() >= until {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -28,5 +28,6 @@ pub mod local;
 mod target;
 
 pub use target::{
-    Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError, TargetStatus,
+    AnyTarget, Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError,
+    TargetStatus,
 };

@@ -121,6 +121,14 @@ impl LocalTarget {
         self
     }
 
+    /// Declares (or updates) the environment on the agent: `spec` is the
+    /// JSON of `PUT /v1/envs/{env}` (front, command, health path, …).
+    pub async fn declare(&self, spec: &serde_json::Value) -> Result<(), TargetError> {
+        let op = format!("declare {} on the agent", self.env);
+        let req = Request::new(&op, Method::PUT, self.url("", &[])).body(Body::json(spec));
+        self.send(req).await.map(|_| ())
+    }
+
     fn url(&self, tail: &str, query: &[(&str, &str)]) -> Url {
         self.agent
             .url

@@ -189,3 +189,51 @@ pub trait Target {
     /// What runs where.
     fn status(&self) -> impl std::future::Future<Output = Result<TargetStatus, TargetError>>;
 }
+
+/// Any of the targets, for code that picks one at run time (the trait's
+/// methods return futures, so it is not object-safe).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyTarget {
+    /// The local host agent.
+    Local(Box<crate::local::LocalTarget>),
+    /// An Azure App Service slot.
+    Azure(Box<crate::azure::AppServiceTarget>),
+}
+
+impl Target for AnyTarget {
+    fn describe(&self) -> String {
+        match self {
+            AnyTarget::Local(t) => t.describe(),
+            AnyTarget::Azure(t) => t.describe(),
+        }
+    }
+
+    async fn deploy(&self, release: &Release) -> Result<Deployed, TargetError> {
+        match self {
+            AnyTarget::Local(t) => t.deploy(release).await,
+            AnyTarget::Azure(t) => t.deploy(release).await,
+        }
+    }
+
+    async fn swap(&self, expect: Option<&str>) -> Result<Switched, TargetError> {
+        match self {
+            AnyTarget::Local(t) => t.swap(expect).await,
+            AnyTarget::Azure(t) => t.swap(expect).await,
+        }
+    }
+
+    async fn rollback(&self) -> Result<Switched, TargetError> {
+        match self {
+            AnyTarget::Local(t) => t.rollback().await,
+            AnyTarget::Azure(t) => t.rollback().await,
+        }
+    }
+
+    async fn status(&self) -> Result<TargetStatus, TargetError> {
+        match self {
+            AnyTarget::Local(t) => t.status().await,
+            AnyTarget::Azure(t) => t.status().await,
+        }
+    }
+}

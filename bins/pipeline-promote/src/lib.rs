@@ -1,0 +1,719 @@
+//! The `pipeline-promote` command line: `promote`, `rollback`, `status` and
+//! `history` over the environments of `pipeline.toml`.
+//!
+//! Exit codes: 0 success (promoted, or already there); 1 the step said no
+//! (a policy refused the promotion, validation failed before the switch,
+//! verification failed after it and traffic went back, another promotion
+//! holds the environment); 2 usage, configuration or input error; 3 a
+//! target, the agent or the git remote failed after retries.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use pipeline_ci::{Env, Secret};
+use pipeline_cli::Exit;
+use pipeline_cli::http::StderrProgress;
+use pipeline_http::Http;
+use pipeline_promotion::config::{Environment, PipelineConfig, TargetConfig};
+use pipeline_promotion::engine::{Context, PromoteError, Promoted, StepReport, promote};
+use pipeline_promotion::store::{GitStore, StateStore, StoreError};
+use pipeline_promotion::{Candidate, Decision, EnvNow, Outcome as RecordOutcome, Record, plan};
+use pipeline_targets::local::{AgentRef, LocalTarget};
+use pipeline_targets::{AnyTarget, Outcome, Release, Target, TargetError};
+
+const EXIT_CODES: &str = "Exit codes: 0 success (promoted, or already there); 1 the step said \
+no (a policy refused the promotion, validation failed before the switch, verification failed \
+after it and traffic went back, another promotion holds the environment); 2 usage, \
+configuration or input error; 3 a target, the agent or the git remote failed after retries.";
+
+/// Promote the same artifact through the environments of pipeline.toml.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline-promote", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// The job's configuration.
+    #[arg(
+        long,
+        global = true,
+        default_value = "pipeline.toml",
+        value_name = "FILE"
+    )]
+    config: PathBuf,
+    /// The repository (its remote keeps the state).
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    repo: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    verbosity: pipeline_cli::Verbosity,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Put what the previous environment runs (or, for the first, the given artifact) into ENV.
+    Promote(PromoteArgs),
+    /// Bring back the previous good release of ENV.
+    Rollback(RollbackArgs),
+    /// Every environment: version, digest, since when, by whom.
+    Status(StatusArgs),
+    /// The past changes of one environment, newest first.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+struct PromoteArgs {
+    /// The environment to promote into.
+    #[arg(long, value_name = "ENV")]
+    to: String,
+    /// The version expected (in the previous environment, or of the artifact).
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: Option<String>,
+    /// The artifact's SHA-256 (the first environment; later ones take the previous one's).
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<pipeline_artifact::Sha256Digest>,
+    /// The artifact [default: the artifact store's <sha256>.zip].
+    #[arg(long, value_name = "FILE")]
+    artifact: Option<PathBuf>,
+    /// The gate's JSON (`pipeline-report gate --json`), for environments that require a passed gate.
+    #[arg(long, value_name = "FILE")]
+    gate_json: Option<PathBuf>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RollbackArgs {
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// How many records.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Failure(Exit, String);
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let exit = match &e {
+            StoreError::Conflict { .. }
+            | StoreError::Locked { .. }
+            | StoreError::LockLost { .. } => Exit::Refused,
+            StoreError::Remote { .. } | StoreError::Git { .. } => Exit::External,
+            _ => Exit::Usage,
+        };
+        Failure(exit, chain(&e))
+    }
+}
+
+impl From<TargetError> for Failure {
+    fn from(e: TargetError) -> Self {
+        let exit = match e.outcome() {
+            Outcome::Refused => Exit::Refused,
+            Outcome::Caller => Exit::Usage,
+            _ => Exit::External,
+        };
+        Failure(exit, chain(&e))
+    }
+}
+
+impl From<PromoteError> for Failure {
+    fn from(e: PromoteError) -> Self {
+        match e {
+            PromoteError::Target(t) => t.into(),
+            PromoteError::Store(s) => s.into(),
+            other => Failure(Exit::Usage, chain(&other)),
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure(Exit::Usage, message.into())
+}
+
+const SECRET_VARS: &[&str] = &[
+    "AZURE_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "GIT_TOKEN",
+    "GITHUB_TOKEN",
+    "PIPELINE_AGENT_TOKEN",
+];
+
+/// Runs the command line and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli: Cli = match pipeline_cli::parse() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let secrets = pipeline_cli::secrets_from_env(SECRET_VARS);
+    pipeline_cli::init_logging_redacted(cli.verbosity.verbose, secrets.clone());
+    let env = Env::from_vars(std::env::vars());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
+            return Exit::External.into();
+        }
+    };
+    let progress = Arc::new(StderrProgress::new().with_secrets(secrets.clone()));
+    let result = runtime.block_on(run(&cli, &env, Arc::clone(&progress)));
+    progress.finish();
+    match result {
+        Ok(exit) => exit.into(),
+        Err(Failure(exit, message)) => {
+            let refs: Vec<&Secret> = secrets.iter().collect();
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                pipeline_ci::redact(&message, &refs)
+            );
+            exit.into()
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<PipelineConfig, Failure> {
+    pipeline_promotion::config::load(&cli.config).map_err(|e| usage(e.to_string()))
+}
+
+fn store(cli: &Cli, config: &PipelineConfig, env: &Env) -> GitStore {
+    let token = env
+        .get_secret("GIT_TOKEN")
+        .or_else(|| env.get_secret("GITHUB_TOKEN"));
+    let git = pipeline_gitflow::GitCli::new(&cli.repo, &config.branches.remote, None, token);
+    GitStore::new(&cli.repo, git)
+}
+
+fn http(progress: Arc<StderrProgress>) -> Result<Http, Failure> {
+    let client = pipeline_cli::http::client("pipeline-promote")
+        .map_err(|e| usage(format!("cannot set up the HTTP client: {e}")))?;
+    Ok(Http::new(client).with_progress(progress))
+}
+
+/// The target of `env`, declared on the agent when it is local; with its
+/// health path and the URL live traffic reaches.
+async fn target_of(
+    cli: &Cli,
+    config: &PipelineConfig,
+    env: &Environment,
+    http: &Http,
+) -> Result<(AnyTarget, String, url::Url), Failure> {
+    match &env.target {
+        TargetConfig::Local {
+            front,
+            command,
+            health_path,
+            health_timeout_secs,
+            keep_warm_secs,
+        } => {
+            let dir = cli.repo.join(&config.agent.state_dir);
+            let agent = AgentRef::from_state_dir(&dir)?;
+            let t = LocalTarget::new(http.clone(), agent, &env.name)
+                .with_version_check(Some(health_path.clone()));
+            t.declare(&serde_json::json!({
+                "front": front.to_string(),
+                "command": command,
+                "health_path": health_path,
+                "health_timeout_secs": health_timeout_secs,
+                "keep_warm_secs": keep_warm_secs,
+            }))
+            .await?;
+            let live = url::Url::parse(&format!("http://{front}/"))
+                .map_err(|e| usage(format!("front {front}: {e}")))?;
+            Ok((AnyTarget::Local(Box::new(t)), health_path.clone(), live))
+        }
+        TargetConfig::AzureAppService { .. } => Err(usage(format!(
+            "environment {}: azure-app-service targets are promoted with `pipeline-deploy azure` steps for now",
+            env.name
+        ))),
+        TargetConfig::CloudRun { .. } => Err(usage(format!(
+            "environment {}: cloud-run targets are not supported yet",
+            env.name
+        ))),
+    }
+}
+
+fn now_of(store: &GitStore, env: &str) -> Result<Option<Record>, Failure> {
+    Ok(store.current(env)?.map(|s| s.record))
+}
+
+async fn healthy(http: &Http, url: &url::Url, path: &str) -> bool {
+    let check = pipeline_targets::health::HealthCheck::new(url.clone(), path);
+    matches!(
+        pipeline_targets::health::probe(http, &check).await,
+        pipeline_targets::health::Probe::Healthy
+    )
+}
+
+fn live_url_of(env: &Environment) -> Option<(url::Url, String)> {
+    match &env.target {
+        TargetConfig::Local {
+            front, health_path, ..
+        } => Some((
+            url::Url::parse(&format!("http://{front}/")).ok()?,
+            health_path.clone(),
+        )),
+        _ => None,
+    }
+}
+
+async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit, Failure> {
+    let config = load(cli)?;
+    let store = store(cli, &config, env);
+    let http = http(progress)?;
+    let by = env
+        .get("GITHUB_ACTOR")
+        .map(|a| format!("{a} (run {})", env.get("GITHUB_RUN_ID").unwrap_or("?")))
+        .or_else(|| env.get("USER").map(str::to_owned))
+        .unwrap_or_else(|| "pipeline".to_owned());
+    let mut out = std::io::stdout().lock();
+    match &cli.command {
+        Command::Promote(args) => {
+            // The state of every environment, read once.
+            let mut states = std::collections::BTreeMap::new();
+            for e in &config.environments {
+                let record = now_of(&store, &e.name)?;
+                let ok = match (&record, live_url_of(e)) {
+                    (Some(_), Some((url, path))) => healthy(&http, &url, &path).await,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                states.insert(
+                    e.name.clone(),
+                    EnvNow {
+                        record,
+                        healthy: ok,
+                    },
+                );
+            }
+            let gate = match &args.gate_json {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+                    let doc: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+                    doc["gate"]["passed"].as_bool().ok_or_else(|| {
+                        usage(format!(
+                            "{}: no gate.passed (is it `pipeline-report gate --json` output?)",
+                            path.display()
+                        ))
+                    })?
+                }
+                None => false,
+            };
+            let first = config
+                .environments
+                .first()
+                .map(|e| e.name.clone())
+                .unwrap_or_default();
+            let first_history = store.history(&first, 200)?;
+            let gate_passed = |v: &str| {
+                gate || first_history
+                    .iter()
+                    .any(|r| r.version == v && r.outcome == RecordOutcome::Live)
+            };
+            let artifact = match (&args.release_version, &args.sha256) {
+                (Some(v), Some(d)) => Some(Candidate {
+                    version: v.clone(),
+                    sha256: d.to_string(),
+                }),
+                _ => None,
+            };
+            let state = |name: &str| {
+                states.get(name).cloned().unwrap_or(EnvNow {
+                    record: None,
+                    healthy: false,
+                })
+            };
+            let decision = plan(
+                &config,
+                &args.to,
+                args.release_version.as_deref(),
+                artifact.as_ref(),
+                &state,
+                &gate_passed,
+                pipeline_promotion::now(),
+            )
+            .map_err(|r| {
+                Failure(
+                    if r.is_usage() {
+                        Exit::Usage
+                    } else {
+                        Exit::Refused
+                    },
+                    r.to_string(),
+                )
+            })?;
+            let plan = match decision {
+                Decision::AlreadyThere { env, candidate } => {
+                    let _ = writeln!(
+                        out,
+                        "{env} runs {} ({}) already; nothing to do",
+                        candidate.version,
+                        short(&candidate.sha256)
+                    );
+                    return Ok(Exit::Success);
+                }
+                Decision::Promote(plan) => plan,
+            };
+            if args.dry_run {
+                if args.json {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({ "schema": "pipeline-promote/plan/v1", "plan": plan })
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "promote {} ({}) from {} into {}{}:",
+                        plan.candidate.version,
+                        short(&plan.candidate.sha256),
+                        plan.from,
+                        plan.env,
+                        plan.replaces
+                            .as_ref()
+                            .map(|r| format!(", replacing {}", r.version))
+                            .unwrap_or_default()
+                    );
+                    for (i, step) in plan.steps.iter().enumerate() {
+                        let _ = writeln!(
+                            out,
+                            "  {}. {}",
+                            i + 1,
+                            serde_json::to_value(step)
+                                .map(|v| v.to_string())
+                                .unwrap_or_default()
+                        );
+                    }
+                    let _ = writeln!(
+                        out,
+                        "  automatic rollback: {}",
+                        if plan.auto_rollback { "yes" } else { "no" }
+                    );
+                }
+                return Ok(Exit::Success);
+            }
+            let (_, envcfg) = config
+                .environment(&args.to)
+                .ok_or_else(|| usage(format!("no environment `{}`", args.to)))?;
+            let artifact_path = args.artifact.clone().unwrap_or_else(|| {
+                cli.repo
+                    .join(&config.artifact.store)
+                    .join(format!("{}.zip", plan.candidate.sha256))
+            });
+            let sha = plan
+                .candidate
+                .sha256
+                .parse()
+                .map_err(|e| usage(format!("digest {}: {e}", plan.candidate.sha256)))?;
+            let release = Release {
+                version: plan.candidate.version.clone(),
+                sha256: sha,
+                artifact: artifact_path,
+            };
+            let (target, health_path, live_url) = target_of(cli, &config, envcfg, &http).await?;
+            let ctx = Context {
+                root: cli.repo.clone(),
+                by,
+                live_url,
+                stale_lock_secs: 3600,
+            };
+            let started = std::time::Instant::now();
+            let mut report = |r: StepReport| {
+                let mark = if r.ok { "ok " } else { "FAILED" };
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "  {mark} {:<28} {:>6.1}s  {}",
+                    r.step,
+                    r.took.as_secs_f64(),
+                    r.detail.lines().next().unwrap_or("")
+                );
+                if !r.ok {
+                    for line in r.detail.lines().skip(1) {
+                        let _ = writeln!(std::io::stderr(), "       {line}");
+                    }
+                }
+            };
+            let _ = writeln!(
+                std::io::stderr(),
+                "promote {} ({}) from {} into {}",
+                plan.candidate.version,
+                short(&plan.candidate.sha256),
+                plan.from,
+                plan.env
+            );
+            let outcome = promote(
+                &store,
+                &target,
+                &http,
+                envcfg,
+                &health_path,
+                &plan,
+                &release,
+                &ctx,
+                &mut report,
+            )
+            .await?;
+            let (exit, words) = match &outcome {
+                Promoted::Live => (
+                    Exit::Success,
+                    format!(
+                        "{} live in {} in {:.1}s",
+                        plan.candidate.version,
+                        plan.env,
+                        started.elapsed().as_secs_f64()
+                    ),
+                ),
+                Promoted::ValidationFailed { reason } => (
+                    Exit::Refused,
+                    format!(
+                        "{} not promoted into {}: validation failed before the switch ({}); traffic did not move",
+                        plan.candidate.version,
+                        plan.env,
+                        reason.lines().next().unwrap_or("")
+                    ),
+                ),
+                Promoted::VerificationFailed {
+                    reason,
+                    rolled_back: true,
+                } => (
+                    Exit::Refused,
+                    format!(
+                        "{} failed verification in {} ({}); rolled back to {}",
+                        plan.candidate.version,
+                        plan.env,
+                        reason.lines().next().unwrap_or(""),
+                        plan.replaces
+                            .as_ref()
+                            .map_or("the previous release", |r| r.version.as_str())
+                    ),
+                ),
+                Promoted::VerificationFailed {
+                    reason,
+                    rolled_back: false,
+                } => (
+                    Exit::Refused,
+                    format!(
+                        "{} failed verification in {} ({}); not rolled back",
+                        plan.candidate.version,
+                        plan.env,
+                        reason.lines().next().unwrap_or("")
+                    ),
+                ),
+            };
+            if args.json {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "schema": "pipeline-promote/promote/v1",
+                        "env": plan.env, "version": plan.candidate.version, "sha256": plan.candidate.sha256,
+                        "outcome": match outcome { Promoted::Live => "live", Promoted::ValidationFailed { .. } => "validation-failed", Promoted::VerificationFailed { rolled_back: true, .. } => "rolled-back", Promoted::VerificationFailed { .. } => "verification-failed" },
+                        "message": words,
+                    })
+                );
+            } else {
+                let _ = writeln!(out, "{words}");
+            }
+            Ok(exit)
+        }
+        Command::Rollback(args) => {
+            let (_, envcfg) = config.environment(&args.env).ok_or_else(|| {
+                usage(format!(
+                    "no environment `{}` in {}",
+                    args.env,
+                    cli.config.display()
+                ))
+            })?;
+            let (target, _, _) = target_of(cli, &config, envcfg, &http).await?;
+            let lock = store.lock(&args.env, &by, "rollback", pipeline_promotion::now(), 3600)?;
+            let result = async {
+                let current = store.current(&args.env)?;
+                let switched = target.rollback().await?;
+                let live_version = switched.live_version.clone().unwrap_or_default();
+                let sha = history_digest(&store, &args.env, &live_version)?;
+                let record = Record {
+                    env: args.env.clone(),
+                    version: live_version.clone(),
+                    sha256: sha.clone().unwrap_or_default(),
+                    outcome: RecordOutcome::ManualRollback,
+                    live_version: Some(live_version.clone()),
+                    live_sha256: sha,
+                    at: pipeline_promotion::now(),
+                    live_since: Some(pipeline_promotion::now()),
+                    by: by.clone(),
+                    note: format!(
+                        "rolled back from {}",
+                        switched.idle_version.as_deref().unwrap_or("?")
+                    ),
+                };
+                store.append(&args.env, &record, current.as_ref().map(|c| &c.revision))?;
+                Ok::<_, Failure>(switched)
+            }
+            .await;
+            store.unlock(lock)?;
+            let switched = result?;
+            let _ = writeln!(
+                out,
+                "{}: {} live again ({} in the idle slot)",
+                args.env,
+                switched.live_version.as_deref().unwrap_or("?"),
+                switched.idle_version.as_deref().unwrap_or("-")
+            );
+            Ok(Exit::Success)
+        }
+        Command::Status(args) => {
+            let mut rows = Vec::new();
+            for e in &config.environments {
+                let record = now_of(&store, &e.name)?;
+                let ok = match (&record, live_url_of(e)) {
+                    (Some(_), Some((url, path))) => Some(healthy(&http, &url, &path).await),
+                    _ => None,
+                };
+                rows.push((e.name.clone(), record, ok));
+            }
+            if args.json {
+                let envs: Vec<_> = rows
+                    .iter()
+                    .map(|(n, r, h)| serde_json::json!({ "env": n, "record": r, "healthy": h }))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "schema": "pipeline-promote/status/v1", "envs": envs })
+                );
+            } else {
+                let _ = writeln!(out, "{}", status_table(&rows));
+            }
+            Ok(Exit::Success)
+        }
+        Command::History(args) => {
+            if config.environment(&args.env).is_none() {
+                return Err(usage(format!(
+                    "no environment `{}` in {}",
+                    args.env,
+                    cli.config.display()
+                )));
+            }
+            let history = store.history(&args.env, args.limit)?;
+            if args.json {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "schema": "pipeline-promote/history/v1", "env": args.env, "records": history })
+                );
+            } else {
+                for r in &history {
+                    let _ = writeln!(
+                        out,
+                        "{}  {:<10} {:<16} live {:<10} by {}{}",
+                        pipeline_promotion::rfc3339(r.at),
+                        r.version,
+                        outcome_word(r.outcome),
+                        r.live_version.as_deref().unwrap_or("-"),
+                        r.by,
+                        if r.note.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", r.note.lines().next().unwrap_or(""))
+                        }
+                    );
+                }
+            }
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn history_digest(store: &GitStore, env: &str, version: &str) -> Result<Option<String>, Failure> {
+    Ok(store
+        .history(env, 200)?
+        .into_iter()
+        .find(|r| r.version == version)
+        .map(|r| r.sha256))
+}
+
+fn outcome_word(o: RecordOutcome) -> &'static str {
+    match o {
+        RecordOutcome::Live => "live",
+        RecordOutcome::RolledBack => "rolled back",
+        RecordOutcome::Failed => "failed",
+        RecordOutcome::ManualRollback => "manual rollback",
+    }
+}
+
+fn short(d: &str) -> &str {
+    d.char_indices().nth(12).map_or(d, |(i, _)| &d[..i])
+}
+
+/// The table of environments.
+pub fn status_table(rows: &[(String, Option<Record>, Option<bool>)]) -> String {
+    let mut s = format!(
+        "{:<12} {:<12} {:<14} {:<9} {:<22} {}\n",
+        "ENV", "VERSION", "SHA256", "HEALTH", "SINCE", "BY"
+    );
+    for (name, record, healthy) in rows {
+        match record {
+            Some(r) => s.push_str(&format!(
+                "{:<12} {:<12} {:<14} {:<9} {:<22} {}\n",
+                name,
+                r.live_version.as_deref().unwrap_or("-"),
+                r.live_sha256.as_deref().map_or("-", short),
+                match healthy {
+                    Some(true) => "healthy",
+                    Some(false) => "DOWN",
+                    None => "-",
+                },
+                r.live_since
+                    .map_or_else(|| "-".to_owned(), pipeline_promotion::rfc3339),
+                r.by
+            )),
+            None => s.push_str(&format!("{name:<12} {:<12}\n", "-")),
+        }
+    }
+    s.trim_end().to_owned()
+}

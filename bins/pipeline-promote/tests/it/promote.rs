@@ -1,0 +1,391 @@
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin(name: &str) -> PathBuf {
+    let path = assert_cmd::cargo::cargo_bin(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    path
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET over a fresh connection: (status, body).
+fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Some((status, body))
+}
+
+struct World {
+    _root: tempfile::TempDir,
+    repo: PathBuf,
+    agent: Child,
+    state: PathBuf,
+    fronts: [String; 2],
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.agent.kill();
+        let _ = self.agent.wait();
+        // The apps run in their own process groups: end every one the
+        // agent recorded.
+        if let Ok(text) = fs::read_to_string(self.state.join("state.json")) {
+            for part in text.split("\"pid\": ").skip(1) {
+                let digits = part
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap_or("");
+                if let Ok(pid) = digits.parse::<i32>()
+                    && pid > 1
+                    && leads_group_in(pid, &self.state)
+                {
+                    let _ = Command::new("kill")
+                        .args(["-9", "--", &format!("-{pid}")])
+                        .status();
+                }
+            }
+        }
+    }
+}
+
+/// Whether `pid` leads its own process group and runs in a directory under
+/// `dir` (an app of this test's agent, not a reused pid).
+fn leads_group_in(pid: i32, dir: &Path) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let leads = fields.get(2) == Some(&pid.to_string().as_str());
+    let cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+    leads && cwd.starts_with(dir)
+}
+
+impl World {
+    fn start(validate: &str, verify_secs: u64) -> World {
+        let root = tempfile::tempdir().unwrap();
+        let remote = root.path().join("remote.git");
+        let repo = root.path().join("repo");
+        git(
+            root.path(),
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                "master",
+                remote.to_str().unwrap(),
+            ],
+        );
+        git(
+            root.path(),
+            &["init", "-q", "-b", "master", repo.to_str().unwrap()],
+        );
+        fs::write(repo.join("README"), "x\n").unwrap();
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "init"]);
+        git(
+            &repo,
+            &["remote", "add", "origin", remote.to_str().unwrap()],
+        );
+        git(&repo, &["push", "-q", "origin", "master"]);
+        let state = repo.join(".pipeline/agent");
+        let agent = Command::new(bin("pipeline-agent"))
+            .args([
+                "serve",
+                "--state-dir",
+                state.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--stop-grace",
+                "2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..500 {
+            if state.join("agent.json").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let fronts = [
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        ];
+        let testapp = bin("pipeline-testapp");
+        let config = format!(
+            r#"
+[test]
+command = "true"
+
+[artifact]
+source = "app"
+
+[[environment]]
+name = "dev"
+target = {{ kind = "local", front = "{f0}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
+requires = {{ gate = true }}
+
+[[environment]]
+name = "prod"
+target = {{ kind = "local", front = "{f1}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
+validate = [{{ name = "smoke", command = '{validate}', timeout_secs = 20 }}]
+verify = {{ health_for_secs = {verify_secs} }}
+"#,
+            f0 = fronts[0],
+            f1 = fronts[1],
+            app = testapp.display(),
+        );
+        fs::write(repo.join("pipeline.toml"), config).unwrap();
+        fs::write(
+            repo.join("gate.json"),
+            r#"{"schema":"pipeline-report/gate/v1","gate":{"passed":true,"violations":[]}}"#,
+        )
+        .unwrap();
+        World {
+            _root: root,
+            repo,
+            agent,
+            state,
+            fronts,
+        }
+    }
+
+    /// Packages a release (with its own testapp.env) into the artifact
+    /// store; returns its digest.
+    fn release(&self, version: &str, testapp_env: &str) -> String {
+        let src = self.repo.join(format!("build/{version}"));
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("VERSION"), version).unwrap();
+        fs::write(src.join("testapp.env"), testapp_env).unwrap();
+        let tmp = self.repo.join(format!("build/{version}.zip"));
+        let a = pipeline_artifact::package(&src, &tmp, &pipeline_artifact::PackageOptions::new())
+            .unwrap();
+        let sha = a.sha256().to_string();
+        let store = self.repo.join(".pipeline/artifacts");
+        fs::create_dir_all(&store).unwrap();
+        fs::rename(&tmp, store.join(format!("{sha}.zip"))).unwrap();
+        sha
+    }
+
+    fn promote(&self, args: &[&str]) -> Output {
+        Command::new(bin("pipeline-promote"))
+            .arg("promote")
+            .args(args)
+            .current_dir(&self.repo)
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(bin("pipeline-promote"))
+            .args(args)
+            .current_dir(&self.repo)
+            .output()
+            .unwrap()
+    }
+
+    fn version_at(&self, i: usize) -> Option<String> {
+        match get(&self.fronts[i], "/version") {
+            Some((200, body)) => Some(body.trim().to_owned()),
+            _ => None,
+        }
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
+    let w = World::start("curl -fsS \"$SLOT_URL/health\" >/dev/null", 4);
+    let v1 = w.release("1.0.0", "");
+
+    // The first environment needs the artifact and a passed gate.
+    let o = w.promote(&["--to", "dev"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = w.promote(&["--to", "dev", "--version", "1.0.0", "--sha256", &v1]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("requires a passed gate"), "{}", text(&o));
+
+    // prod before dev runs anything: refused.
+    let o = w.promote(&["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("dev runs nothing yet"), "{}", text(&o));
+
+    let o = w.promote(&[
+        "--to",
+        "dev",
+        "--version",
+        "1.0.0",
+        "--sha256",
+        &v1,
+        "--gate-json",
+        "gate.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+
+    // A dry run prints the plan and changes nothing.
+    let o = w.promote(&["--to", "prod", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("validate"), "{}", text(&o));
+    assert_eq!(w.version_at(1), None);
+
+    let o = w.promote(&["--to", "prod", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+    // The same again: nothing to do.
+    let o = w.promote(&["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("already"), "{}", text(&o));
+
+    // The record is in the remote, where every runner sees it.
+    let refs = git(&w.repo, &["ls-remote", "origin", "refs/pipeline/*"]);
+    assert!(
+        refs.contains("refs/pipeline/envs/dev") && refs.contains("refs/pipeline/envs/prod"),
+        "{refs}"
+    );
+    let o = w.cmd(&["status"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("prod") && l.contains("1.0.0") && l.contains("healthy")),
+        "{out}"
+    );
+
+    // A release that dies after its deploy passed: verification after the
+    // switch fails and prod goes back to 1.0.0 by itself.
+    let v2 = w.release("2.0.0", "TESTAPP_CRASH_AFTER_MS=3000\n");
+    let o = w.promote(&[
+        "--to",
+        "dev",
+        "--version",
+        "2.0.0",
+        "--sha256",
+        &v2,
+        "--gate-json",
+        "gate.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // dev is still healthy (its 2.0.0 dies 3 s after it starts), so prod
+    // takes it, switches, and the 4 s watch sees it die.
+    let o = w.promote(&["--to", "prod", "--version", "2.0.0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("rolled back to 1.0.0"), "{}", text(&o));
+    assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+
+    let o = w.cmd(&["history", "--env", "prod"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.lines().last().unwrap().contains("1.0.0"), "{out}");
+
+    // Unknown environments and bad configuration are usage errors.
+    let o = w.promote(&["--to", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    fs::write(
+        w.repo.join("bad.toml"),
+        "[test]\ncommand = \"x\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let o = w.cmd(&["--config", "bad.toml", "status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad.toml:3:1"), "{}", text(&o));
+}
+
+#[test]
+fn validation_failing_before_the_switch_leaves_traffic_alone() {
+    let w = World::start("test \"$PIPELINE_VERSION\" != 3.0.0", 0);
+    let v1 = w.release("1.0.0", "");
+    let v3 = w.release("3.0.0", "");
+    let o = w.promote(&[
+        "--to",
+        "dev",
+        "--version",
+        "1.0.0",
+        "--sha256",
+        &v1,
+        "--gate-json",
+        "gate.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = w.promote(&["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = w.promote(&[
+        "--to",
+        "dev",
+        "--version",
+        "3.0.0",
+        "--sha256",
+        &v3,
+        "--gate-json",
+        "gate.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = w.promote(&["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("validation failed"), "{}", text(&o));
+    assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+    let o = w.cmd(&["history", "--env", "prod", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["records"][0]["outcome"], "failed");
+    assert_eq!(doc["records"][0]["live_version"], "1.0.0");
+
+    // A manual rollback of dev brings 1.0.0 back there.
+    let o = w.cmd(&["rollback", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+}
