@@ -13,9 +13,9 @@
 # finishes the job; concurrent starts wait for each other (.venv.lock).
 #
 # Environment: PORT, HOST, THREADS, PIPELINE_VERSION, PIPELINE_SLOT,
-# PIPELINE_ENV, APP_FAIL_HEALTH, APP_BREAK_ITEMS (see README.md); and for this
-# script: PYTHON (default python3), APP_VENV (default .venv), WHEELHOUSE
-# (default wheelhouse).
+# PIPELINE_ENV, APP_FAIL_HEALTH, APP_BREAK_ITEMS, APP_BREAK_WRITES (see
+# README.md); and for this script: PYTHON (default python3), APP_VENV (default
+# .venv), WHEELHOUSE (default wheelhouse).
 set -eu
 
 cd "$(dirname "$0")"

@@ -32,6 +32,9 @@ rm -f "$out_dir"/junit-unit.xml "$out_dir"/junit-integration.xml "$out_dir"/cove
 # themselves. (To validate a running slot, see ci/validate.sh.)
 unset APP_BASE_URL
 export PYTHONDONTWRITEBYTECODE=1
+# An app.env in the tree is deploy-time configuration carried by the
+# artifact: the tests run the app with their own settings, not with it.
+export APP_ENV_FILE=/dev/null
 
 step() { printf '\n==> %s\n' "$*"; }
 

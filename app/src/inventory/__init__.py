@@ -53,6 +53,8 @@ def create_app(
         LOG.warning("APP_FAIL_HEALTH is on: /health answers 503")
     if settings.break_items:
         LOG.warning("APP_BREAK_ITEMS is on: /api/items answers 500")
+    if settings.break_writes:
+        LOG.warning("APP_BREAK_WRITES is on: POST /api/items answers 500")
     return app
 
 

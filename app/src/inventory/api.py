@@ -15,9 +15,12 @@ def _store() -> ItemStore:
 
 
 @items.before_request
-def _broken_switch() -> None:
-    if current_app.config["SETTINGS"].break_items:
+def _broken_switches() -> None:
+    settings = current_app.config["SETTINGS"]
+    if settings.break_items:
         abort(500, description="the items API is broken on purpose (APP_BREAK_ITEMS)")
+    if settings.break_writes and request.method == "POST":
+        abort(500, description="POST /api/items is broken on purpose (APP_BREAK_WRITES)")
 
 
 @items.get("")

@@ -83,6 +83,9 @@ class Settings:
     fail_health: bool = False
     #: ``APP_BREAK_ITEMS``: the items API answers 500 (a release that fails its tests).
     break_items: bool = False
+    #: ``APP_BREAK_WRITES``: ``POST /api/items`` answers 500, reads still work (a release
+    #: that passes a read-only smoke check but fails its tests).
+    break_writes: bool = False
 
     @classmethod
     def load(
@@ -105,4 +108,5 @@ class Settings:
             env=merged.get("PIPELINE_ENV", "").strip() or None,
             fail_health=is_true(merged.get("APP_FAIL_HEALTH")),
             break_items=is_true(merged.get("APP_BREAK_ITEMS")),
+            break_writes=is_true(merged.get("APP_BREAK_WRITES")),
         )

@@ -82,6 +82,22 @@ def test_failure_switches_from_app_env_file(log_dir: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.local_server
+def test_break_writes_switch_from_app_env_file(log_dir: Path, tmp_path: Path) -> None:
+    env_file = tmp_path / "app.env"
+    env_file.write_text("APP_BREAK_WRITES=1\n", encoding="utf-8")
+    server = start_local_server(log_dir, APP_ENV_FILE=str(env_file))
+    broken = Api(server.base_url)
+    try:
+        assert broken.get("/health").status_code == 200
+        assert broken.get("/api/items").status_code == 200
+        created = broken.post("/api/items", json={"name": "bolt"})
+        assert created.status_code == 500
+        assert created.json()["error"] == "internal_server_error"
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.local_server
 def test_sigterm_stops_the_server_cleanly(log_dir: Path) -> None:
     server = start_local_server(log_dir)
     assert Api(server.base_url).get("/health").status_code == 200

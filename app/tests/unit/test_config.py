@@ -84,10 +84,21 @@ def test_is_true_none() -> None:
 def test_env_file_switches_apply(tmp_path: Path) -> None:
     env_file = tmp_path / "app.env"
     env_file.write_text(
-        "APP_FAIL_HEALTH=1\nAPP_BREAK_ITEMS=true\nPIPELINE_VERSION=from-file\n", encoding="utf-8"
+        "APP_FAIL_HEALTH=1\nAPP_BREAK_ITEMS=true\nAPP_BREAK_WRITES=on\n"
+        "PIPELINE_VERSION=from-file\n",
+        encoding="utf-8",
     )
     settings = Settings.load({}, env_file)
-    assert settings == Settings(version="from-file", fail_health=True, break_items=True)
+    assert settings == Settings(
+        version="from-file", fail_health=True, break_items=True, break_writes=True
+    )
+
+
+def test_environment_turns_break_writes_off_over_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / "app.env"
+    env_file.write_text("APP_BREAK_WRITES=1\n", encoding="utf-8")
+    assert Settings.load({}, env_file).break_writes is True
+    assert Settings.load({"APP_BREAK_WRITES": "0"}, env_file).break_writes is False
 
 
 def test_environment_wins_over_env_file(tmp_path: Path) -> None:
@@ -124,4 +135,5 @@ def test_default_environment_is_the_process_environment(
     monkeypatch.delenv("APP_ENV_FILE", raising=False)
     monkeypatch.delenv("APP_FAIL_HEALTH", raising=False)
     monkeypatch.delenv("APP_BREAK_ITEMS", raising=False)
+    monkeypatch.delenv("APP_BREAK_WRITES", raising=False)
     assert Settings.load() == Settings(version="7.7.7", slot="green", env="prod")

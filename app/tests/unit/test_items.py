@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -119,6 +121,45 @@ def test_break_items_switch_makes_every_items_route_500(make_app: AppFactory) ->
         }
         assert response.headers["X-Pipeline-Version"] == "9.9.9"
     assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", " on "])
+def test_break_writes_switch_makes_post_500_and_keeps_reads(
+    make_app: AppFactory, value: str
+) -> None:
+    client = make_app(APP_BREAK_WRITES=value, PIPELINE_VERSION="9.9.9").test_client()
+    response = client.post("/api/items", json={"name": "bolt", "quantity": 4})
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": "internal_server_error",
+        "message": "POST /api/items is broken on purpose (APP_BREAK_WRITES)",
+    }
+    assert response.headers["X-Pipeline-Version"] == "9.9.9"
+    # Refused before validation: an invalid body gets the same 500, not a 400.
+    assert client.post("/api/items", data="not json").status_code == 500
+
+    listed = client.get("/api/items")
+    assert listed.status_code == 200
+    assert listed.get_json() == {"items": []}
+    assert client.get("/api/items/1").status_code == 404
+    assert client.get("/health").status_code == 200
+    assert client.get("/version").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0", "false", "", "no"])
+def test_break_writes_switch_off_values(make_app: AppFactory, value: str) -> None:
+    client = make_app(APP_BREAK_WRITES=value).test_client()
+    assert client.post("/api/items", json={"name": "bolt"}).status_code == 201
+
+
+def test_break_writes_switch_is_logged(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="inventory"):
+        make_app(APP_BREAK_WRITES="1")
+    assert [record.getMessage() for record in caplog.records] == [
+        "APP_BREAK_WRITES is on: POST /api/items answers 500"
+    ]
 
 
 def test_unhandled_exception_is_500_json_with_header(make_app: AppFactory) -> None:

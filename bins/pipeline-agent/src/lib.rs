@@ -50,6 +50,10 @@ struct ServeArgs {
     /// Seconds an app has after SIGTERM before SIGKILL.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     stop_grace: u64,
+    /// Stop the apps too when the agent stops (by default they keep
+    /// running and the next start adopts them).
+    #[arg(long)]
+    stop_apps_on_exit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -132,9 +136,13 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
             "pipeline-agent: admin API on http://{address}, state in {}",
             args.state_dir.display()
         );
-        let server = tokio::spawn(pipeline_host::api::serve(listener, agent, token));
+        let server = tokio::spawn(pipeline_host::api::serve(listener, agent.clone(), token));
         wait_for_signal().await;
         server.abort();
+        if args.stop_apps_on_exit {
+            tracing::info!("pipeline-agent: stopping the apps");
+            agent.stop_all().await;
+        }
         tracing::info!(
             "pipeline-agent: stopping; the apps keep running and are adopted at the next start"
         );

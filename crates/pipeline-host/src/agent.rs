@@ -1055,6 +1055,17 @@ impl Agent {
         }
     }
 
+    /// Stops every app the agent runs (their roles stay recorded, so the
+    /// next start brings them back).
+    pub async fn stop_all(&self) {
+        let envs: Vec<Arc<EnvRt>> = lock(&self.0.envs).values().cloned().collect();
+        for rt in envs {
+            for color in Color::BOTH {
+                self.stop_slot(&rt, color).await;
+            }
+        }
+    }
+
     /// The state directory.
     pub fn state_dir(&self) -> &std::path::Path {
         &self.0.cfg.state_dir

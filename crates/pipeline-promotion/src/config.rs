@@ -66,6 +66,8 @@ pub struct TestStep {
     /// The reports it writes (paths or globs, relative to the root).
     #[serde(default)]
     pub reports: Reports,
+    /// The directory that file paths inside the reports are relative to.
+    pub workspace: Option<PathBuf>,
     /// The gate's thresholds.
     #[serde(default)]
     pub gate: Gate,

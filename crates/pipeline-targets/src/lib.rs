@@ -28,6 +28,5 @@ pub mod local;
 mod target;
 
 pub use target::{
-    AnyTarget, Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError,
-    TargetStatus,
+    AnyTarget, Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError, TargetStatus,
 };

@@ -1,0 +1,320 @@
+//! `pipeline demo`: the whole job on this machine, no cloud account. A
+//! sandbox repository with `master` and `develop` holding the sample app, a
+//! bare repository as its remote, a local agent, five environments with
+//! blue/green switches; then a second change whose verification after the
+//! switch fails, rolled back automatically.
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use pipeline_cli::Exit;
+
+use crate::run::{run, step_binary};
+
+const MARKER: &str = ".pipeline-demo";
+const ENVS: [&str; 5] = ["ci", "dev", "qa", "staging", "production"];
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Pipeline Demo")
+        .env("GIT_AUTHOR_EMAIL", "demo@pipeline.invalid")
+        .env("GIT_COMMITTER_NAME", "Pipeline Demo")
+        .env("GIT_COMMITTER_EMAIL", "demo@pipeline.invalid")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run git {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name();
+        let n = name.to_string_lossy();
+        if matches!(
+            n.as_ref(),
+            ".venv" | "reports" | "__pycache__" | ".pytest_cache" | ".coverage" | "app.env"
+        ) {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn config(fronts: &[u16]) -> String {
+    let mut s = String::from(
+        r#"# The demo's job: the sample app through five environments on the local agent.
+
+[branches]
+main = "master"
+develop = "develop"
+remote = "origin"
+tag_prefix = "v"
+
+[test]
+command = "bash app/ci/test.sh reports"
+workspace = "app"
+reports = { junit = ["reports/junit-*.xml"], cobertura = ["reports/coverage.xml"], pylint = ["reports/pylint.json"] }
+gate = { max_failures = 0, min_line_coverage = 90, min_branch_coverage = 80, min_pylint_score = 9.5 }
+
+[artifact]
+source = "app"
+out = "dist/app.zip"
+"#,
+    );
+    for (name, port) in ENVS.iter().zip(fronts) {
+        s.push_str(&format!(
+            r#"
+[[environment]]
+name = "{name}"
+target = {{ kind = "local", front = "127.0.0.1:{port}", command = "exec sh run.sh", health_timeout_secs = 180, keep_warm_secs = 600 }}
+validate = [{{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }}]
+verify = {{ health_for_secs = 2, checks = [{{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/{name}', timeout_secs = 300 }}] }}
+"#
+        ));
+    }
+    s
+}
+
+/// Runs the demo in `dir` with the app at `app`.
+pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    if !app.join("run.sh").exists() || !app.join("ci/test.sh").exists() {
+        bail!(
+            "{}: not the sample app (no run.sh, ci/test.sh); run the demo from the repository root or pass --app",
+            app.display()
+        );
+    }
+    if dir.exists() {
+        if !dir.join(MARKER).exists() && std::fs::read_dir(dir)?.next().is_some() {
+            bail!(
+                "{} is not empty and holds no earlier demo: choose another --dir",
+                dir.display()
+            );
+        }
+        stop_agent(&dir.join("repo/.pipeline/agent"));
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir)?;
+    std::fs::write(dir.join(MARKER), "").context("cannot mark the sandbox")?;
+    let remote = dir.join("remote.git");
+    let repo = dir.join("repo");
+    eprintln!("sandbox: {} (remote {})", repo.display(), remote.display());
+
+    // The repository: master with the app, develop from it, both pushed.
+    git(
+        &dir,
+        &["init", "-q", "--bare", "-b", "master", "remote.git"],
+    )?;
+    git(&dir, &["init", "-q", "-b", "master", "repo"])?;
+    copy_tree(app, &repo.join("app"))?;
+    let fronts: Vec<u16> = ENVS
+        .iter()
+        .map(|_| free_port())
+        .collect::<anyhow::Result<_>>()?;
+    std::fs::write(repo.join("pipeline.toml"), config(&fronts))?;
+    std::fs::write(
+        repo.join(".gitignore"),
+        ".pipeline/\nreports/\ndist/\napp/.venv/\n__pycache__/\n",
+    )?;
+    std::fs::write(
+        repo.join("README.md"),
+        "# Inventory service\n\nShipped by `pipeline run`.\n",
+    )?;
+    git(&repo, &["add", "-A"])?;
+    git(
+        &repo,
+        &["commit", "-q", "-m", "chore: the inventory service"],
+    )?;
+    git(&repo, &["tag", "v0.1.0"])?;
+    git(
+        &repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            remote.to_str().context("sandbox path is not UTF-8")?,
+        ],
+    )?;
+    git(&repo, &["checkout", "-q", "-b", "develop"])?;
+    git(
+        &repo,
+        &["push", "-q", "origin", "master", "develop", "v0.1.0"],
+    )?;
+
+    // The local agent.
+    let state = repo.join(".pipeline/agent");
+    start_agent(&state, &dir.join("agent.log"))?;
+
+    // First change: a feature, through every environment.
+    std::fs::write(
+        repo.join("app/CHANGES.md"),
+        "- items can be listed and added\n",
+    )?;
+    git(&repo, &["add", "-A"])?;
+    git(&repo, &["commit", "-q", "-m", "feat: list and add items"])?;
+    git(&repo, &["push", "-q", "origin", "develop"])?;
+    eprintln!("\n### the first change: feat: list and add items\n");
+    let first = run(Path::new("pipeline.toml"), &repo, None)?;
+    if first != Exit::Success {
+        eprintln!(
+            "\nthe first run stopped (exit {}); the agent log is {}",
+            first as u8,
+            dir.join("agent.log").display()
+        );
+        return Ok(first);
+    }
+
+    // Second change: writes break, which only the integration tests after
+    // the switch catch (the smoke check before it reads). ci rolls back.
+    std::fs::write(repo.join("app/app.env"), "APP_BREAK_WRITES=1\n")?;
+    git(&repo, &["add", "-A", "-f", "app/app.env"])?;
+    git(&repo, &["commit", "-q", "-m", "feat: faster item writes"])?;
+    git(&repo, &["push", "-q", "origin", "develop"])?;
+    eprintln!("\n### the second change: feat: faster item writes (which breaks writes)\n");
+    let second = run(Path::new("pipeline.toml"), &repo, None)?;
+    let rolled_back =
+        second == Exit::Refused && last_outcome(&repo, ENVS[0]).as_deref() == Some("rolled-back");
+    eprintln!(
+        "\n{}",
+        if rolled_back {
+            "the second release failed its checks after the switch and was rolled back automatically; production still runs the first"
+        } else {
+            "the second run did not stop where expected (an automatic rollback in ci)"
+        }
+    );
+    let production = format!("http://127.0.0.1:{}/", fronts[4]);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "production: {production}  (try {production}health)");
+    let _ = writeln!(
+        out,
+        "demo finished in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    drop(out);
+    if !rolled_back {
+        stop_agent(&state);
+        return Ok(if second == Exit::Success {
+            Exit::Refused
+        } else {
+            second
+        });
+    }
+    if exit {
+        stop_agent(&state);
+        return Ok(Exit::Success);
+    }
+    eprintln!("production stays up until you press Ctrl-C");
+    wait_for_interrupt();
+    stop_agent(&state);
+    Ok(Exit::Success)
+}
+
+/// The outcome of the newest record of `env` (`live`, `rolled-back`, …).
+fn last_outcome(repo: &Path, env: &str) -> Option<String> {
+    let out = Command::new(step_binary("pipeline-promote"))
+        .arg("--repo")
+        .arg(repo)
+        .arg("--config")
+        .arg(repo.join("pipeline.toml"))
+        .args(["history", "--env", env, "--limit", "1", "--json"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    doc["records"][0]["outcome"].as_str().map(str::to_owned)
+}
+
+fn start_agent(state: &Path, log: &Path) -> anyhow::Result<()> {
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let err = log_file.try_clone()?;
+    std::os::unix::process::CommandExt::process_group(
+        Command::new(step_binary("pipeline-agent"))
+            .arg("serve")
+            .arg("--state-dir")
+            .arg(state)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--stop-grace",
+                "5",
+                "--stop-apps-on-exit",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err),
+        0,
+    )
+    .spawn()
+    .context("cannot start pipeline-agent (build the workspace: cargo build --release)")?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !state.join("agent.json").exists() {
+        if Instant::now() > deadline {
+            bail!("the agent did not start; see {}", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("local agent: state in {}", state.display());
+    Ok(())
+}
+
+/// Stops the demo's agent (which stops its apps).
+fn stop_agent(state: &Path) {
+    let Ok(text) = std::fs::read_to_string(state.join("agent.json")) else {
+        return;
+    };
+    let Some(pid) = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["pid"].as_i64())
+    else {
+        return;
+    };
+    if pid <= 1 {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_for_interrupt() {
+    // Block until SIGINT or SIGTERM: the shell's `trap`-free way is to wait
+    // on a child that those signals also reach.
+    let _ = Command::new("sh")
+        .args(["-c", "trap 'exit 0' INT TERM; while :; do sleep 3600; done"])
+        .status();
+}
