@@ -34,6 +34,9 @@ pub(crate) enum Command {
     /// Azure App Service with deployment slots.
     #[command(subcommand)]
     Azure(Box<crate::azure::AzureCommand>),
+    /// Google Cloud Run with tagged revisions (green, blue).
+    #[command(subcommand, name = "cloud-run")]
+    CloudRun(Box<crate::cloudrun::CloudRunCommand>),
     /// The local host agent (`pipeline-agent`): blue/green slots on one machine.
     #[command(subcommand)]
     Local(crate::local::LocalCommand),

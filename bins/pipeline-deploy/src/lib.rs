@@ -8,6 +8,7 @@
 
 mod azure;
 mod cli;
+mod cloudrun;
 mod local;
 mod package;
 mod targets;
@@ -31,6 +32,7 @@ pub fn main() -> ExitCode {
         cli::Command::Package(args) => package::run(&args, &env),
         cli::Command::Verify(args) => verify::run(&args),
         cli::Command::Azure(cmd) => return azure::run(*cmd, &env, &secrets).into(),
+        cli::Command::CloudRun(cmd) => return cloudrun::run(*cmd, &env, &secrets).into(),
         cli::Command::Local(cmd) => return local::run(cmd, &env, &secrets).into(),
     };
     match result {

@@ -19,6 +19,8 @@ pub(crate) const SECRET_VARS: &[&str] = &[
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN",
     "PIPELINE_AGENT_TOKEN",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN",
 ];
 
 fn redact(text: &str, secrets: &[Secret]) -> String {

@@ -8,6 +8,9 @@
 //!   expected status and the version just deployed.
 //! - [`azure`]: Azure App Service deployment slots through Resource
 //!   Manager and Kudu, with Microsoft Entra ID credentials.
+//! - [`cloudrun`]: Google Cloud Run tagged revisions (`green`, `blue`) through
+//!   the Cloud Run Admin API v2, with service-account key, Workload Identity
+//!   Federation or metadata-server credentials.
 //! - [`local`]: the local host agent (`pipeline-agent`) over its admin API.
 //!
 //! Every target checks the artifact's digest before it uploads a byte.
@@ -23,6 +26,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod azure;
+pub mod cloudrun;
 pub mod health;
 pub mod local;
 mod target;

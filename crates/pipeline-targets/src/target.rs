@@ -199,6 +199,8 @@ pub enum AnyTarget {
     Local(Box<crate::local::LocalTarget>),
     /// An Azure App Service slot.
     Azure(Box<crate::azure::AppServiceTarget>),
+    /// A Google Cloud Run service's tagged revisions.
+    CloudRun(Box<crate::cloudrun::CloudRunTarget>),
 }
 
 impl Target for AnyTarget {
@@ -206,6 +208,7 @@ impl Target for AnyTarget {
         match self {
             AnyTarget::Local(t) => t.describe(),
             AnyTarget::Azure(t) => t.describe(),
+            AnyTarget::CloudRun(t) => t.describe(),
         }
     }
 
@@ -213,6 +216,7 @@ impl Target for AnyTarget {
         match self {
             AnyTarget::Local(t) => t.deploy(release).await,
             AnyTarget::Azure(t) => t.deploy(release).await,
+            AnyTarget::CloudRun(t) => t.deploy(release).await,
         }
     }
 
@@ -220,6 +224,7 @@ impl Target for AnyTarget {
         match self {
             AnyTarget::Local(t) => t.swap(expect).await,
             AnyTarget::Azure(t) => t.swap(expect).await,
+            AnyTarget::CloudRun(t) => t.swap(expect).await,
         }
     }
 
@@ -227,6 +232,7 @@ impl Target for AnyTarget {
         match self {
             AnyTarget::Local(t) => t.rollback().await,
             AnyTarget::Azure(t) => t.rollback().await,
+            AnyTarget::CloudRun(t) => t.rollback().await,
         }
     }
 
@@ -234,6 +240,7 @@ impl Target for AnyTarget {
         match self {
             AnyTarget::Local(t) => t.status().await,
             AnyTarget::Azure(t) => t.status().await,
+            AnyTarget::CloudRun(t) => t.status().await,
         }
     }
 }

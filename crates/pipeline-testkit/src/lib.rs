@@ -8,6 +8,9 @@
 //!   `fixtures/azure` and keeping the state a deploy changes: app settings
 //!   a PUT writes and a swap exchanges, the version a slot serves after a
 //!   deployment, the tokens it issued.
+//! - [`gcp::FakeGcp`]: the Cloud Run Admin API v2, the service-account key
+//!   token endpoint, STS, IAM Credentials and the metadata server on one
+//!   loopback wiremock server, from the fixtures of `fixtures/gcp`.
 //! - [`FlakyKudu`]: a Kudu on a raw TCP socket that drops the first upload
 //!   half-way.
 //! - [`fixtures`]: the fixture files and their placeholders.
@@ -26,6 +29,7 @@
 mod fake;
 pub mod fixtures;
 mod flaky;
+pub mod gcp;
 mod reply;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod azure;
+mod cloudrun;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};

@@ -7,6 +7,7 @@
 //! REST documents say. The tests look at outcomes and at the requests the
 //! fake received; nothing here measures time.
 
+mod cloudrun;
 mod deploy;
 mod failures;
 mod switch;

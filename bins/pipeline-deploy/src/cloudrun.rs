@@ -1,0 +1,289 @@
+//! `pipeline-deploy cloud-run deploy|swap|rollback|status`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_cli::http::StderrProgress;
+use pipeline_http::{Endpoint, Http};
+use pipeline_targets::Release;
+use pipeline_targets::cloudrun::{
+    CLOUD_PLATFORM_SCOPE, CloudRun, CloudRunTarget, DEFAULT_IAMCREDENTIALS_ENDPOINT,
+    DEFAULT_METADATA_ENDPOINT, DEFAULT_RUN_ENDPOINT, DEFAULT_STS_ENDPOINT, GcpCredential,
+    GcpSource, HealthSettings, ImageRef, Overrides, ServiceRef, SubjectToken, github_audience,
+    impersonation_url, metadata_endpoint, provider_audience,
+};
+
+use crate::Exit;
+use crate::targets::{Action, Failure, act};
+
+const CLOUD_RUN_HELP: &str = "Credentials, in this order: a key file (--credentials or \
+GOOGLE_APPLICATION_CREDENTIALS) of type service_account or external_account; Workload Identity \
+Federation from GitHub Actions OIDC (GOOGLE_WORKLOAD_IDENTITY_PROVIDER, the provider's resource \
+name, with `permissions: id-token: write`; GOOGLE_SERVICE_ACCOUNT to impersonate); else the \
+metadata server. Secrets are never printed.\n\n\
+Exit codes: 0 success; 1 the step said no (the revision failed, never served the version \
+healthy, its name is taken by another configuration, nothing to swap or roll back to); 2 usage, \
+configuration or input error (bad flag, an image without @sha256:, credentials or permissions \
+refused, a service that does not exist); 3 Cloud Run, the token services or the network failed \
+after retries.";
+
+/// The longest timeout accepted: a week.
+const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
+/// Google Cloud Run with tagged revisions (`green`, `blue`).
+#[derive(Debug, Subcommand)]
+pub(crate) enum CloudRunCommand {
+    /// Create a revision of the image tagged green at 0 % and wait until its tag URL serves the version.
+    #[command(after_help = CLOUD_RUN_HELP)]
+    Deploy(Box<DeployArgs>),
+    /// Give the green revision all the traffic; the previous one is tagged blue.
+    #[command(after_help = CLOUD_RUN_HELP)]
+    Swap(SwapArgs),
+    /// Give the blue revision all the traffic again.
+    #[command(after_help = CLOUD_RUN_HELP)]
+    Rollback(CommonArgs),
+    /// Show the tagged revisions, their versions, traffic and URLs.
+    #[command(after_help = CLOUD_RUN_HELP)]
+    Status(CommonArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CommonArgs {
+    /// The project id.
+    #[arg(long, env = "PIPELINE_GCP_PROJECT", value_name = "ID")]
+    project: String,
+    /// The region.
+    #[arg(long, env = "PIPELINE_GCP_REGION", value_name = "REGION")]
+    region: String,
+    /// The Cloud Run service.
+    #[arg(long, env = "PIPELINE_GCP_SERVICE", value_name = "NAME")]
+    service: String,
+    /// A credentials file (service_account key or external_account).
+    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS", value_name = "FILE")]
+    credentials: Option<PathBuf>,
+    /// The Cloud Run Admin API endpoint.
+    #[arg(long, env = "PIPELINE_GCP_RUN_ENDPOINT", default_value = DEFAULT_RUN_ENDPOINT, value_name = "URL")]
+    run_endpoint: String,
+    /// The Security Token Service endpoint.
+    #[arg(long, env = "PIPELINE_GCP_STS_ENDPOINT", value_name = "URL")]
+    sts_endpoint: Option<String>,
+    /// The IAM Credentials endpoint.
+    #[arg(long, env = "PIPELINE_GCP_IAMCREDENTIALS_ENDPOINT", value_name = "URL")]
+    iamcredentials_endpoint: Option<String>,
+    /// The metadata server (plain http only on loopback or metadata.google.internal).
+    #[arg(long, env = "PIPELINE_GCP_METADATA_ENDPOINT", default_value = DEFAULT_METADATA_ENDPOINT, value_name = "URL")]
+    metadata_endpoint: String,
+    /// The deadline of the whole operation, in seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
+    timeout: u64,
+    /// Print one JSON document on stdout instead of the text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The image, pinned by digest: IMAGE@sha256:HEX.
+    #[arg(long, value_name = "IMAGE@sha256:HEX")]
+    image: String,
+    /// The version being deployed (in the revision's name and annotation).
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: String,
+    /// The URL probed [default: the green tag's URL from trafficStatuses].
+    #[arg(long, value_name = "URL")]
+    slot_url: Option<url::Url>,
+    /// The health path probed.
+    #[arg(long, default_value = "/health", value_name = "PATH")]
+    health_path: String,
+    /// The status a healthy revision answers.
+    #[arg(long, default_value_t = 200, value_name = "CODE")]
+    expect_status: u16,
+    /// The JSON field of the health answer holding the version (or the X-Pipeline-Version header).
+    #[arg(long, default_value = "version", value_name = "FIELD")]
+    version_field: String,
+    /// How long the revision may take to serve the version healthy, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
+    health_timeout: u64,
+    /// The wait between health probes, in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    health_interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SwapArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Swap only if the green revision holds this version (a no-op if it is live already).
+    #[arg(long = "version", value_name = "VERSION")]
+    release_version: Option<String>,
+}
+
+pub(crate) fn run(cmd: CloudRunCommand, env: &Env, secrets: &[Secret]) -> Exit {
+    crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
+}
+
+fn endpoint(what: &str, raw: &str) -> Result<Endpoint, Failure> {
+    Endpoint::parse(what, raw).map_err(|e| Failure::usage(e.to_string()))
+}
+
+fn credential(args: &CommonArgs, env: &Env) -> Result<GcpCredential, Failure> {
+    let sts = args
+        .sts_endpoint
+        .as_deref()
+        .map(|s| endpoint("--sts-endpoint/PIPELINE_GCP_STS_ENDPOINT", s))
+        .transpose()?;
+    let iam = args
+        .iamcredentials_endpoint
+        .as_deref()
+        .map(|s| {
+            endpoint(
+                "--iamcredentials-endpoint/PIPELINE_GCP_IAMCREDENTIALS_ENDPOINT",
+                s,
+            )
+        })
+        .transpose()?;
+    let nonempty = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
+    if let Some(file) = args
+        .credentials
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        let what = file.display().to_string();
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure::usage(format!("cannot read the credentials file {what}: {e}")))?;
+        let overrides = Overrides {
+            token_uri: None,
+            sts,
+            iamcredentials: iam,
+        };
+        return GcpCredential::from_json(&what, &text, &overrides, CLOUD_PLATFORM_SCOPE)
+            .map_err(|e| Failure::usage(e.to_string()));
+    }
+    if let Some(provider) = nonempty("GOOGLE_WORKLOAD_IDENTITY_PROVIDER") {
+        let (Some(url), Some(token)) = (
+            nonempty("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            nonempty("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        ) else {
+            return Err(Failure::usage(
+                "GOOGLE_WORKLOAD_IDENTITY_PROVIDER is set but there is no GitHub Actions OIDC \
+                 token: run in GitHub Actions with `permissions: id-token: write`",
+            ));
+        };
+        let sts = match sts {
+            Some(e) => e,
+            None => endpoint("the STS endpoint", DEFAULT_STS_ENDPOINT)?,
+        };
+        let iam = match iam {
+            Some(e) => e,
+            None => endpoint(
+                "the IAM Credentials endpoint",
+                DEFAULT_IAMCREDENTIALS_ENDPOINT,
+            )?,
+        };
+        let source = GcpSource::WorkloadIdentity {
+            audience: provider_audience(provider),
+            subject: SubjectToken::GitHubOidc {
+                request_url: url.to_owned(),
+                request_token: Secret::new(token.to_owned()),
+                audience: github_audience(provider),
+            },
+            token_url: sts.at("/v1/token", &[]),
+            impersonation_url: nonempty("GOOGLE_SERVICE_ACCOUNT")
+                .map(|email| impersonation_url(&iam, email.trim())),
+        };
+        return Ok(GcpCredential::new(source, CLOUD_PLATFORM_SCOPE));
+    }
+    let md = metadata_endpoint(
+        "--metadata-endpoint/PIPELINE_GCP_METADATA_ENDPOINT",
+        &args.metadata_endpoint,
+    )
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(GcpCredential::new(
+        GcpSource::Metadata { endpoint: md },
+        CLOUD_PLATFORM_SCOPE,
+    ))
+}
+
+fn target(
+    args: &CommonArgs,
+    env: &Env,
+    progress: Arc<StderrProgress>,
+) -> Result<CloudRunTarget, Failure> {
+    let client = pipeline_cli::http::client("pipeline-deploy")
+        .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
+    let http = Http::new(client).with_progress(progress);
+    let run = endpoint(
+        "--run-endpoint/PIPELINE_GCP_RUN_ENDPOINT",
+        &args.run_endpoint,
+    )?;
+    let cred = credential(args, env)?;
+    tracing::info!(credential = cred.kind(), "authenticating");
+    let svc = ServiceRef {
+        project: args.project.clone(),
+        region: args.region.clone(),
+        service: args.service.clone(),
+    };
+    Ok(
+        CloudRunTarget::new(CloudRun::new(http, run, svc, Arc::new(cred)))
+            .with_timeout(Duration::from_secs(args.timeout)),
+    )
+}
+
+async fn dispatch(
+    cmd: CloudRunCommand,
+    env: &Env,
+    progress: Arc<StderrProgress>,
+) -> Result<Exit, Failure> {
+    let sink = CiSink::from_env(env);
+    let (args, action) = match cmd {
+        CloudRunCommand::Deploy(args) => {
+            let interval = match Duration::try_from_secs_f64(args.health_interval) {
+                Ok(d) if d <= Duration::from_secs(3600) => d,
+                _ => {
+                    return Err(Failure::usage(
+                        "--health-interval must be a number of seconds from 0 to 3600",
+                    ));
+                }
+            };
+            let image = ImageRef::parse(&args.image)?;
+            let t = target(&args.common, env, Arc::clone(&progress))?
+                .with_image(&image.reference)
+                .with_slot_url(args.slot_url.clone())
+                .with_health(HealthSettings {
+                    path: args.health_path.clone(),
+                    expect_status: args.expect_status,
+                    version_field: args.version_field.clone(),
+                    interval,
+                    timeout: Duration::from_secs(args.health_timeout),
+                });
+            let release = Release {
+                version: args.release_version.clone(),
+                sha256: image.digest,
+                artifact: PathBuf::new(),
+            };
+            let extra =
+                serde_json::json!({ "service": args.common.service, "image": image.reference });
+            return act(
+                &t,
+                Action::Deploy(release),
+                args.common.json,
+                &sink,
+                &progress,
+                "cloud-run",
+                extra,
+            )
+            .await;
+        }
+        CloudRunCommand::Swap(args) => (args.common, Action::Swap(args.release_version)),
+        CloudRunCommand::Rollback(args) => (args, Action::Rollback),
+        CloudRunCommand::Status(args) => (args, Action::Status),
+    };
+    let t = target(&args, env, Arc::clone(&progress))?;
+    let extra = serde_json::json!({ "service": args.service });
+    act(&t, action, args.json, &sink, &progress, "cloud-run", extra).await
+}
