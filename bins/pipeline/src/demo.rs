@@ -306,9 +306,19 @@ fn stop_agent(state: &Path) {
         .args(["-TERM", &pid.to_string()])
         .status();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+    while running(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether `pid` has not exited. The agent is this process's child, never
+/// reaped: once it exits it stays in /proc as a zombie, which has.
+fn running(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|close| stat[close + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z")
+    })
 }
 
 fn wait_for_interrupt() {

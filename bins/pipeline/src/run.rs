@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use pipeline_cli::Exit;
@@ -61,18 +61,65 @@ fn step(title: &str, cmd: &mut Command, show: bool) -> anyhow::Result<Ran> {
     })
 }
 
+/// Runs a step whose output goes straight through, in its own process
+/// group, killed (the whole group) when it outlives `limit`: exit 1 then,
+/// the step said no.
+fn timed_step(title: &str, cmd: &mut Command, limit: Duration) -> anyhow::Result<Ran> {
+    use std::os::unix::process::CommandExt as _;
+    let started = Instant::now();
+    eprintln!("==> {title}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    let code = loop {
+        if let Some(status) = child.try_wait()? {
+            break status.code().unwrap_or(3);
+        }
+        if started.elapsed() > limit {
+            let pgid = child.id();
+            if pgid > 1 {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pgid}")])
+                    .status();
+            }
+            let _ = child.wait();
+            eprintln!("    FAILED: did not finish within {}s", limit.as_secs());
+            break 1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mark = if code == 0 { "ok" } else { "FAILED" };
+    eprintln!("    {mark} ({:.1}s)", started.elapsed().as_secs_f64());
+    Ok(Ran {
+        code,
+        stdout: String::new(),
+    })
+}
+
 /// Runs the job of `config` in `repo`.
 pub(crate) fn run(config_path: &Path, repo: &Path, until: Option<&str>) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let config = pipeline_promotion::config::load(&repo.join(config_path))
-        .or_else(|_| pipeline_promotion::config::load(config_path))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let config_file = if repo.join(config_path).exists() {
-        repo.join(config_path)
+    // Relative to the repository; else (when there is none there) to the
+    // working directory. Only the file read is named in errors.
+    let in_repo = repo.join(config_path);
+    let config_file = if in_repo.exists() || !config_path.exists() {
+        in_repo
     } else {
         config_path.to_path_buf()
     };
+    let config =
+        pipeline_promotion::config::load(&config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let config_file = std::fs::canonicalize(&config_file).unwrap_or(config_file);
+    if let Some(until) = until
+        && config.environment(until).is_none()
+    {
+        anyhow::bail!(
+            "--until {until}: no such environment in {}",
+            config_file.display()
+        );
+    }
     let b = &config.branches;
     let git_flags = |cmd: &mut Command| {
         cmd.arg("--repo").arg(repo).args([
@@ -103,7 +150,11 @@ pub(crate) fn run(config_path: &Path, repo: &Path, until: Option<&str>) -> anyho
     // 2. The tests, then the gate on their reports.
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(&config.test.command).current_dir(repo);
-    let tests = step(&format!("test: {}", config.test.command), &mut cmd, true)?;
+    let tests = timed_step(
+        &format!("test: {}", config.test.command),
+        &mut cmd,
+        Duration::from_secs(config.test.timeout_secs),
+    )?;
     let gate_json = repo.join(".pipeline/gate.json");
     if let Some(dir) = gate_json.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -146,9 +197,11 @@ pub(crate) fn run(config_path: &Path, repo: &Path, until: Option<&str>) -> anyho
             .map(|t| t.trim_start_matches(b.tag_prefix.as_str()).to_owned())
             .context("nothing to release and no earlier release")?,
     };
+    // `released` is true for a re-run that finds the release done (it
+    // means "on the remote", not "made now"): the action tells them apart.
     eprintln!(
         "    version {version}{}",
-        if doc["released"] == true {
+        if doc["action"] == "released" {
             ""
         } else {
             " (already released; deploying it)"

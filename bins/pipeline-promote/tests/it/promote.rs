@@ -67,10 +67,21 @@ struct World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        // The agent runs with --stop-apps-on-exit: SIGTERM stops it and
+        // its apps; wait for that (bounded), then make sure.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.agent.id().to_string()])
+            .status();
+        for _ in 0..300 {
+            if matches!(self.agent.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.agent.kill();
         let _ = self.agent.wait();
-        // The apps run in their own process groups: end every one the
-        // agent recorded.
+        // Whatever is left of the apps (their own process groups): end
+        // every one the agent recorded.
         if let Ok(text) = fs::read_to_string(self.state.join("state.json")) {
             for part in text.split("\"pid\": ").skip(1) {
                 let digits = part
@@ -143,6 +154,7 @@ impl World {
                 "127.0.0.1:0",
                 "--stop-grace",
                 "2",
+                "--stop-apps-on-exit",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
