@@ -8,11 +8,12 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use pipeline_ci::{CiSink, Env, Secret};
 use pipeline_cli::http::StderrProgress;
-use pipeline_http::{Endpoint, Http};
+use pipeline_http::Http;
 use pipeline_targets::Release;
+use pipeline_targets::azure::env::{AzureSettings, DEFAULT_ARM_ENDPOINT};
 use pipeline_targets::azure::{
-    ARM_SCOPE, AppRef, AppService, AppServiceTarget, ClientProof, DEFAULT_API_VERSION,
-    DEFAULT_AUTHORITY_HOST, EntraCredential, HealthSettings, authority_host,
+    ARM_SCOPE, AppRef, AppServiceTarget, DEFAULT_API_VERSION, DEFAULT_AUTHORITY_HOST,
+    HealthSettings,
 };
 
 use crate::Exit;
@@ -77,7 +78,7 @@ pub(crate) struct CommonArgs {
     #[arg(
         long,
         env = "PIPELINE_AZURE_ARM_ENDPOINT",
-        default_value = "https://management.azure.com",
+        default_value = DEFAULT_ARM_ENDPOINT,
         value_name = "URL"
     )]
     arm_endpoint: String,
@@ -157,47 +158,6 @@ pub(crate) fn run(cmd: AzureCommand, env: &Env, secrets: &[Secret]) -> Exit {
     crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
 }
 
-fn credential(args: &CommonArgs, env: &Env) -> Result<EntraCredential, Failure> {
-    let authority = authority_host(
-        "--authority-host/AZURE_AUTHORITY_HOST",
-        &args.authority_host,
-    )
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    let (Some(tenant), Some(client_id)) = (&args.tenant, &args.client_id) else {
-        return Err(Failure::usage(
-            "no Azure credentials: set AZURE_TENANT_ID and AZURE_CLIENT_ID, with \
-             AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE, or GitHub Actions OIDC \
-             (permissions: id-token: write)",
-        ));
-    };
-    let nonempty = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
-    let proof = if let Some(secret) = nonempty("AZURE_CLIENT_SECRET") {
-        ClientProof::Secret(Secret::new(secret.to_owned()))
-    } else if let Some(file) = nonempty("AZURE_FEDERATED_TOKEN_FILE") {
-        ClientProof::FederatedTokenFile(PathBuf::from(file))
-    } else if let (Some(url), Some(token)) = (
-        nonempty("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        nonempty("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) {
-        ClientProof::GitHubOidc {
-            request_url: url.to_owned(),
-            request_token: Secret::new(token.to_owned()),
-        }
-    } else {
-        return Err(Failure::usage(format!(
-            "AZURE_CLIENT_ID {client_id} has no proof: set AZURE_CLIENT_SECRET or \
-             AZURE_FEDERATED_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write`"
-        )));
-    };
-    Ok(EntraCredential::new(
-        authority,
-        tenant,
-        client_id,
-        proof,
-        &args.arm_scope,
-    ))
-}
-
 fn target(
     args: &CommonArgs,
     env: &Env,
@@ -206,28 +166,24 @@ fn target(
     let client = pipeline_cli::http::client("pipeline-deploy")
         .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
     let http = Http::new(client).with_progress(progress);
-    let arm = Endpoint::parse(
-        "--arm-endpoint/PIPELINE_AZURE_ARM_ENDPOINT",
-        &args.arm_endpoint,
-    )
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    let scm = args
-        .scm_endpoint
-        .as_deref()
-        .map(|s| Endpoint::parse("--scm-endpoint/PIPELINE_AZURE_SCM_ENDPOINT", s))
-        .transpose()
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let cred = credential(args, env)?;
-    tracing::info!(credential = cred.kind(), "authenticating");
+    let settings = AzureSettings {
+        authority_host: args.authority_host.clone(),
+        arm_endpoint: args.arm_endpoint.clone(),
+        arm_scope: args.arm_scope.clone(),
+        scm_endpoint: args.scm_endpoint.clone(),
+        api_version: args.api_version.clone(),
+        tenant: args.tenant.clone(),
+        client_id: args.client_id.clone(),
+    };
     let app = AppRef {
         subscription: args.subscription.clone(),
         resource_group: args.resource_group.clone(),
         app: args.app.clone(),
     };
-    let svc = AppService::new(http, arm, app, Arc::new(cred))
-        .with_scm(scm)
-        .with_api_version(&args.api_version);
-    Ok(AppServiceTarget::new(svc, &args.slot).with_timeout(Duration::from_secs(args.timeout)))
+    Ok(
+        pipeline_targets::azure::env::target(http, &settings, env, app, &args.slot)?
+            .with_timeout(Duration::from_secs(args.timeout)),
+    )
 }
 
 async fn dispatch(

@@ -7,13 +7,12 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use pipeline_ci::{CiSink, Env, Secret};
 use pipeline_cli::http::StderrProgress;
-use pipeline_http::{Endpoint, Http};
+use pipeline_http::Http;
 use pipeline_targets::Release;
+use pipeline_targets::cloudrun::env::GcpSettings;
 use pipeline_targets::cloudrun::{
-    CLOUD_PLATFORM_SCOPE, CloudRun, CloudRunTarget, DEFAULT_IAMCREDENTIALS_ENDPOINT,
-    DEFAULT_METADATA_ENDPOINT, DEFAULT_RUN_ENDPOINT, DEFAULT_STS_ENDPOINT, GcpCredential,
-    GcpSource, HealthSettings, ImageRef, Overrides, ServiceRef, SubjectToken, github_audience,
-    impersonation_url, metadata_endpoint, provider_audience,
+    CloudRunTarget, DEFAULT_METADATA_ENDPOINT, DEFAULT_RUN_ENDPOINT, HealthSettings, ImageRef,
+    ServiceRef,
 };
 
 use crate::Exit;
@@ -127,88 +126,6 @@ pub(crate) fn run(cmd: CloudRunCommand, env: &Env, secrets: &[Secret]) -> Exit {
     crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
 }
 
-fn endpoint(what: &str, raw: &str) -> Result<Endpoint, Failure> {
-    Endpoint::parse(what, raw).map_err(|e| Failure::usage(e.to_string()))
-}
-
-fn credential(args: &CommonArgs, env: &Env) -> Result<GcpCredential, Failure> {
-    let sts = args
-        .sts_endpoint
-        .as_deref()
-        .map(|s| endpoint("--sts-endpoint/PIPELINE_GCP_STS_ENDPOINT", s))
-        .transpose()?;
-    let iam = args
-        .iamcredentials_endpoint
-        .as_deref()
-        .map(|s| {
-            endpoint(
-                "--iamcredentials-endpoint/PIPELINE_GCP_IAMCREDENTIALS_ENDPOINT",
-                s,
-            )
-        })
-        .transpose()?;
-    let nonempty = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
-    if let Some(file) = args
-        .credentials
-        .as_ref()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        let what = file.display().to_string();
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Failure::usage(format!("cannot read the credentials file {what}: {e}")))?;
-        let overrides = Overrides {
-            token_uri: None,
-            sts,
-            iamcredentials: iam,
-        };
-        return GcpCredential::from_json(&what, &text, &overrides, CLOUD_PLATFORM_SCOPE)
-            .map_err(|e| Failure::usage(e.to_string()));
-    }
-    if let Some(provider) = nonempty("GOOGLE_WORKLOAD_IDENTITY_PROVIDER") {
-        let (Some(url), Some(token)) = (
-            nonempty("ACTIONS_ID_TOKEN_REQUEST_URL"),
-            nonempty("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-        ) else {
-            return Err(Failure::usage(
-                "GOOGLE_WORKLOAD_IDENTITY_PROVIDER is set but there is no GitHub Actions OIDC \
-                 token: run in GitHub Actions with `permissions: id-token: write`",
-            ));
-        };
-        let sts = match sts {
-            Some(e) => e,
-            None => endpoint("the STS endpoint", DEFAULT_STS_ENDPOINT)?,
-        };
-        let iam = match iam {
-            Some(e) => e,
-            None => endpoint(
-                "the IAM Credentials endpoint",
-                DEFAULT_IAMCREDENTIALS_ENDPOINT,
-            )?,
-        };
-        let source = GcpSource::WorkloadIdentity {
-            audience: provider_audience(provider),
-            subject: SubjectToken::GitHubOidc {
-                request_url: url.to_owned(),
-                request_token: Secret::new(token.to_owned()),
-                audience: github_audience(provider),
-            },
-            token_url: sts.at("/v1/token", &[]),
-            impersonation_url: nonempty("GOOGLE_SERVICE_ACCOUNT")
-                .map(|email| impersonation_url(&iam, email.trim())),
-        };
-        return Ok(GcpCredential::new(source, CLOUD_PLATFORM_SCOPE));
-    }
-    let md = metadata_endpoint(
-        "--metadata-endpoint/PIPELINE_GCP_METADATA_ENDPOINT",
-        &args.metadata_endpoint,
-    )
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    Ok(GcpCredential::new(
-        GcpSource::Metadata { endpoint: md },
-        CLOUD_PLATFORM_SCOPE,
-    ))
-}
-
 fn target(
     args: &CommonArgs,
     env: &Env,
@@ -217,19 +134,20 @@ fn target(
     let client = pipeline_cli::http::client("pipeline-deploy")
         .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
     let http = Http::new(client).with_progress(progress);
-    let run = endpoint(
-        "--run-endpoint/PIPELINE_GCP_RUN_ENDPOINT",
-        &args.run_endpoint,
-    )?;
-    let cred = credential(args, env)?;
-    tracing::info!(credential = cred.kind(), "authenticating");
+    let settings = GcpSettings {
+        credentials: args.credentials.clone(),
+        run_endpoint: args.run_endpoint.clone(),
+        sts_endpoint: args.sts_endpoint.clone(),
+        iamcredentials_endpoint: args.iamcredentials_endpoint.clone(),
+        metadata_endpoint: args.metadata_endpoint.clone(),
+    };
     let svc = ServiceRef {
         project: args.project.clone(),
         region: args.region.clone(),
         service: args.service.clone(),
     };
     Ok(
-        CloudRunTarget::new(CloudRun::new(http, run, svc, Arc::new(cred)))
+        pipeline_targets::cloudrun::env::target(http, &settings, env, svc)?
             .with_timeout(Duration::from_secs(args.timeout)),
     )
 }

@@ -21,10 +21,18 @@ use pipeline_promotion::config::{Environment, PipelineConfig, TargetConfig};
 use pipeline_promotion::engine::{Context, PromoteError, Promoted, StepReport, promote};
 use pipeline_promotion::store::{GitStore, StateStore, StoreError};
 use pipeline_promotion::{Candidate, Decision, EnvNow, Outcome as RecordOutcome, Record, plan};
+use pipeline_targets::azure::{AppRef, HealthSettings};
+use pipeline_targets::cloudrun::{ImageRef, ServiceRef};
 use pipeline_targets::local::{AgentRef, LocalTarget};
 use pipeline_targets::{AnyTarget, Outcome, Release, Target, TargetError};
 
-const EXIT_CODES: &str = "Exit codes: 0 success (promoted, or already there); 1 the step said \
+const EXIT_CODES: &str = "Cloud environments take their credentials and endpoints from the \
+environment, as `pipeline-deploy azure` and `pipeline-deploy cloud-run` do (AZURE_TENANT_ID, \
+AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE or GitHub Actions OIDC; \
+GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_WORKLOAD_IDENTITY_PROVIDER or the metadata server; \
+AZURE_AUTHORITY_HOST, PIPELINE_AZURE_*_ENDPOINT, PIPELINE_GCP_*_ENDPOINT). \
+PIPELINE_AZURE_SLOT_URL and PIPELINE_AZURE_LIVE_URL replace the URLs made of the slot's and \
+production's default host names.\n\nExit codes: 0 success (promoted, or already there); 1 the step said \
 no (a policy refused the promotion, validation failed before the switch, verification failed \
 after it and traffic went back, another promotion holds the environment); 2 usage, \
 configuration or input error; 3 a target, the agent or the git remote failed after retries.";
@@ -234,13 +242,20 @@ fn http(progress: Arc<StderrProgress>) -> Result<Http, Failure> {
 }
 
 /// The target of `env`, declared on the agent when it is local; with its
-/// health path and the URL live traffic reaches.
+/// health path and the URL live traffic reaches when the configuration
+/// (or an override) gives it: otherwise [`live_url`] asks the target.
+///
+/// Cloud targets take their credentials and endpoints from `vars` (see
+/// [`pipeline_targets::azure::env`] and [`pipeline_targets::cloudrun::env`]);
+/// `PIPELINE_AZURE_SLOT_URL` and `PIPELINE_AZURE_LIVE_URL` replace the
+/// URLs made of the slot's and production's default host names.
 async fn target_of(
     cli: &Cli,
     config: &PipelineConfig,
     env: &Environment,
+    vars: &Env,
     http: &Http,
-) -> Result<(AnyTarget, String, url::Url), Failure> {
+) -> Result<(AnyTarget, String, Option<url::Url>), Failure> {
     match &env.target {
         TargetConfig::Local {
             front,
@@ -263,17 +278,85 @@ async fn target_of(
             .await?;
             let live = url::Url::parse(&format!("http://{front}/"))
                 .map_err(|e| usage(format!("front {front}: {e}")))?;
-            Ok((AnyTarget::Local(Box::new(t)), health_path.clone(), live))
+            Ok((
+                AnyTarget::Local(Box::new(t)),
+                health_path.clone(),
+                Some(live),
+            ))
         }
-        TargetConfig::AzureAppService { .. } => Err(usage(format!(
-            "environment {}: azure-app-service targets are promoted with `pipeline-deploy azure` steps for now",
-            env.name
-        ))),
-        TargetConfig::CloudRun { .. } => Err(usage(format!(
-            "environment {}: cloud-run targets are not supported yet",
-            env.name
-        ))),
+        TargetConfig::AzureAppService {
+            subscription,
+            resource_group,
+            app,
+            slot,
+            health_path,
+        } => {
+            let app = AppRef {
+                subscription: subscription.clone(),
+                resource_group: resource_group.clone(),
+                app: app.clone(),
+            };
+            let t = pipeline_targets::azure::env::from_env(http.clone(), vars, app, slot)
+                .map_err(|e| in_env(env, e))?
+                .with_slot_url(url_var(vars, "PIPELINE_AZURE_SLOT_URL")?)
+                .with_health(HealthSettings {
+                    path: health_path.clone(),
+                    ..HealthSettings::default()
+                });
+            let live = url_var(vars, "PIPELINE_AZURE_LIVE_URL")?;
+            Ok((AnyTarget::Azure(Box::new(t)), health_path.clone(), live))
+        }
+        TargetConfig::CloudRun {
+            project,
+            region,
+            service,
+            image,
+        } => {
+            let image = ImageRef::parse(image).map_err(|e| in_env(env, e))?;
+            let svc = ServiceRef {
+                project: project.clone(),
+                region: region.clone(),
+                service: service.clone(),
+            };
+            let health_path = HealthSettings::default().path;
+            let t = pipeline_targets::cloudrun::env::from_env(http.clone(), vars, svc)
+                .map_err(|e| in_env(env, e))?
+                .with_image(&image.reference);
+            Ok((AnyTarget::CloudRun(Box::new(t)), health_path, None))
+        }
     }
+}
+
+fn in_env(env: &Environment, e: TargetError) -> Failure {
+    let Failure(exit, message) = e.into();
+    Failure(exit, format!("environment {}: {message}", env.name))
+}
+
+/// The URL in the variable `name`, if it is set.
+fn url_var(vars: &Env, name: &str) -> Result<Option<url::Url>, Failure> {
+    vars.get(name)
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| url::Url::parse(v.trim()).map_err(|e| usage(format!("{name} `{v}`: {e}"))))
+        .transpose()
+}
+
+/// The URL live traffic reaches: `known`, else the target's own (Azure:
+/// production's default host name; Cloud Run: the service's URI).
+async fn live_url(target: &AnyTarget, known: Option<url::Url>) -> Result<url::Url, Failure> {
+    if let Some(url) = known {
+        return Ok(url);
+    }
+    let url = match target {
+        AnyTarget::Azure(t) => t.live_url().await?,
+        AnyTarget::CloudRun(t) => t.live_url().await?,
+        other => {
+            return Err(usage(format!(
+                "{}: no URL for live traffic",
+                other.describe()
+            )));
+        }
+    };
+    Ok(url)
 }
 
 fn now_of(store: &GitStore, env: &str) -> Result<Option<Record>, Failure> {
@@ -455,7 +538,25 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 sha256: sha,
                 artifact: artifact_path,
             };
-            let (target, health_path, live_url) = target_of(cli, &config, envcfg, &http).await?;
+            if let TargetConfig::CloudRun { image, .. } = &envcfg.target {
+                let image = ImageRef::parse(image).map_err(|e| in_env(envcfg, e))?;
+                if image.digest.to_string() != plan.candidate.sha256 {
+                    return Err(Failure(
+                        Exit::Refused,
+                        format!(
+                            "environment {}: the image {} has digest {}, but the release to promote is {} ({}): \
+                             promotion moves the same bytes; set target.image to the image of that digest",
+                            envcfg.name,
+                            image.reference,
+                            image.digest,
+                            plan.candidate.version,
+                            plan.candidate.sha256
+                        ),
+                    ));
+                }
+            }
+            let (target, health_path, known) = target_of(cli, &config, envcfg, env, &http).await?;
+            let live_url = live_url(&target, known).await?;
             let ctx = Context {
                 root: cli.repo.clone(),
                 by,
@@ -569,7 +670,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                     cli.config.display()
                 ))
             })?;
-            let (target, _, _) = target_of(cli, &config, envcfg, &http).await?;
+            let (target, _, _) = target_of(cli, &config, envcfg, env, &http).await?;
             let lock = store.lock(&args.env, &by, "rollback", pipeline_promotion::now(), 3600)?;
             let result = async {
                 let current = store.current(&args.env)?;

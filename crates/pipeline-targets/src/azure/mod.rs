@@ -6,6 +6,7 @@
 
 mod appservice;
 mod credential;
+pub mod env;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -107,6 +108,23 @@ impl AppServiceTarget {
     /// The slot deployed to.
     pub fn slot(&self) -> &str {
         &self.slot
+    }
+
+    /// The URL live traffic reaches: `https://` and production's default
+    /// host name.
+    pub async fn live_url(&self) -> Result<Url, TargetError> {
+        let production =
+            self.svc.site(None, self.deadline()).await?.ok_or_else(|| {
+                TargetError::Config(format!("app {} not found", self.svc.app().app))
+            })?;
+        let host = production.default_host_name.as_deref().ok_or_else(|| {
+            TargetError::Config(format!(
+                "app {} has no default host name",
+                self.svc.app().app
+            ))
+        })?;
+        Url::parse(&format!("https://{host}/"))
+            .map_err(|e| TargetError::Config(format!("host name `{host}`: {e}")))
     }
 
     fn deadline(&self) -> Instant {

@@ -9,6 +9,7 @@
 //! one is read again and the change recomputed, never sent blindly.
 
 mod credential;
+pub mod env;
 mod run;
 
 use std::time::Duration;
@@ -154,6 +155,15 @@ impl CloudRunTarget {
 
     fn deadline(&self) -> Instant {
         crate::health::deadline_in(self.timeout)
+    }
+
+    /// The URL live traffic reaches: the service's main URI.
+    pub async fn live_url(&self) -> Result<Url, TargetError> {
+        let service = self.run.get(self.deadline()).await?;
+        let uri = service.uri.as_deref().ok_or_else(|| {
+            TargetError::Config(format!("service {} has no URI yet", self.name()))
+        })?;
+        Url::parse(uri).map_err(|e| TargetError::Config(format!("service URI `{uri}`: {e}")))
     }
 
     fn name(&self) -> &str {

@@ -1,0 +1,397 @@
+//! `pipeline-promote promote` into cloud environments: Azure App Service
+//! against `FakeAzure`, Cloud Run against `FakeGcp`, the state in a git
+//! repository with a bare remote. `prod` is the first environment, so the
+//! artifact and the gate are given and no agent is needed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use pipeline_testkit::fixtures::{
+    APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
+};
+use pipeline_testkit::gcp::{FakeGcp, PROJECT, REGION, SERVICE, digest_hex, image_of};
+use pipeline_testkit::{Artifact, FakeAzure, Health, artifact};
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+/// Variables of the test's own environment that would change what the
+/// binary does.
+const FOREIGN: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_WORKLOAD_IDENTITY_PROVIDER",
+    "GOOGLE_SERVICE_ACCOUNT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A repository with a bare remote, a runtime for the fakes, and the
+/// binary's environment.
+struct World {
+    root: tempfile::TempDir,
+    repo: PathBuf,
+    rt: tokio::runtime::Runtime,
+    vars: Vec<(String, String)>,
+}
+
+impl World {
+    fn new() -> World {
+        let root = tempfile::tempdir().unwrap();
+        let remote = root.path().join("remote.git");
+        let repo = root.path().join("repo");
+        git(
+            root.path(),
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                "master",
+                remote.to_str().unwrap(),
+            ],
+        );
+        git(
+            root.path(),
+            &["init", "-q", "-b", "master", repo.to_str().unwrap()],
+        );
+        fs::write(repo.join("README"), "x\n").unwrap();
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "init"]);
+        git(
+            &repo,
+            &["remote", "add", "origin", remote.to_str().unwrap()],
+        );
+        git(&repo, &["push", "-q", "origin", "master"]);
+        fs::write(
+            repo.join("gate.json"),
+            r#"{"schema":"pipeline-report/gate/v1","gate":{"passed":true,"violations":[]}}"#,
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        World {
+            root,
+            repo,
+            rt,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Writes pipeline.toml: one environment, `prod`, on `target`.
+    fn config(&self, target: &str) {
+        let config = format!(
+            r#"
+[test]
+command = "true"
+
+[artifact]
+source = "app"
+
+[[environment]]
+name = "prod"
+target = {target}
+validate = [{{ name = "smoke", command = 'test -n "$SLOT_URL"', timeout_secs = 20 }}]
+verify = {{ health_for_secs = 1 }}
+"#
+        );
+        fs::write(self.repo.join("pipeline.toml"), config).unwrap();
+    }
+
+    fn var(&mut self, k: &str, v: impl Into<String>) {
+        self.vars.push((k.to_owned(), v.into()));
+    }
+
+    fn promote(&self, version: &str, sha256: &str, extra: &[&str]) -> Output {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pipeline-promote"));
+        cmd.args(["promote", "--to", "prod", "--version", version])
+            .args(["--sha256", sha256, "--gate-json", "gate.json"])
+            .args(extra)
+            .current_dir(&self.repo)
+            .env("NO_COLOR", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com");
+        for k in FOREIGN {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.vars.iter().map(|(k, v)| (k, v)));
+        cmd.output().unwrap()
+    }
+
+    /// The records of `prod` in the state store, newest first.
+    fn history(&self) -> Vec<Value> {
+        let o = Command::new(assert_cmd::cargo::cargo_bin("pipeline-promote"))
+            .args(["history", "--env", "prod", "--json"])
+            .current_dir(&self.repo)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        doc["records"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------- Azure
+
+fn azure_world(fake: &FakeAzure, w: &mut World) {
+    let uri = fake.uri();
+    w.config(&format!(
+        r#"{{ kind = "azure-app-service", subscription = "{SUBSCRIPTION}", resource_group = "{RESOURCE_GROUP}", app = "{APP}", slot = "{SLOT}" }}"#
+    ));
+    w.var("AZURE_TENANT_ID", TENANT);
+    w.var("AZURE_CLIENT_ID", CLIENT_ID);
+    w.var("AZURE_CLIENT_SECRET", CLIENT_SECRET);
+    w.var("AZURE_AUTHORITY_HOST", &uri);
+    w.var("PIPELINE_AZURE_ARM_ENDPOINT", &uri);
+    w.var("PIPELINE_AZURE_SCM_ENDPOINT", &uri);
+    // The fixtures' host names (*.azurewebsites.net) are not the fake's.
+    w.var("PIPELINE_AZURE_SLOT_URL", fake.slot_url(SLOT));
+    w.var("PIPELINE_AZURE_LIVE_URL", fake.slot_url("production"));
+}
+
+fn start_azure(w: &World) -> FakeAzure {
+    w.rt.block_on(
+        FakeAzure::builder()
+            .health(Health {
+                unavailable: 0,
+                stale: 0,
+            })
+            .start(),
+    )
+}
+
+fn release(w: &World, name: &str, len: usize) -> Artifact {
+    let dir = w.root.path().join(name);
+    fs::create_dir_all(&dir).unwrap();
+    artifact(&dir, len)
+}
+
+#[test]
+fn azure_blue_green_promotion_goes_live_and_is_recorded() {
+    let mut w = World::new();
+    let fake = start_azure(&w);
+    azure_world(&fake, &mut w);
+    let art = release(&w, "a", 32 << 10);
+
+    let o = w.promote(
+        "1.1.0",
+        &art.sha256,
+        &["--artifact", art.path.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1.1.0 live in prod"), "{}", text(&o));
+    // Deployed into the slot, then swapped into production.
+    assert_eq!(fake.swaps(), 1);
+    assert_eq!(fake.version(None).as_deref(), Some("1.1.0"));
+    assert_eq!(fake.serving(None).as_deref(), Some("1.1.0"));
+    assert_eq!(fake.version(Some(SLOT)).as_deref(), Some("1.0.0"));
+    let history = w.history();
+    assert_eq!(history[0]["outcome"], "live", "{history:?}");
+    assert_eq!(history[0]["live_version"], "1.1.0", "{history:?}");
+    assert_eq!(
+        history[0]["live_sha256"],
+        art.sha256.as_str(),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn azure_failed_verification_swaps_back() {
+    let mut w = World::new();
+    let fake = start_azure(&w);
+    azure_world(&fake, &mut w);
+    let a = release(&w, "a", 32 << 10);
+    let o = w.promote(
+        "1.1.0",
+        &a.sha256,
+        &["--artifact", a.path.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(fake.swaps(), 1);
+
+    // Production stops answering healthy after the next swap.
+    w.rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/web/production/health"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(fake.server()),
+    );
+    let b = release(&w, "b", 48 << 10);
+    let o = w.promote(
+        "1.2.0",
+        &b.sha256,
+        &["--artifact", b.path.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("rolled back to 1.1.0"), "{}", text(&o));
+    // Swapped in, then swapped back.
+    assert_eq!(fake.swaps(), 3);
+    assert_eq!(fake.version(None).as_deref(), Some("1.1.0"));
+    assert_eq!(fake.version(Some(SLOT)).as_deref(), Some("1.2.0"));
+    let history = w.history();
+    assert_eq!(history[0]["outcome"], "rolled-back", "{history:?}");
+    assert_eq!(history[0]["live_version"], "1.1.0", "{history:?}");
+}
+
+#[test]
+fn azure_without_credentials_exits_2_naming_the_variable() {
+    let mut w = World::new();
+    let fake = start_azure(&w);
+    azure_world(&fake, &mut w);
+    w.vars.retain(|(k, _)| k != "AZURE_CLIENT_ID");
+    let a = release(&w, "a", 4 << 10);
+    let o = w.promote(
+        "1.1.0",
+        &a.sha256,
+        &["--artifact", a.path.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("AZURE_CLIENT_ID"), "{}", text(&o));
+    assert_eq!(fake.swaps(), 0);
+}
+
+// ------------------------------------------------------------- Cloud Run
+
+fn cloud_run_world(fake: &FakeGcp, w: &mut World, version: &str) {
+    w.config(&format!(
+        r#"{{ kind = "cloud-run", project = "{PROJECT}", region = "{REGION}", service = "{SERVICE}", image = "{}" }}"#,
+        image_of(version)
+    ));
+    if w.vars.is_empty() {
+        let uri = fake.uri();
+        let key = w.root.path().join("key.json");
+        fs::write(&key, fake.key_file().to_string()).unwrap();
+        w.var("GOOGLE_APPLICATION_CREDENTIALS", key.to_str().unwrap());
+        w.var("PIPELINE_GCP_RUN_ENDPOINT", &uri);
+        w.var("PIPELINE_GCP_STS_ENDPOINT", &uri);
+        w.var("PIPELINE_GCP_IAMCREDENTIALS_ENDPOINT", &uri);
+        w.var("PIPELINE_GCP_METADATA_ENDPOINT", &uri);
+    }
+}
+
+fn start_gcp(w: &World) -> FakeGcp {
+    w.rt.block_on(FakeGcp::builder().unhealthy(0).start())
+}
+
+fn revision_of(version: &str) -> String {
+    pipeline_targets::cloudrun::revision_name(
+        SERVICE,
+        version,
+        &digest_hex(version).parse().unwrap(),
+    )
+}
+
+#[test]
+fn cloud_run_promotion_moves_all_traffic_to_the_new_revision() {
+    let mut w = World::new();
+    let fake = start_gcp(&w);
+    cloud_run_world(&fake, &mut w, "2.0.0");
+
+    let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rev = revision_of("2.0.0");
+    assert_eq!(fake.live_revision().as_deref(), Some(rev.as_str()));
+    assert_eq!(fake.tagged("green").as_deref(), Some(rev.as_str()));
+    let traffic = fake.service()["traffic"].clone();
+    let on_new: Vec<&Value> = traffic
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["revision"].as_str().is_some_and(|r| r.ends_with(&rev)))
+        .collect();
+    assert_eq!(on_new.len(), 1, "{traffic}");
+    assert_eq!(on_new[0]["percent"], 100, "{traffic}");
+    let history = w.history();
+    assert_eq!(history[0]["outcome"], "live", "{history:?}");
+    assert_eq!(
+        history[0]["live_sha256"],
+        digest_hex("2.0.0"),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn cloud_run_refuses_a_release_whose_digest_is_not_the_image() {
+    let mut w = World::new();
+    let fake = start_gcp(&w);
+    cloud_run_world(&fake, &mut w, "2.0.0");
+    let o = w.promote("2.0.1", &digest_hex("2.0.1"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("promotion moves the same bytes"),
+        "{}",
+        text(&o)
+    );
+    assert!(w.rt.block_on(fake.patches()).is_empty());
+}
+
+#[test]
+fn cloud_run_failed_verification_puts_traffic_back_on_blue() {
+    let mut w = World::new();
+    let fake = start_gcp(&w);
+    cloud_run_world(&fake, &mut w, "2.0.0");
+    let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The service's URL stops answering healthy after the next swap.
+    w.rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/run/_live/health"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(fake.server()),
+    );
+    cloud_run_world(&fake, &mut w, "2.1.0");
+    let o = w.promote("2.1.0", &digest_hex("2.1.0"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("rolled back to 2.0.0"), "{}", text(&o));
+    let blue = revision_of("2.0.0");
+    assert_eq!(fake.live_revision().as_deref(), Some(blue.as_str()));
+    assert_eq!(fake.tagged("blue").as_deref(), Some(blue.as_str()));
+    assert_eq!(
+        fake.tagged("green").as_deref(),
+        Some(revision_of("2.1.0").as_str())
+    );
+}
