@@ -13,7 +13,6 @@ use pipeline_targets::Release;
 use pipeline_targets::azure::env::{AzureSettings, DEFAULT_ARM_ENDPOINT};
 use pipeline_targets::azure::{
     ARM_SCOPE, AppRef, AppServiceTarget, DEFAULT_API_VERSION, DEFAULT_AUTHORITY_HOST,
-    HealthSettings,
 };
 
 use crate::Exit;
@@ -28,9 +27,6 @@ new version healthy, the slot holds another version, nothing to roll back to); 2
 configuration or input error (bad flag, an artifact whose SHA-256 differs, credentials or \
 permissions refused, an app that does not exist); 3 Resource Manager, Kudu or the network \
 failed after retries.";
-
-/// The longest timeout accepted: a week.
-const MAX_SECONDS: u64 = 7 * 24 * 3600;
 
 /// Azure App Service with deployment slots.
 #[derive(Debug, Subcommand)]
@@ -95,7 +91,7 @@ pub(crate) struct CommonArgs {
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
     client_id: Option<String>,
     /// The deadline of the whole operation, in seconds.
-    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=crate::targets::MAX_SECONDS))]
     timeout: u64,
     /// Print one JSON document on stdout instead of the text.
     #[arg(long)]
@@ -118,24 +114,8 @@ pub(crate) struct DeployArgs {
     /// Another app setting for the slot, KEY=VALUE; repeat to add more.
     #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
-    /// The slot's URL [default: https:// and its default host name].
-    #[arg(long, value_name = "URL")]
-    slot_url: Option<url::Url>,
-    /// The health path probed on the slot.
-    #[arg(long, default_value = "/health", value_name = "PATH")]
-    health_path: String,
-    /// The status a healthy slot answers.
-    #[arg(long, default_value_t = 200, value_name = "CODE")]
-    expect_status: u16,
-    /// The JSON field of the health answer holding the version (or the X-Pipeline-Version header).
-    #[arg(long, default_value = "version", value_name = "FIELD")]
-    version_field: String,
-    /// How long the slot may take to serve the version healthy, in seconds.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
-    health_timeout: u64,
-    /// The wait between health probes, in seconds.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
-    health_interval: f64,
+    #[command(flatten)]
+    health: crate::targets::HealthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -194,25 +174,11 @@ async fn dispatch(
     let sink = CiSink::from_env(env);
     let (args, action, extra) = match cmd {
         AzureCommand::Deploy(args) => {
-            let interval = match Duration::try_from_secs_f64(args.health_interval) {
-                Ok(d) if d <= Duration::from_secs(3600) => d,
-                _ => {
-                    return Err(Failure::usage(
-                        "--health-interval must be a number of seconds from 0 to 3600",
-                    ));
-                }
-            };
             let settings: BTreeMap<String, String> = args.settings.iter().cloned().collect();
             let t = target(&args.common, env, Arc::clone(&progress))?
-                .with_slot_url(args.slot_url.clone())
+                .with_slot_url(args.health.slot_url.clone())
                 .with_settings(settings)
-                .with_health(HealthSettings {
-                    path: args.health_path.clone(),
-                    expect_status: args.expect_status,
-                    version_field: args.version_field.clone(),
-                    interval,
-                    timeout: Duration::from_secs(args.health_timeout),
-                });
+                .with_health(args.health.settings()?);
             let release = Release {
                 version: args.release_version.clone(),
                 sha256: args.sha256,

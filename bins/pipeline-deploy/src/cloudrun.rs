@@ -11,8 +11,7 @@ use pipeline_http::Http;
 use pipeline_targets::Release;
 use pipeline_targets::cloudrun::env::GcpSettings;
 use pipeline_targets::cloudrun::{
-    CloudRunTarget, DEFAULT_METADATA_ENDPOINT, DEFAULT_RUN_ENDPOINT, HealthSettings, ImageRef,
-    ServiceRef,
+    CloudRunTarget, DEFAULT_METADATA_ENDPOINT, DEFAULT_RUN_ENDPOINT, ImageRef, ServiceRef,
 };
 
 use crate::Exit;
@@ -28,9 +27,6 @@ healthy, its name is taken by another configuration, nothing to swap or roll bac
 configuration or input error (bad flag, an image without @sha256:, credentials or permissions \
 refused, a service that does not exist); 3 Cloud Run, the token services or the network failed \
 after retries.";
-
-/// The longest timeout accepted: a week.
-const MAX_SECONDS: u64 = 7 * 24 * 3600;
 
 /// Google Cloud Run with tagged revisions (`green`, `blue`).
 #[derive(Debug, Subcommand)]
@@ -76,7 +72,7 @@ pub(crate) struct CommonArgs {
     #[arg(long, env = "PIPELINE_GCP_METADATA_ENDPOINT", default_value = DEFAULT_METADATA_ENDPOINT, value_name = "URL")]
     metadata_endpoint: String,
     /// The deadline of the whole operation, in seconds.
-    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=crate::targets::MAX_SECONDS))]
     timeout: u64,
     /// Print one JSON document on stdout instead of the text.
     #[arg(long)]
@@ -93,24 +89,8 @@ pub(crate) struct DeployArgs {
     /// The version being deployed (in the revision's name and annotation).
     #[arg(long = "version", value_name = "VERSION")]
     release_version: String,
-    /// The URL probed [default: the green tag's URL from trafficStatuses].
-    #[arg(long, value_name = "URL")]
-    slot_url: Option<url::Url>,
-    /// The health path probed.
-    #[arg(long, default_value = "/health", value_name = "PATH")]
-    health_path: String,
-    /// The status a healthy revision answers.
-    #[arg(long, default_value_t = 200, value_name = "CODE")]
-    expect_status: u16,
-    /// The JSON field of the health answer holding the version (or the X-Pipeline-Version header).
-    #[arg(long, default_value = "version", value_name = "FIELD")]
-    version_field: String,
-    /// How long the revision may take to serve the version healthy, in seconds.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
-    health_timeout: u64,
-    /// The wait between health probes, in seconds.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
-    health_interval: f64,
+    #[command(flatten)]
+    health: crate::targets::HealthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -160,25 +140,11 @@ async fn dispatch(
     let sink = CiSink::from_env(env);
     let (args, action) = match cmd {
         CloudRunCommand::Deploy(args) => {
-            let interval = match Duration::try_from_secs_f64(args.health_interval) {
-                Ok(d) if d <= Duration::from_secs(3600) => d,
-                _ => {
-                    return Err(Failure::usage(
-                        "--health-interval must be a number of seconds from 0 to 3600",
-                    ));
-                }
-            };
             let image = ImageRef::parse(&args.image)?;
             let t = target(&args.common, env, Arc::clone(&progress))?
                 .with_image(&image.reference)
-                .with_slot_url(args.slot_url.clone())
-                .with_health(HealthSettings {
-                    path: args.health_path.clone(),
-                    expect_status: args.expect_status,
-                    version_field: args.version_field.clone(),
-                    interval,
-                    timeout: Duration::from_secs(args.health_timeout),
-                });
+                .with_slot_url(args.health.slot_url.clone())
+                .with_health(args.health.settings()?);
             let release = Release {
                 version: args.release_version.clone(),
                 sha256: image.digest,

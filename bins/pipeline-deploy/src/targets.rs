@@ -101,6 +101,54 @@ where
     }
 }
 
+/// The longest timeout accepted: a week.
+pub(crate) const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
+/// How a new slot or revision is probed before it counts as deployed: the
+/// flags every cloud target's `deploy` takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct HealthArgs {
+    /// The URL probed [default: the target's own URL of the new slot or revision].
+    #[arg(long, value_name = "URL")]
+    pub(crate) slot_url: Option<url::Url>,
+    /// The health path probed.
+    #[arg(long, default_value = "/health", value_name = "PATH")]
+    health_path: String,
+    /// The status a healthy slot answers.
+    #[arg(long, default_value_t = 200, value_name = "CODE")]
+    expect_status: u16,
+    /// The JSON field of the health answer holding the version (or the X-Pipeline-Version header).
+    #[arg(long, default_value = "version", value_name = "FIELD")]
+    version_field: String,
+    /// How long the slot may take to serve the version healthy, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=MAX_SECONDS))]
+    health_timeout: u64,
+    /// The wait between health probes, in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    health_interval: f64,
+}
+
+impl HealthArgs {
+    /// The settings, or a usage error for an interval out of range.
+    pub(crate) fn settings(&self) -> Result<pipeline_targets::azure::HealthSettings, Failure> {
+        let interval = match std::time::Duration::try_from_secs_f64(self.health_interval) {
+            Ok(d) if d <= std::time::Duration::from_secs(3600) => d,
+            _ => {
+                return Err(Failure::usage(
+                    "--health-interval must be a number of seconds from 0 to 3600",
+                ));
+            }
+        };
+        Ok(pipeline_targets::azure::HealthSettings {
+            path: self.health_path.clone(),
+            expect_status: self.expect_status,
+            version_field: self.version_field.clone(),
+            interval,
+            timeout: std::time::Duration::from_secs(self.health_timeout),
+        })
+    }
+}
+
 /// What to do with a target.
 pub(crate) enum Action {
     Deploy(Release),
