@@ -18,7 +18,7 @@ use pipeline_cli::Exit;
 use pipeline_cli::http::StderrProgress;
 use pipeline_http::Http;
 use pipeline_promotion::config::{Environment, PipelineConfig, TargetConfig};
-use pipeline_promotion::engine::{Context, PromoteError, Promoted, StepReport, promote};
+use pipeline_promotion::engine::{Context, PromoteError, Promoted, StepReport, promote_locked};
 use pipeline_promotion::store::{GitStore, StateStore, StoreError};
 use pipeline_promotion::{Candidate, Decision, EnvNow, Outcome as RecordOutcome, Record, plan};
 use pipeline_targets::azure::{AppRef, HealthSettings};
@@ -395,6 +395,27 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
     let mut out = std::io::stdout().lock();
     match &cli.command {
         Command::Promote(args) => {
+            if config.environment(&args.to).is_none() {
+                return Err(usage(format!(
+                    "no environment `{}` in {}",
+                    args.to,
+                    cli.config.display()
+                )));
+            }
+            // The plan is made under the environment's lock: a promotion that
+            // waited for another must see what that one left.
+            let lock = if args.dry_run {
+                None
+            } else {
+                Some(store.lock(
+                    &args.to,
+                    &by,
+                    &format!("promote into {}", args.to),
+                    pipeline_promotion::now(),
+                    3600,
+                )?)
+            };
+            let result: Result<Exit, Failure> = async {
             // The state of every environment, read once.
             let mut states = std::collections::BTreeMap::new();
             for e in &config.environments {
@@ -587,7 +608,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 plan.from,
                 plan.env
             );
-            let outcome = promote(
+            let outcome = promote_locked(
                 &store,
                 &target,
                 &http,
@@ -661,6 +682,17 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 let _ = writeln!(out, "{words}");
             }
             Ok(exit)
+                    }
+            .await;
+            match lock {
+                Some(lock) => {
+                    let unlocked = store.unlock(lock);
+                    let exit = result?;
+                    unlocked?;
+                    Ok(exit)
+                }
+                None => result,
+            }
         }
         Command::Rollback(args) => {
             let (_, envcfg) = config.environment(&args.env).ok_or_else(|| {

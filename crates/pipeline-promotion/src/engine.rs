@@ -217,8 +217,10 @@ pub async fn promote<S: StateStore, T: Target>(
     Ok(outcome)
 }
 
+/// As [`promote`], for a caller that holds the environment's lock already
+/// (and made its plan under it).
 #[allow(clippy::too_many_arguments)]
-async fn promote_locked<S: StateStore, T: Target>(
+pub async fn promote_locked<S: StateStore, T: Target>(
     store: &S,
     target: &T,
     http: &Http,

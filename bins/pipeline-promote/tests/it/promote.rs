@@ -401,3 +401,55 @@ fn validation_failing_before_the_switch_leaves_traffic_alone() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
 }
+
+#[test]
+fn two_promotions_into_one_environment_never_interleave() {
+    let w = World::start("true", 0);
+    // A release that takes seconds to start: the first promotion holds the
+    // environment's lock while the second one asks for it.
+    let slow = w.release("1.0.0", "TESTAPP_START_DELAY_MS=3000\n");
+    let args: Vec<String> = [
+        "--to",
+        "dev",
+        "--version",
+        "1.0.0",
+        "--sha256",
+        &slow,
+        "--gate-json",
+        "gate.json",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let outputs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let args = args.clone();
+                let w = &w;
+                s.spawn(move || {
+                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    w.promote(&refs)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
+    // Exactly one went through; the other was refused, naming the lock's
+    // holder, and changed nothing.
+    assert!(
+        codes == [Some(0), Some(1)] || codes == [Some(1), Some(0)],
+        "{codes:?}\n{}\n{}",
+        text(&outputs[0]),
+        text(&outputs[1])
+    );
+    let refused = outputs.iter().find(|o| o.status.code() == Some(1)).unwrap();
+    assert!(text(refused).contains("is locked by"), "{}", text(refused));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+    let o = w.cmd(&["history", "--env", "dev", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["records"].as_array().unwrap().len(), 1, "{doc}");
+    // The lock is gone: a later promotion is not refused by it.
+    let refs = git(&w.repo, &["ls-remote", "origin", "refs/pipeline/locks/*"]);
+    assert!(refs.is_empty(), "{refs}");
+}
