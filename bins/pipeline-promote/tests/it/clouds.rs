@@ -3,8 +3,9 @@
 //! repository with a bare remote. `prod` is the first environment, so the
 //! artifact and the gate are given and no agent is needed.
 
+use crate::common::{repo_with_remote, text};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use pipeline_testkit::fixtures::{
@@ -38,32 +39,6 @@ const FOREIGN: &[&str] = &[
     "all_proxy",
 ];
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// A repository with a bare remote, a runtime for the fakes, and the
 /// binary's environment.
 struct World {
@@ -76,36 +51,7 @@ struct World {
 impl World {
     fn new() -> World {
         let root = tempfile::tempdir().unwrap();
-        let remote = root.path().join("remote.git");
-        let repo = root.path().join("repo");
-        git(
-            root.path(),
-            &[
-                "init",
-                "-q",
-                "--bare",
-                "-b",
-                "master",
-                remote.to_str().unwrap(),
-            ],
-        );
-        git(
-            root.path(),
-            &["init", "-q", "-b", "master", repo.to_str().unwrap()],
-        );
-        fs::write(repo.join("README"), "x\n").unwrap();
-        git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", "init"]);
-        git(
-            &repo,
-            &["remote", "add", "origin", remote.to_str().unwrap()],
-        );
-        git(&repo, &["push", "-q", "origin", "master"]);
-        fs::write(
-            repo.join("gate.json"),
-            r#"{"schema":"pipeline-report/gate/v1","gate":{"passed":true,"violations":[]}}"#,
-        )
-        .unwrap();
+        let repo = repo_with_remote(root.path());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod clouds;
+mod common;
 mod promote;

@@ -1,3 +1,4 @@
+use crate::common::{git, repo_with_remote, text};
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -13,24 +14,6 @@ fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn free_port() -> u16 {
@@ -119,31 +102,7 @@ fn leads_group_in(pid: i32, dir: &Path) -> bool {
 impl World {
     fn start(validate: &str, verify_secs: u64) -> World {
         let root = tempfile::tempdir().unwrap();
-        let remote = root.path().join("remote.git");
-        let repo = root.path().join("repo");
-        git(
-            root.path(),
-            &[
-                "init",
-                "-q",
-                "--bare",
-                "-b",
-                "master",
-                remote.to_str().unwrap(),
-            ],
-        );
-        git(
-            root.path(),
-            &["init", "-q", "-b", "master", repo.to_str().unwrap()],
-        );
-        fs::write(repo.join("README"), "x\n").unwrap();
-        git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", "init"]);
-        git(
-            &repo,
-            &["remote", "add", "origin", remote.to_str().unwrap()],
-        );
-        git(&repo, &["push", "-q", "origin", "master"]);
+        let repo = repo_with_remote(root.path());
         let state = repo.join(".pipeline/agent");
         let agent = Command::new(bin("pipeline-agent"))
             .args([
@@ -195,11 +154,6 @@ verify = {{ health_for_secs = {verify_secs} }}
             app = testapp.display(),
         );
         fs::write(repo.join("pipeline.toml"), config).unwrap();
-        fs::write(
-            repo.join("gate.json"),
-            r#"{"schema":"pipeline-report/gate/v1","gate":{"passed":true,"violations":[]}}"#,
-        )
-        .unwrap();
         World {
             _root: root,
             repo,
@@ -250,14 +204,6 @@ verify = {{ health_for_secs = {verify_secs} }}
             _ => None,
         }
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -343,7 +289,13 @@ fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
     let o = w.cmd(&["history", "--env", "prod"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(out.lines().last().unwrap().contains("1.0.0"), "{out}");
+    // Newest first: 2.0.0 rolled back, leaving 1.0.0 live; then 1.0.0 live.
+    let newest = out.lines().next().unwrap();
+    assert!(
+        newest.contains("2.0.0") && newest.contains("rolled back") && newest.contains("live 1.0.0"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
 
     // Unknown environments and bad configuration are usage errors.
     let o = w.promote(&["--to", "nope"]);
