@@ -50,17 +50,10 @@ impl From<TargetError> for Failure {
             Outcome::Caller => Exit::Usage,
             _ => Exit::External,
         };
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
+        Self {
+            exit,
+            message: pipeline_cli::error_chain(&e),
         }
-        Self { exit, message }
     }
 }
 

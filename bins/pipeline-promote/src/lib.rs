@@ -136,7 +136,7 @@ impl From<StoreError> for Failure {
             StoreError::Remote { .. } | StoreError::Git { .. } => Exit::External,
             _ => Exit::Usage,
         };
-        Failure(exit, chain(&e))
+        Failure(exit, pipeline_cli::error_chain(&e))
     }
 }
 
@@ -147,7 +147,7 @@ impl From<TargetError> for Failure {
             Outcome::Caller => Exit::Usage,
             _ => Exit::External,
         };
-        Failure(exit, chain(&e))
+        Failure(exit, pipeline_cli::error_chain(&e))
     }
 }
 
@@ -156,23 +156,9 @@ impl From<PromoteError> for Failure {
         match e {
             PromoteError::Target(t) => t.into(),
             PromoteError::Store(s) => s.into(),
-            other => Failure(Exit::Usage, chain(&other)),
+            other => Failure(Exit::Usage, pipeline_cli::error_chain(&other)),
         }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
 }
 
 fn usage(message: impl Into<String>) -> Failure {

@@ -40,6 +40,22 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// An error and its causes on one line, `a: b: c`, leaving out a cause
+/// whose words the message already holds (errors that embed their source).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
+
 /// The `-v` flag every binary takes; flatten it into the top-level parser.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Verbosity {

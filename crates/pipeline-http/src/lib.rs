@@ -50,7 +50,7 @@ mod progress;
 mod retry;
 mod token;
 
-pub use client::{Bearer, Body, BoxFuture, Http, MAX_REPLY, Request, Response, remaining};
+pub use client::{Bearer, Body, BoxFuture, Http, MAX_REPLY, Request, Response};
 pub use endpoint::{Endpoint, EndpointError, check_url, is_loopback};
 pub use error::{Blame, HttpError, ServiceError};
 pub use progress::{Event, Progress, Quiet};

@@ -85,7 +85,7 @@ pub async fn follow(
             Mode::Async(parse("Azure-AsyncOperation", &a)?)
         }
         (_, Some(l)) if initial.status.as_u16() == 202 => Mode::Location(parse("Location", &l)?),
-        _ if pending_state && *request_method(request) == Method::PUT => {
+        _ if pending_state && *request.method() == Method::PUT => {
             Mode::Resource(request.url().clone())
         }
         _ => {
@@ -196,10 +196,6 @@ pub async fn follow(
             elapsed: started.elapsed(),
         });
     }
-}
-
-fn request_method<'r>(request: &'r Request<'_>) -> &'r Method {
-    request.method()
 }
 
 fn provisioning_pending(resp: &Response) -> bool {
