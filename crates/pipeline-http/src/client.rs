@@ -18,7 +18,9 @@ use url::Url;
 use crate::endpoint::check_url;
 use crate::error::{HttpError, ServiceError, secs, transport_reason};
 use crate::progress::{Event, Progress, Quiet};
-use crate::retry::{Decision, RetryPolicy, classify, retry_after};
+use crate::retry::{
+    Decision, RATE_LIMIT_WAIT, RetryPolicy, classify, rate_limit_reset, rate_limited, retry_after,
+};
 
 /// A boxed future, for the object-safe [`Bearer`] trait.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -268,14 +270,21 @@ impl Http {
                         ServiceError::from_body(&resp.body)
                     };
                     let status = resp.status.as_u16();
-                    let decision = classify(
-                        status,
-                        &service,
-                        req.idempotent,
-                        refreshed,
-                        req.auth.is_some(),
-                    );
-                    let wait = retry_after(&resp.headers, SystemTime::now());
+                    let limited = rate_limited(status, &resp.headers, &service);
+                    let decision = if limited {
+                        Decision::Retry
+                    } else {
+                        classify(
+                            status,
+                            &service,
+                            req.idempotent,
+                            refreshed,
+                            req.auth.is_some(),
+                        )
+                    };
+                    let wait = retry_after(&resp.headers, SystemTime::now())
+                        .or_else(|| rate_limit_reset(&resp.headers, SystemTime::now()))
+                        .or(limited.then_some(RATE_LIMIT_WAIT));
                     let err = HttpError::Status {
                         op: req.op.to_owned(),
                         method: req.method.to_string(),
@@ -285,6 +294,7 @@ impl Http {
                         request_id: resp
                             .header("x-ms-request-id")
                             .or_else(|| resp.header("x-request-id"))
+                            .or_else(|| resp.header("x-github-request-id"))
                             .map(str::to_owned),
                     };
                     match decision {

@@ -144,6 +144,39 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Whether a 403 or 429 is a rate limit (GitHub's primary limit:
+/// `x-ratelimit-remaining: 0` with `x-ratelimit-reset`; its secondary
+/// limit: `Retry-After`, or a message that says so), so that it is waited
+/// out instead of failing at once. Any other 403 is a refusal.
+pub fn rate_limited(status: u16, headers: &HeaderMap, service: &ServiceError) -> bool {
+    matches!(status, 403 | 429)
+        && (header_str(headers, "retry-after").is_some()
+            || (header_str(headers, "x-ratelimit-remaining").map(str::trim) == Some("0")
+                && header_str(headers, "x-ratelimit-reset").is_some())
+            || service
+                .message
+                .as_deref()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("rate limit")))
+}
+
+/// How long to wait on a secondary rate limit that gives no time: GitHub
+/// asks for at least a minute.
+pub const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait until a rate limit's window resets: `x-ratelimit-reset` (Unix
+/// seconds) when `x-ratelimit-remaining` is 0.
+pub fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    if header_str(headers, "x-ratelimit-remaining").map(str::trim) != Some("0") {
+        return None;
+    }
+    let reset = header_str(headers, "x-ratelimit-reset")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -158,6 +191,47 @@ mod tests {
             code: Some(code.to_owned()),
             message: Some(message.to_owned()),
         }
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_come_back() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut primary = HeaderMap::new();
+        primary.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        primary.insert("x-ratelimit-reset", HeaderValue::from_static("1700000042"));
+        let none = ServiceError::default();
+        assert!(rate_limited(403, &primary, &none));
+        assert!(rate_limited(429, &primary, &none));
+        assert!(!rate_limited(404, &primary, &none));
+        assert_eq!(
+            rate_limit_reset(&primary, now),
+            Some(Duration::from_secs(42))
+        );
+        let mut secondary = HeaderMap::new();
+        secondary.insert("retry-after", HeaderValue::from_static("60"));
+        assert!(rate_limited(403, &secondary, &none));
+        let worded = svc(
+            "",
+            "You have exceeded a secondary rate limit. Please wait a few minutes",
+        );
+        assert!(rate_limited(403, &HeaderMap::new(), &worded));
+        assert!(!rate_limited(
+            403,
+            &HeaderMap::new(),
+            &svc("", "Resource not accessible by integration")
+        ));
+        assert_eq!(rate_limit_reset(&secondary, now), None);
+        let mut forbidden = HeaderMap::new();
+        forbidden.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+        forbidden.insert("x-ratelimit-reset", HeaderValue::from_static("1700000042"));
+        assert!(
+            !rate_limited(403, &forbidden, &none),
+            "a plain 403 is final"
+        );
+        assert_eq!(rate_limit_reset(&forbidden, now), None);
+        let mut past = primary.clone();
+        past.insert("x-ratelimit-reset", HeaderValue::from_static("1600000000"));
+        assert_eq!(rate_limit_reset(&past, now), Some(Duration::ZERO));
     }
 
     #[test]
