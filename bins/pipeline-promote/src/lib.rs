@@ -16,11 +16,15 @@ use clap::{Args, Parser, Subcommand};
 use pipeline_ci::{Env, Secret};
 use pipeline_cli::Exit;
 use pipeline_cli::http::StderrProgress;
-use pipeline_http::Http;
+use pipeline_http::{Endpoint, Http};
+use pipeline_promotion::GitHubStore;
+use pipeline_promotion::config::StateSettings;
 use pipeline_promotion::config::{Environment, PipelineConfig, TargetConfig};
 use pipeline_promotion::engine::{Context, PromoteError, Promoted, StepReport, promote_locked};
-use pipeline_promotion::store::{GitStore, StateStore, StoreError};
-use pipeline_promotion::{Candidate, Decision, EnvNow, Outcome as RecordOutcome, Record, plan};
+use pipeline_promotion::store::{AnyStore, GitStore, StateStore, StoreError};
+use pipeline_promotion::{
+    Candidate, Decision, EnvNow, Outcome as RecordOutcome, Record, Refusal, plan,
+};
 use pipeline_targets::azure::{AppRef, HealthSettings};
 use pipeline_targets::cloudrun::{ImageRef, ServiceRef};
 use pipeline_targets::local::{AgentRef, LocalTarget};
@@ -90,6 +94,10 @@ struct PromoteArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// When the previous environment has not run the release for its soak
+    /// time yet, wait for it, up to SECS, instead of refusing at once.
+    #[arg(long, value_name = "SECS")]
+    wait_soak: Option<u64>,
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -134,6 +142,10 @@ impl From<StoreError> for Failure {
             | StoreError::Locked { .. }
             | StoreError::LockLost { .. } => Exit::Refused,
             StoreError::Remote { .. } | StoreError::Git { .. } => Exit::External,
+            StoreError::Api { source, .. } => match source.blame() {
+                pipeline_http::Blame::Caller => Exit::Usage,
+                _ => Exit::External,
+            },
             _ => Exit::Usage,
         };
         Failure(exit, pipeline_cli::error_chain(&e))
@@ -213,12 +225,49 @@ fn load(cli: &Cli) -> Result<PipelineConfig, Failure> {
     pipeline_promotion::config::load(&cli.config).map_err(|e| usage(e.to_string()))
 }
 
-fn store(cli: &Cli, config: &PipelineConfig, env: &Env) -> GitStore {
-    let token = env
-        .get_secret("GIT_TOKEN")
-        .or_else(|| env.get_secret("GITHUB_TOKEN"));
-    let git = pipeline_gitflow::GitCli::new(&cli.repo, &config.branches.remote, None, token);
-    GitStore::new(&cli.repo, git)
+/// The state store `[state]` chooses: the git remote's refs, or GitHub
+/// Deployments (with `GITHUB_TOKEN`, at `GITHUB_API_URL`, the statuses
+/// linking to the run's log when `GITHUB_RUN_ID` says which).
+fn store(cli: &Cli, config: &PipelineConfig, env: &Env, http: &Http) -> Result<AnyStore, Failure> {
+    match &config.state {
+        StateSettings::Git => {
+            let token = env
+                .get_secret("GIT_TOKEN")
+                .or_else(|| env.get_secret("GITHUB_TOKEN"));
+            let git =
+                pipeline_gitflow::GitCli::new(&cli.repo, &config.branches.remote, None, token);
+            Ok(AnyStore::Git(GitStore::new(&cli.repo, git)))
+        }
+        StateSettings::GithubDeployments { repository } => {
+            let token = env.get_secret("GITHUB_TOKEN").ok_or_else(|| {
+                usage(format!(
+                    "{}: [state] kind = \"github-deployments\" needs GITHUB_TOKEN \
+                     (a token with deployments: write and contents: write)",
+                    cli.config.display()
+                ))
+            })?;
+            let raw = env
+                .get("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com");
+            let api = Endpoint::parse("GITHUB_API_URL", raw).map_err(|e| usage(e.to_string()))?;
+            let log_url = match (
+                env.get("GITHUB_SERVER_URL"),
+                env.get("GITHUB_REPOSITORY"),
+                env.get("GITHUB_RUN_ID"),
+            ) {
+                (Some(server), Some(repo), Some(run)) => Some(format!(
+                    "{}/{repo}/actions/runs/{run}",
+                    server.trim_end_matches('/')
+                )),
+                _ => None,
+            };
+            let store = GitHubStore::new(http.clone(), api, repository, token)
+                .map_err(|e| usage(format!("{}: [state] repository: {e}", cli.config.display())))?
+                .with_tag_prefix(config.branches.tag_prefix.clone())
+                .with_log_url(log_url);
+            Ok(AnyStore::GitHub(store))
+        }
+    }
 }
 
 fn http(progress: Arc<StderrProgress>) -> Result<Http, Failure> {
@@ -297,6 +346,7 @@ async fn target_of(
             region,
             service,
             image,
+            health_path,
         } => {
             let image = ImageRef::parse(image).map_err(|e| in_env(env, e))?;
             let svc = ServiceRef {
@@ -304,11 +354,14 @@ async fn target_of(
                 region: region.clone(),
                 service: service.clone(),
             };
-            let health_path = HealthSettings::default().path;
             let t = pipeline_targets::cloudrun::env::from_env(http.clone(), vars, svc)
                 .map_err(|e| in_env(env, e))?
-                .with_image(&image.reference);
-            Ok((AnyTarget::CloudRun(Box::new(t)), health_path, None))
+                .with_image(&image.reference)
+                .with_health(HealthSettings {
+                    path: health_path.clone(),
+                    ..HealthSettings::default()
+                });
+            Ok((AnyTarget::CloudRun(Box::new(t)), health_path.clone(), None))
         }
     }
 }
@@ -345,8 +398,8 @@ async fn live_url(target: &AnyTarget, known: Option<url::Url>) -> Result<url::Ur
     Ok(url)
 }
 
-fn now_of(store: &GitStore, env: &str) -> Result<Option<Record>, Failure> {
-    Ok(store.current(env)?.map(|s| s.record))
+async fn now_of(store: &AnyStore, env: &str) -> Result<Option<Record>, Failure> {
+    Ok(store.current(env).await?.map(|s| s.record))
 }
 
 async fn healthy(http: &Http, url: &url::Url, path: &str) -> bool {
@@ -371,8 +424,8 @@ fn live_url_of(env: &Environment) -> Option<(url::Url, String)> {
 
 async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit, Failure> {
     let config = load(cli)?;
-    let store = store(cli, &config, env);
     let http = http(progress)?;
+    let store = store(cli, &config, env, &http)?;
     let by = env
         .get("GITHUB_ACTOR")
         .map(|a| format!("{a} (run {})", env.get("GITHUB_RUN_ID").unwrap_or("?")))
@@ -388,95 +441,39 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                     cli.config.display()
                 )));
             }
+            if let (Some(budget), false) = (args.wait_soak, args.dry_run) {
+                wait_soak(&config, &store, &http, args, budget).await?;
+            }
             // The plan is made under the environment's lock: a promotion that
             // waited for another must see what that one left.
             let lock = if args.dry_run {
                 None
             } else {
-                Some(store.lock(
-                    &args.to,
-                    &by,
-                    &format!("promote into {}", args.to),
-                    pipeline_promotion::now(),
-                    3600,
-                )?)
+                Some(
+                    store
+                        .lock(
+                            &args.to,
+                            &by,
+                            &format!("promote into {}", args.to),
+                            pipeline_promotion::now(),
+                            3600,
+                        )
+                        .await?,
+                )
             };
             let result: Result<Exit, Failure> = async {
-            // The state of every environment, read once.
-            let mut states = std::collections::BTreeMap::new();
-            for e in &config.environments {
-                let record = now_of(&store, &e.name)?;
-                let ok = match (&record, live_url_of(e)) {
-                    (Some(_), Some((url, path))) => healthy(&http, &url, &path).await,
-                    (Some(_), None) => true,
-                    _ => false,
-                };
-                states.insert(
-                    e.name.clone(),
-                    EnvNow {
-                        record,
-                        healthy: ok,
-                    },
-                );
-            }
-            let gate = match &args.gate_json {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-                    let doc: serde_json::Value = serde_json::from_str(&text)
-                        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
-                    doc["gate"]["passed"].as_bool().ok_or_else(|| {
-                        usage(format!(
-                            "{}: no gate.passed (is it `pipeline-report gate --json` output?)",
-                            path.display()
-                        ))
-                    })?
-                }
-                None => false,
-            };
-            let first = config
-                .environments
-                .first()
-                .map(|e| e.name.clone())
-                .unwrap_or_default();
-            let first_history = store.history(&first, 200)?;
-            let gate_passed = |v: &str| {
-                gate || first_history
-                    .iter()
-                    .any(|r| r.version == v && r.outcome == RecordOutcome::Live)
-            };
-            let artifact = match (&args.release_version, &args.sha256) {
-                (Some(v), Some(d)) => Some(Candidate {
-                    version: v.clone(),
-                    sha256: d.to_string(),
-                }),
-                _ => None,
-            };
-            let state = |name: &str| {
-                states.get(name).cloned().unwrap_or(EnvNow {
-                    record: None,
-                    healthy: false,
-                })
-            };
-            let decision = plan(
-                &config,
-                &args.to,
-                args.release_version.as_deref(),
-                artifact.as_ref(),
-                &state,
-                &gate_passed,
-                pipeline_promotion::now(),
-            )
-            .map_err(|r| {
-                Failure(
-                    if r.is_usage() {
-                        Exit::Usage
-                    } else {
-                        Exit::Refused
-                    },
-                    r.to_string(),
-                )
-            })?;
+            let decision = decide(&config, &store, &http, args)
+                .await?
+                .map_err(|r| {
+                    Failure(
+                        if r.is_usage() {
+                            Exit::Usage
+                        } else {
+                            Exit::Refused
+                        },
+                        r.to_string(),
+                    )
+                })?;
             let plan = match decision {
                 Decision::AlreadyThere { env, candidate } => {
                     let _ = writeln!(
@@ -672,7 +669,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
             .await;
             match lock {
                 Some(lock) => {
-                    let unlocked = store.unlock(lock);
+                    let unlocked = store.unlock(lock).await;
                     let exit = result?;
                     unlocked?;
                     Ok(exit)
@@ -689,12 +686,14 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 ))
             })?;
             let (target, _, _) = target_of(cli, &config, envcfg, env, &http).await?;
-            let lock = store.lock(&args.env, &by, "rollback", pipeline_promotion::now(), 3600)?;
+            let lock = store
+                .lock(&args.env, &by, "rollback", pipeline_promotion::now(), 3600)
+                .await?;
             let result = async {
-                let current = store.current(&args.env)?;
+                let current = store.current(&args.env).await?;
                 let switched = target.rollback().await?;
                 let live_version = switched.live_version.clone().unwrap_or_default();
-                let sha = history_digest(&store, &args.env, &live_version)?;
+                let sha = history_digest(&store, &args.env, &live_version).await?;
                 let record = Record {
                     env: args.env.clone(),
                     version: live_version.clone(),
@@ -710,11 +709,13 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                         switched.idle_version.as_deref().unwrap_or("?")
                     ),
                 };
-                store.append(&args.env, &record, current.as_ref().map(|c| &c.revision))?;
+                store
+                    .append(&args.env, &record, current.as_ref().map(|c| &c.revision))
+                    .await?;
                 Ok::<_, Failure>(switched)
             }
             .await;
-            store.unlock(lock)?;
+            store.unlock(lock).await?;
             let switched = result?;
             let _ = writeln!(
                 out,
@@ -728,7 +729,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
         Command::Status(args) => {
             let mut rows = Vec::new();
             for e in &config.environments {
-                let record = now_of(&store, &e.name)?;
+                let record = now_of(&store, &e.name).await?;
                 let ok = match (&record, live_url_of(e)) {
                     (Some(_), Some((url, path))) => Some(healthy(&http, &url, &path).await),
                     _ => None,
@@ -758,7 +759,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                     cli.config.display()
                 )));
             }
-            let history = store.history(&args.env, args.limit)?;
+            let history = store.history(&args.env, args.limit).await?;
             if args.json {
                 let _ = writeln!(
                     out,
@@ -788,9 +789,123 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
     }
 }
 
-fn history_digest(store: &GitStore, env: &str, version: &str) -> Result<Option<String>, Failure> {
+/// Waits, up to `budget` seconds, while the only reason to refuse the
+/// promotion is the previous environment's soak time; anything else (or a
+/// soak longer than the budget) is left to the promotion to say.
+async fn wait_soak(
+    config: &PipelineConfig,
+    store: &AnyStore,
+    http: &Http,
+    args: &PromoteArgs,
+    budget: u64,
+) -> Result<(), Failure> {
+    let deadline = pipeline_promotion::now().saturating_add(budget);
+    loop {
+        let Err(Refusal::NotSoaked {
+            env,
+            previous,
+            version,
+            ran,
+            needs,
+        }) = decide(config, store, http, args).await?
+        else {
+            return Ok(());
+        };
+        let left = needs.saturating_sub(ran).max(1);
+        if pipeline_promotion::now().saturating_add(left) > deadline {
+            return Ok(());
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "waiting {left}s: {previous} has run {version} for {ran}s and {env} requires {needs}s"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(left)).await;
+    }
+}
+
+/// What a promotion into `args.to` would do now: the state of every
+/// environment, read once, against the policy.
+async fn decide(
+    config: &PipelineConfig,
+    store: &AnyStore,
+    http: &Http,
+    args: &PromoteArgs,
+) -> Result<Result<Decision, Refusal>, Failure> {
+    // The state of every environment, read once.
+    let mut states = std::collections::BTreeMap::new();
+    for e in &config.environments {
+        let record = now_of(store, &e.name).await?;
+        let ok = match (&record, live_url_of(e)) {
+            (Some(_), Some((url, path))) => healthy(http, &url, &path).await,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        states.insert(
+            e.name.clone(),
+            EnvNow {
+                record,
+                healthy: ok,
+            },
+        );
+    }
+    let gate = match &args.gate_json {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            doc["gate"]["passed"].as_bool().ok_or_else(|| {
+                usage(format!(
+                    "{}: no gate.passed (is it `pipeline-report gate --json` output?)",
+                    path.display()
+                ))
+            })?
+        }
+        None => false,
+    };
+    let first = config
+        .environments
+        .first()
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    let first_history = store.history(&first, 200).await?;
+    let gate_passed = |v: &str| {
+        gate || first_history
+            .iter()
+            .any(|r| r.version == v && r.outcome == RecordOutcome::Live)
+    };
+    let artifact = match (&args.release_version, &args.sha256) {
+        (Some(v), Some(d)) => Some(Candidate {
+            version: v.clone(),
+            sha256: d.to_string(),
+        }),
+        _ => None,
+    };
+    let state = |name: &str| {
+        states.get(name).cloned().unwrap_or(EnvNow {
+            record: None,
+            healthy: false,
+        })
+    };
+    Ok(plan(
+        config,
+        &args.to,
+        args.release_version.as_deref(),
+        artifact.as_ref(),
+        &state,
+        &gate_passed,
+        pipeline_promotion::now(),
+    ))
+}
+
+async fn history_digest(
+    store: &AnyStore,
+    env: &str,
+    version: &str,
+) -> Result<Option<String>, Failure> {
     Ok(store
-        .history(env, 200)?
+        .history(env, 200)
+        .await?
         .into_iter()
         .find(|r| r.version == version)
         .map(|r| r.sha256))

@@ -240,6 +240,9 @@ pub enum TargetConfig {
         service: String,
         /// The image (by digest).
         image: String,
+        /// The health path.
+        #[serde(default = "default_health_path")]
+        health_path: String,
     },
 }
 
@@ -475,13 +478,16 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
                 format!("`{}` is declared twice", env.name),
             ));
         }
-        if let TargetConfig::Local {
-            front,
-            command,
-            health_path,
-            ..
-        } = &env.target
-        {
+        let (TargetConfig::Local { health_path, .. }
+        | TargetConfig::AzureAppService { health_path, .. }
+        | TargetConfig::CloudRun { health_path, .. }) = &env.target;
+        if !health_path.starts_with('/') {
+            return Err(invalid(
+                key("target.health_path"),
+                format!("`{health_path}` must start with /"),
+            ));
+        }
+        if let TargetConfig::Local { front, command, .. } = &env.target {
             if !fronts.insert(*front) {
                 return Err(invalid(
                     key("target.front"),
@@ -490,12 +496,6 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
             }
             if command.trim().is_empty() {
                 return Err(invalid(key("target.command"), "is empty".into()));
-            }
-            if !health_path.starts_with('/') {
-                return Err(invalid(
-                    key("target.health_path"),
-                    format!("`{health_path}` must start with /"),
-                ));
             }
         }
         if let TargetConfig::CloudRun { image, .. } = &env.target
@@ -627,5 +627,37 @@ verify = { health_for_secs = 10 }
         );
         let e = err(&GOOD.replace("name = \"ci\"", "name = \"CI\""));
         assert!(e.contains("environment[0].name"), "{e}");
+    }
+
+    #[test]
+    fn cloud_environments_take_a_health_path_too() {
+        let image = format!("europe-docker.pkg.dev/p/r/app@sha256:{}", "a".repeat(64));
+        let cloud_run = |extra: &str| {
+            GOOD.replace(
+                r#"target = { kind = "local", front = "127.0.0.1:18005", command = "bash run.sh", keep_warm_secs = 60 }"#,
+                &format!(
+                    r#"target = {{ kind = "cloud-run", project = "p", region = "europe-west1", service = "app", image = "{image}"{extra} }}"#
+                ),
+            )
+        };
+        let c = parse(Path::new("pipeline.toml"), &cloud_run("")).unwrap();
+        assert!(matches!(
+            &c.environments[1].target,
+            TargetConfig::CloudRun { health_path, .. } if health_path == "/health"
+        ));
+        let c = parse(
+            Path::new("pipeline.toml"),
+            &cloud_run(r#", health_path = "/healthz""#),
+        )
+        .unwrap();
+        assert!(matches!(
+            &c.environments[1].target,
+            TargetConfig::CloudRun { health_path, .. } if health_path == "/healthz"
+        ));
+        let e = err(&cloud_run(r#", health_path = "healthz""#));
+        assert_eq!(
+            e,
+            "pipeline.toml: environment[1].target.health_path: `healthz` must start with /"
+        );
     }
 }

@@ -198,7 +198,9 @@ pub async fn promote<S: StateStore, T: Target>(
 ) -> Result<Promoted, PromoteError> {
     let now = crate::now();
     let what = format!("promote {} ({})", plan.candidate.version, plan.from);
-    let lock = store.lock(&env.name, &ctx.by, &what, now, ctx.stale_lock_secs)?;
+    let lock = store
+        .lock(&env.name, &ctx.by, &what, now, ctx.stale_lock_secs)
+        .await?;
     let result = promote_locked(
         store,
         target,
@@ -211,7 +213,7 @@ pub async fn promote<S: StateStore, T: Target>(
         report,
     )
     .await;
-    let unlocked = store.unlock(lock);
+    let unlocked = store.unlock(lock).await;
     let outcome = result?;
     unlocked?;
     Ok(outcome)
@@ -231,7 +233,7 @@ pub async fn promote_locked<S: StateStore, T: Target>(
     ctx: &Context,
     report: &mut dyn FnMut(StepReport),
 ) -> Result<Promoted, PromoteError> {
-    let current = store.current(&env.name)?;
+    let current = store.current(&env.name).await?;
     let previous_live = current.as_ref().and_then(|c| {
         Some((
             c.record.live_version.clone()?,
@@ -278,15 +280,17 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                 }
                 Err(e) => {
                     done(format!("deploy to {what}"), false, e.to_string());
-                    store.append(
-                        &env.name,
-                        &record(
-                            Outcome::Failed,
-                            format!("deploy failed: {e}"),
-                            previous_live.clone(),
-                        ),
-                        expected.as_ref(),
-                    )?;
+                    store
+                        .append(
+                            &env.name,
+                            &record(
+                                Outcome::Failed,
+                                format!("deploy failed: {e}"),
+                                previous_live.clone(),
+                            ),
+                            expected.as_ref(),
+                        )
+                        .await?;
                     return Err(e.into());
                 }
             },
@@ -297,15 +301,17 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                 let url = slot_url.clone().unwrap_or_else(|| ctx.live_url.clone());
                 if let Some(why) = run_check(check, &ctx.root, &url, &version).await? {
                     done(format!("validate {name}"), false, why.clone());
-                    store.append(
-                        &env.name,
-                        &record(
-                            Outcome::Failed,
-                            format!("validation failed: {why}"),
-                            previous_live.clone(),
-                        ),
-                        expected.as_ref(),
-                    )?;
+                    store
+                        .append(
+                            &env.name,
+                            &record(
+                                Outcome::Failed,
+                                format!("validation failed: {why}"),
+                                previous_live.clone(),
+                            ),
+                            expected.as_ref(),
+                        )
+                        .await?;
                     return Ok(Promoted::ValidationFailed { reason: why });
                 }
                 done(
@@ -331,15 +337,17 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                     }
                     Err(e) => {
                         done("switch".to_owned(), false, e.to_string());
-                        store.append(
-                            &env.name,
-                            &record(
-                                Outcome::Failed,
-                                format!("switch failed: {e}"),
-                                previous_live.clone(),
-                            ),
-                            expected.as_ref(),
-                        )?;
+                        store
+                            .append(
+                                &env.name,
+                                &record(
+                                    Outcome::Failed,
+                                    format!("switch failed: {e}"),
+                                    previous_live.clone(),
+                                ),
+                                expected.as_ref(),
+                            )
+                            .await?;
                         return Err(e.into());
                     }
                 }
@@ -399,11 +407,13 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                     plan.candidate.sha256.clone(),
                     Some(crate::now()),
                 ));
-                store.append(
-                    &env.name,
-                    &record(Outcome::Live, String::new(), live),
-                    expected.as_ref(),
-                )?;
+                store
+                    .append(
+                        &env.name,
+                        &record(Outcome::Live, String::new(), live),
+                        expected.as_ref(),
+                    )
+                    .await?;
                 done(
                     "record".to_owned(),
                     true,
@@ -436,11 +446,13 @@ async fn rollback<S: StateStore, T: Target>(
             Some(crate::now()),
         ));
         let note = format!("verification failed, not rolled back: {why}");
-        store.append(
-            &env.name,
-            &record(Outcome::Live, note, live),
-            expected.as_ref(),
-        )?;
+        store
+            .append(
+                &env.name,
+                &record(Outcome::Live, note, live),
+                expected.as_ref(),
+            )
+            .await?;
         return Ok(Promoted::VerificationFailed {
             reason: why.to_owned(),
             rolled_back: false,
@@ -455,15 +467,17 @@ async fn rollback<S: StateStore, T: Target>(
                 took: started.elapsed(),
             });
             let live = previous_live.map(|(v, d, _)| (v, d, Some(crate::now())));
-            store.append(
-                &env.name,
-                &record(
-                    Outcome::RolledBack,
-                    format!("verification failed: {why}"),
-                    live,
-                ),
-                expected.as_ref(),
-            )?;
+            store
+                .append(
+                    &env.name,
+                    &record(
+                        Outcome::RolledBack,
+                        format!("verification failed: {why}"),
+                        live,
+                    ),
+                    expected.as_ref(),
+                )
+                .await?;
             Ok(Promoted::VerificationFailed {
                 reason: why.to_owned(),
                 rolled_back: true,
@@ -481,15 +495,17 @@ async fn rollback<S: StateStore, T: Target>(
                 plan.candidate.sha256.clone(),
                 Some(crate::now()),
             ));
-            store.append(
-                &env.name,
-                &record(
-                    Outcome::Live,
-                    format!("verification failed ({why}) and the rollback failed: {e}"),
-                    live,
-                ),
-                expected.as_ref(),
-            )?;
+            store
+                .append(
+                    &env.name,
+                    &record(
+                        Outcome::Live,
+                        format!("verification failed ({why}) and the rollback failed: {e}"),
+                        live,
+                    ),
+                    expected.as_ref(),
+                )
+                .await?;
             Err(e.into())
         }
     }

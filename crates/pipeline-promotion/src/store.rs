@@ -233,6 +233,15 @@ pub enum StoreError {
         /// git's message, redacted.
         stderr: String,
     },
+    /// The GitHub API refused or failed (after retries).
+    #[error("the GitHub state of {env} is out of reach")]
+    Api {
+        /// The environment.
+        env: String,
+        /// What the API said.
+        #[source]
+        source: Box<pipeline_http::HttpError>,
+    },
 }
 
 /// `at <revision>` or `absent`.
@@ -260,14 +269,19 @@ pub trait StateStore {
     /// # Errors
     ///
     /// [`StoreError`].
-    fn current(&self, env: &str) -> Result<Option<Stored>, StoreError>;
+    fn current(&self, env: &str)
+    -> impl Future<Output = Result<Option<Stored>, StoreError>> + Send;
 
     /// The newest `limit` records of `env`, newest first.
     ///
     /// # Errors
     ///
     /// [`StoreError`].
-    fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError>;
+    fn history(
+        &self,
+        env: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
 
     /// Appends `record` to `env`'s history if the store is still at
     /// `expected` (`None`: `env` has no record yet); the new revision.
@@ -281,7 +295,7 @@ pub trait StateStore {
         env: &str,
         record: &Record,
         expected: Option<&Revision>,
-    ) -> Result<Revision, StoreError>;
+    ) -> impl Future<Output = Result<Revision, StoreError>> + Send;
 
     /// Takes `env`'s lock for `owner`, doing `what`, at `now` (Unix
     /// seconds). A lock older than `stale_after` seconds is taken over,
@@ -297,7 +311,7 @@ pub trait StateStore {
         what: &str,
         now: u64,
         stale_after: u64,
-    ) -> Result<LockGuard, StoreError>;
+    ) -> impl Future<Output = Result<LockGuard, StoreError>> + Send;
 
     /// Releases a lock, only if it is still the one `guard` took. A lock
     /// that is gone already counts as released.
@@ -306,14 +320,17 @@ pub trait StateStore {
     ///
     /// [`StoreError::LockLost`] when someone else took it over; other
     /// [`StoreError`]s.
-    fn unlock(&self, guard: LockGuard) -> Result<(), StoreError>;
+    fn unlock(&self, guard: LockGuard) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Who holds `env`'s lock, if anyone (stale or not).
     ///
     /// # Errors
     ///
     /// [`StoreError`].
-    fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError>;
+    fn locked_by(
+        &self,
+        env: &str,
+    ) -> impl Future<Output = Result<Option<LockInfo>, StoreError>> + Send;
 }
 
 /// The refs of one environment.
@@ -773,8 +790,14 @@ impl GitStore {
     }
 }
 
-impl StateStore for GitStore {
-    fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
+/// The [`StateStore`] operations, synchronous (git is).
+impl GitStore {
+    /// See [`StateStore::current`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
         let refs = EnvRefs::new(env)?;
         let Some(commit) = self.read_remote(&refs, &refs.record)? else {
             return Ok(None);
@@ -792,7 +815,12 @@ impl StateStore for GitStore {
         }))
     }
 
-    fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+    /// See [`StateStore::history`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
         let refs = EnvRefs::new(env)?;
         if limit == 0 {
             return Ok(Vec::new());
@@ -823,7 +851,12 @@ impl StateStore for GitStore {
             .collect()
     }
 
-    fn append(
+    /// See [`StateStore::append`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn append(
         &self,
         env: &str,
         record: &Record,
@@ -886,7 +919,12 @@ impl StateStore for GitStore {
         }
     }
 
-    fn lock(
+    /// See [`StateStore::lock`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn lock(
         &self,
         env: &str,
         owner: &str,
@@ -961,7 +999,12 @@ impl StateStore for GitStore {
         })
     }
 
-    fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
+    /// See [`StateStore::unlock`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
         let refs = EnvRefs::new(&guard.env)?;
         match self.push(&refs, &refs.lock, "", Some(guard.revision.as_str()))? {
             Pushed::Done => Ok(()),
@@ -988,9 +1031,52 @@ impl StateStore for GitStore {
         }
     }
 
-    fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
+    /// See [`StateStore::locked_by`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
         let refs = EnvRefs::new(env)?;
         Ok(self.read_lock(&refs)?.map(|(_, info)| info))
+    }
+}
+
+impl StateStore for GitStore {
+    async fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
+        GitStore::current(self, env)
+    }
+
+    async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+        GitStore::history(self, env, limit)
+    }
+
+    async fn append(
+        &self,
+        env: &str,
+        record: &Record,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, StoreError> {
+        GitStore::append(self, env, record, expected)
+    }
+
+    async fn lock(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        stale_after: u64,
+    ) -> Result<LockGuard, StoreError> {
+        GitStore::lock(self, env, owner, what, now, stale_after)
+    }
+
+    async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
+        GitStore::unlock(self, guard)
+    }
+
+    async fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
+        GitStore::locked_by(self, env)
     }
 }
 
@@ -1196,5 +1282,109 @@ mod tests {
             "qa is locked by ci run 7 since 2023-11-14 22:13:20 UTC (promote 1.2.0); lock ref \
              refs/pipeline/locks/qa"
         );
+    }
+}
+
+/// Either store, as `pipeline.toml`'s `[state]` chooses.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// Refs in the repository's own remote.
+    Git(GitStore),
+    /// GitHub Deployments.
+    GitHub(crate::github::GitHubStore),
+}
+
+impl StateStore for AnyStore {
+    async fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Self::Git(s) => s.current(env),
+            Self::GitHub(s) => s.current(env).await,
+        }
+    }
+
+    async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+        match self {
+            Self::Git(s) => s.history(env, limit),
+            Self::GitHub(s) => s.history(env, limit).await,
+        }
+    }
+
+    async fn append(
+        &self,
+        env: &str,
+        record: &Record,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, StoreError> {
+        match self {
+            Self::Git(s) => s.append(env, record, expected),
+            Self::GitHub(s) => s.append(env, record, expected).await,
+        }
+    }
+
+    async fn lock(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        stale_after: u64,
+    ) -> Result<LockGuard, StoreError> {
+        match self {
+            Self::Git(s) => s.lock(env, owner, what, now, stale_after),
+            Self::GitHub(s) => s.lock(env, owner, what, now, stale_after).await,
+        }
+    }
+
+    async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
+        match self {
+            Self::Git(s) => s.unlock(guard),
+            Self::GitHub(s) => s.unlock(guard).await,
+        }
+    }
+
+    async fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
+        match self {
+            Self::Git(s) => s.locked_by(env),
+            Self::GitHub(s) => s.locked_by(env).await,
+        }
+    }
+}
+
+impl StateStore for crate::github::GitHubStore {
+    async fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
+        crate::github::GitHubStore::current(self, env).await
+    }
+
+    async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+        crate::github::GitHubStore::history(self, env, limit).await
+    }
+
+    async fn append(
+        &self,
+        env: &str,
+        record: &Record,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, StoreError> {
+        crate::github::GitHubStore::append(self, env, record, expected).await
+    }
+
+    async fn lock(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        stale_after: u64,
+    ) -> Result<LockGuard, StoreError> {
+        crate::github::GitHubStore::lock(self, env, owner, what, now, stale_after).await
+    }
+
+    async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
+        crate::github::GitHubStore::unlock(self, guard).await
+    }
+
+    async fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
+        crate::github::GitHubStore::locked_by(self, env).await
     }
 }

@@ -11,6 +11,9 @@
 //! - [`gcp::FakeGcp`]: the Cloud Run Admin API v2, the service-account key
 //!   token endpoint, STS, IAM Credentials and the metadata server on one
 //!   loopback wiremock server, from the fixtures of `fixtures/gcp`.
+//! - [`github::FakeGitHub`]: GitHub's deployments, deployment statuses and
+//!   Git database (refs, trees, commits), from the shapes of
+//!   `fixtures/github`, for the GitHub state store.
 //! - [`FlakyKudu`]: a Kudu on a raw TCP socket that drops the first upload
 //!   half-way.
 //! - [`fixtures`]: the fixture files and their placeholders.
@@ -30,6 +33,7 @@ mod fake;
 pub mod fixtures;
 mod flaky;
 pub mod gcp;
+pub mod github;
 mod reply;
 
 use std::path::{Path, PathBuf};

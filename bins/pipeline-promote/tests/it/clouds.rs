@@ -8,10 +8,12 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use pipeline_promotion::GitHubStore;
 use pipeline_testkit::fixtures::{
     APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
 };
 use pipeline_testkit::gcp::{FakeGcp, PROJECT, REGION, SERVICE, digest_hex, image_of};
+use pipeline_testkit::github::FakeGitHub;
 use pipeline_testkit::{Artifact, FakeAzure, Health, artifact};
 use serde_json::Value;
 use wiremock::matchers::{method, path};
@@ -31,6 +33,9 @@ const FOREIGN: &[&str] = &[
     "GOOGLE_APPLICATION_CREDENTIALS",
     "GOOGLE_WORKLOAD_IDENTITY_PROVIDER",
     "GOOGLE_SERVICE_ACCOUNT",
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "GITHUB_RUN_ID",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",
@@ -46,6 +51,8 @@ struct World {
     repo: PathBuf,
     rt: tokio::runtime::Runtime,
     vars: Vec<(String, String)>,
+    /// pipeline.toml's `[state]` table, if any.
+    state: String,
 }
 
 impl World {
@@ -62,6 +69,7 @@ impl World {
             repo,
             rt,
             vars: Vec::new(),
+            state: String::new(),
         }
     }
 
@@ -69,6 +77,7 @@ impl World {
     fn config(&self, target: &str) {
         let config = format!(
             r#"
+{state}
 [test]
 command = "true"
 
@@ -80,7 +89,8 @@ name = "prod"
 target = {target}
 validate = [{{ name = "smoke", command = 'test -n "$SLOT_URL"', timeout_secs = 20 }}]
 verify = {{ health_for_secs = 1 }}
-"#
+"#,
+            state = self.state
         );
         fs::write(self.repo.join("pipeline.toml"), config).unwrap();
     }
@@ -112,6 +122,7 @@ verify = {{ health_for_secs = 1 }}
         let o = Command::new(assert_cmd::cargo::cargo_bin("pipeline-promote"))
             .args(["history", "--env", "prod", "--json"])
             .current_dir(&self.repo)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -340,4 +351,117 @@ fn cloud_run_failed_verification_puts_traffic_back_on_blue() {
         fake.tagged("green").as_deref(),
         Some(revision_of("2.1.0").as_str())
     );
+}
+
+// ------------------------------------------------- GitHub Deployments
+
+/// Cloud Run, with the state in GitHub Deployments (no git remote used).
+fn github_world(w: &mut World, gcp: &FakeGcp, github: &FakeGitHub, version: &str) {
+    w.state = format!(
+        "[state]\nkind = \"github-deployments\"\nrepository = \"{}\"\n",
+        pipeline_testkit::github::REPOSITORY
+    );
+    cloud_run_world(gcp, w, version);
+    w.var("GITHUB_API_URL", github.uri());
+    w.var("GITHUB_TOKEN", pipeline_testkit::github::TOKEN);
+    w.var("GITHUB_SERVER_URL", "https://github.com");
+    w.var("GITHUB_REPOSITORY", pipeline_testkit::github::REPOSITORY);
+    w.var("GITHUB_RUN_ID", "4242");
+    // The state is not in git: the remote is gone.
+    crate::common::git(&w.repo, &["remote", "remove", "origin"]);
+}
+
+#[test]
+fn github_deployments_hold_the_record_and_the_lock() {
+    let mut w = World::new();
+    let gcp = start_gcp(&w);
+    let github = w.rt.block_on(FakeGitHub::start());
+    github_world(&mut w, &gcp, &github, "2.0.0");
+
+    let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let deployments = github.deployments();
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    let d = &deployments[0];
+    assert_eq!(
+        (d.environment.as_str(), d.reference.as_str()),
+        ("prod", "v2.0.0")
+    );
+    let statuses = github.statuses(d.id);
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0].state, "success");
+    assert_eq!(
+        statuses[0].log_url,
+        format!(
+            "https://github.com/{}/actions/runs/4242",
+            pipeline_testkit::github::REPOSITORY
+        )
+    );
+    // The lock was taken and given back.
+    let lock = github
+        .reference("refs/pipeline/deploy-locks/prod")
+        .expect("the lock ref");
+    let message = github.commit_message(&lock).unwrap();
+    assert!(
+        message.starts_with("pipeline lock prod: released"),
+        "{message}"
+    );
+    let history = w.history();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["outcome"], "live");
+    assert_eq!(history[0]["version"], "2.0.0");
+
+    // Another runner holds the lock: refused at once, naming it, and
+    // nothing deployed.
+    let other = GitHubStore::new(
+        pipeline_http::Http::new(pipeline_cli::http::client("test").unwrap()),
+        pipeline_http::Endpoint::parse("api", &github.uri()).unwrap(),
+        pipeline_testkit::github::REPOSITORY,
+        pipeline_ci::Secret::new(pipeline_testkit::github::TOKEN),
+    )
+    .unwrap();
+    let now = pipeline_promotion::now();
+    let guard =
+        w.rt.block_on(other.lock("prod", "runner 9", "rollback", now, 3600))
+            .unwrap();
+    cloud_run_world(&gcp, &mut w, "3.0.0");
+    let patches = w.rt.block_on(gcp.patches()).len();
+    let o = w.promote("3.0.0", &digest_hex("3.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("prod is locked by runner 9"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        w.rt.block_on(gcp.patches()).len(),
+        patches,
+        "nothing deployed"
+    );
+    w.rt.block_on(other.unlock(guard)).unwrap();
+    assert_eq!(github.deployments().len(), 1);
+}
+
+#[test]
+fn github_deployments_without_a_token_is_a_configuration_error() {
+    let mut w = World::new();
+    let gcp = start_gcp(&w);
+    let github = w.rt.block_on(FakeGitHub::start());
+    github_world(&mut w, &gcp, &github, "2.0.0");
+    w.vars.retain(|(k, _)| k != "GITHUB_TOKEN");
+    let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("needs GITHUB_TOKEN"), "{}", text(&o));
+
+    // A token GitHub refuses: exit 2, the token never printed.
+    w.var("GITHUB_TOKEN", "ghs_notTheRightTokenAtAll99");
+    let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("Bad credentials"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("ghs_notTheRightTokenAtAll99"),
+        "{}",
+        text(&o)
+    );
+    assert!(github.deployments().is_empty());
 }

@@ -1,6 +1,8 @@
 //! `pipeline-promotion` against real repositories made with the git command
-//! line, its results checked with git itself.
+//! line, its results checked with git itself, and against a fake GitHub
+//! built from the REST API's documented shapes.
 #![allow(clippy::unwrap_used)]
 
 mod fixture;
+mod github;
 mod store;

@@ -7,7 +7,7 @@ use std::sync::Barrier;
 
 use pipeline_ci::Secret;
 use pipeline_gitflow::{GitCli, RemoteError};
-use pipeline_promotion::{GitStore, LockInfo, Record, Revision, StateStore, StoreError};
+use pipeline_promotion::{GitStore, LockInfo, Record, Revision, StoreError};
 
 use crate::fixture::{TestRepo, quick_retry, record};
 

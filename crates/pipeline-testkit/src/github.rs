@@ -1,0 +1,776 @@
+//! [`FakeGitHub`]: the parts of GitHub's REST API the GitHub state store
+//! uses (deployments, deployment statuses, and the Git database's refs,
+//! trees and commits) on one loopback wiremock server, answering with the
+//! shapes of `fixtures/github` and keeping the state they change:
+//! deployments numbered in order of creation, statuses with GitHub's
+//! `auto_inactive`, refs moved only by fast-forward unless forced, and the
+//! objects written.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::reply::Reply;
+
+/// The repository of the fake.
+pub const REPOSITORY: &str = "octo-org/pipeline-app";
+/// The token the fake accepts.
+pub const TOKEN: &str = "ghs_fakeInstallationToken0123456789abcdef";
+
+/// The fixtures directory, `fixtures/github` at the workspace root.
+pub fn github_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/github")
+}
+
+/// The JSON of `fixtures/github/{name}`.
+pub fn github_json(name: &str) -> Value {
+    let path = github_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name} is not JSON: {e}"))
+}
+
+/// A deployment the fake holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// Its id (in order of creation).
+    pub id: u64,
+    /// `ref`.
+    pub reference: String,
+    /// `task`.
+    pub task: String,
+    /// `environment`.
+    pub environment: String,
+    /// `payload`.
+    pub payload: Value,
+    /// `description`.
+    pub description: String,
+    /// Created at (Unix seconds).
+    pub created: u64,
+    /// `transient_environment`.
+    pub transient: bool,
+    /// `production_environment`.
+    pub production: bool,
+}
+
+/// A deployment status the fake holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Its id.
+    pub id: u64,
+    /// The deployment's id.
+    pub deployment: u64,
+    /// `state`.
+    pub state: String,
+    /// `description`.
+    pub description: String,
+    /// `log_url`.
+    pub log_url: String,
+}
+
+#[derive(Debug, Clone)]
+enum Object {
+    Tree,
+    Commit {
+        message: String,
+        parents: Vec<String>,
+    },
+}
+
+/// A reply to give instead of the real one.
+#[derive(Debug, Clone)]
+struct Fault {
+    method: String,
+    path_contains: String,
+    reply: Reply,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: u64,
+    deployments: Vec<Deployment>,
+    statuses: Vec<Status>,
+    objects: BTreeMap<String, Object>,
+    refs: BTreeMap<String, String>,
+    /// The deployments' refs that exist (`None`: any).
+    known_refs: Option<BTreeSet<String>>,
+    faults: VecDeque<Fault>,
+    /// Seconds added to the clock.
+    clock_offset: u64,
+}
+
+struct Inner {
+    base: String,
+    state: Mutex<State>,
+}
+
+/// A fake GitHub on a loopback wiremock server; see the module. Requests
+/// must carry `Authorization: Bearer` [`TOKEN`].
+pub struct FakeGitHub {
+    server: MockServer,
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for FakeGitHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeGitHub")
+            .field("uri", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeGitHub {
+    /// Starts the fake; every deployment `ref` exists until
+    /// [`FakeGitHub::known_refs`] says otherwise.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let inner = Arc::new(Inner {
+            base: server.uri(),
+            state: Mutex::new(State {
+                next_id: 1,
+                ..State::default()
+            }),
+        });
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Responder(Arc::clone(&inner)))
+            .mount(&server)
+            .await;
+        Self { server, inner }
+    }
+
+    /// The API base URL (`GITHUB_API_URL`).
+    pub fn uri(&self) -> String {
+        self.inner.base.clone()
+    }
+
+    /// Only these deployment refs (tags) exist from now on.
+    pub fn known_refs(&self, refs: &[&str]) {
+        self.inner.lock().known_refs = Some(refs.iter().map(|r| (*r).to_owned()).collect());
+    }
+
+    /// The next request whose method is `method` and whose path contains
+    /// `path_contains` gets `status` with `body` and `headers` instead.
+    /// Faults are used in the order they were given.
+    pub fn fault(
+        &self,
+        method: &str,
+        path_contains: &str,
+        status: u16,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) {
+        let mut reply = Reply::json(status, body);
+        for (k, v) in headers {
+            reply.headers.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        self.inner.lock().faults.push_back(Fault {
+            method: method.to_owned(),
+            path_contains: path_contains.to_owned(),
+            reply,
+        });
+    }
+
+    /// Moves the fake's clock `secs` forward (deployments' `created_at`).
+    pub fn advance(&self, secs: u64) {
+        self.inner.lock().clock_offset += secs;
+    }
+
+    /// Creates a deployment directly, as another writer would, with
+    /// `statuses` (oldest first); its id.
+    pub fn insert_deployment(&self, environment: &str, payload: Value, statuses: &[&str]) -> u64 {
+        let mut s = self.inner.lock();
+        let id = s.take_id();
+        let created = s.now();
+        s.deployments.push(Deployment {
+            id,
+            reference: "v0.0.0".to_owned(),
+            task: "deploy:pipeline".to_owned(),
+            environment: environment.to_owned(),
+            payload,
+            description: String::new(),
+            created,
+            transient: false,
+            production: false,
+        });
+        for state in statuses {
+            let sid = s.take_id();
+            s.statuses.push(Status {
+                id: sid,
+                deployment: id,
+                state: (*state).to_owned(),
+                description: String::new(),
+                log_url: String::new(),
+            });
+        }
+        id
+    }
+
+    /// The deployments, oldest first.
+    pub fn deployments(&self) -> Vec<Deployment> {
+        self.inner.lock().deployments.clone()
+    }
+
+    /// The statuses of deployment `id`, oldest first.
+    pub fn statuses(&self, id: u64) -> Vec<Status> {
+        self.inner
+            .lock()
+            .statuses
+            .iter()
+            .filter(|s| s.deployment == id)
+            .cloned()
+            .collect()
+    }
+
+    /// The newest status of deployment `id`.
+    pub fn state_of(&self, id: u64) -> Option<String> {
+        self.statuses(id).last().map(|s| s.state.clone())
+    }
+
+    /// The commit `reference` (`refs/…`) points at.
+    pub fn reference(&self, reference: &str) -> Option<String> {
+        self.inner.lock().refs.get(reference).cloned()
+    }
+
+    /// The message of commit `sha`.
+    pub fn commit_message(&self, sha: &str) -> Option<String> {
+        match self.inner.lock().objects.get(sha) {
+            Some(Object::Commit { message, .. }) => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// Every request received.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+}
+
+struct Responder(Arc<Inner>);
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.handle(req).template()
+    }
+}
+
+fn error(status: u16, message: &str, doc: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({
+            "message": message,
+            "documentation_url": format!("https://docs.github.com/rest/{doc}"),
+            "status": status.to_string(),
+        }),
+    )
+}
+
+fn fixture_error(status: u16, name: &str) -> Reply {
+    Reply::json(status, &github_json(name))
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant).
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl State {
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + self.clock_offset
+    }
+
+    fn latest_state(&self, id: u64) -> Option<&str> {
+        self.statuses
+            .iter()
+            .filter(|s| s.deployment == id)
+            .max_by_key(|s| s.id)
+            .map(|s| s.state.as_str())
+    }
+
+    fn is_ancestor(&self, ancestor: &str, of: &str) -> bool {
+        let mut todo = vec![of.to_owned()];
+        let mut seen = BTreeSet::new();
+        while let Some(sha) = todo.pop() {
+            if sha == ancestor {
+                return true;
+            }
+            if !seen.insert(sha.clone()) {
+                continue;
+            }
+            if let Some(Object::Commit { parents, .. }) = self.objects.get(&sha) {
+                todo.extend(parents.iter().cloned());
+            }
+        }
+        false
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn repo_url(&self) -> String {
+        format!("{}/repos/{REPOSITORY}", self.base)
+    }
+
+    fn deployment_json(&self, d: &Deployment) -> Value {
+        let mut v = github_json("deployment-created.json");
+        let url = format!("{}/deployments/{}", self.repo_url(), d.id);
+        v["url"] = json!(url);
+        v["id"] = json!(d.id);
+        v["node_id"] = json!(format!("DE_fake{}", d.id));
+        v["sha"] = json!(format!("{:040x}", d.id));
+        v["ref"] = json!(d.reference);
+        v["task"] = json!(d.task);
+        v["payload"] = d.payload.clone();
+        v["original_environment"] = json!(d.environment);
+        v["environment"] = json!(d.environment);
+        v["description"] = json!(d.description);
+        v["created_at"] = json!(rfc3339(d.created));
+        v["updated_at"] = json!(rfc3339(d.created));
+        v["statuses_url"] = json!(format!("{url}/statuses"));
+        v["repository_url"] = json!(self.repo_url());
+        v["transient_environment"] = json!(d.transient);
+        v["production_environment"] = json!(d.production);
+        v
+    }
+
+    fn status_json(&self, s: &Status, env: &str) -> Value {
+        let mut v = github_json("deployment-status-created.json");
+        let deployment_url = format!("{}/deployments/{}", self.repo_url(), s.deployment);
+        v["url"] = json!(format!("{deployment_url}/statuses/{}", s.id));
+        v["id"] = json!(s.id);
+        v["state"] = json!(s.state);
+        v["description"] = json!(s.description);
+        v["environment"] = json!(env);
+        v["deployment_url"] = json!(deployment_url);
+        v["repository_url"] = json!(self.repo_url());
+        v["log_url"] = json!(s.log_url);
+        v["target_url"] = json!(s.log_url);
+        v
+    }
+
+    fn handle(&self, req: &Request) -> Reply {
+        let method = req.method.as_str().to_owned();
+        let path = req.url.path().to_owned();
+        {
+            let mut s = self.lock();
+            if let Some(i) = s
+                .faults
+                .iter()
+                .position(|f| f.method == method && path.contains(&f.path_contains))
+                && let Some(fault) = s.faults.remove(i)
+            {
+                return fault.reply;
+            }
+        }
+        let authorized = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {TOKEN}"));
+        if !authorized {
+            return error(
+                401,
+                "Bad credentials",
+                "overview/troubleshooting-the-rest-api",
+            );
+        }
+        let prefix = format!("/repos/{REPOSITORY}/");
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            return fixture_error(404, "error-404.json");
+        };
+        let body: Value = if req.body.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&req.body) {
+                Ok(v) => v,
+                Err(_) => {
+                    return error(
+                        400,
+                        "Problems parsing JSON",
+                        "overview/resources-in-the-rest-api",
+                    );
+                }
+            }
+        };
+        let query: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let parts: Vec<&str> = rest.split('/').collect();
+        match (method.as_str(), parts.as_slice()) {
+            ("GET", ["deployments"]) => self.list_deployments(&query),
+            ("POST", ["deployments"]) => self.create_deployment(&body),
+            ("GET", ["deployments", id, "statuses"]) => self.list_statuses(id),
+            ("POST", ["deployments", id, "statuses"]) => self.create_status(id, &body),
+            ("GET", ["git", "ref", reference @ ..]) => self.get_ref(&reference.join("/")),
+            ("POST", ["git", "refs"]) => self.create_ref(&body),
+            ("PATCH", ["git", "refs", reference @ ..]) => {
+                self.update_ref(&reference.join("/"), &body)
+            }
+            ("POST", ["git", "trees"]) => self.create_tree(&body),
+            ("POST", ["git", "commits"]) => self.create_commit(&body),
+            ("GET", ["git", "commits", sha]) => self.get_commit(sha),
+            _ => fixture_error(404, "error-404.json"),
+        }
+    }
+
+    fn list_deployments(&self, query: &BTreeMap<String, String>) -> Reply {
+        let s = self.lock();
+        let per_page = query
+            .get("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = query
+            .get("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let mut list: Vec<&Deployment> = s
+            .deployments
+            .iter()
+            .filter(|d| query.get("environment").is_none_or(|e| *e == d.environment))
+            .filter(|d| query.get("task").is_none_or(|t| *t == d.task))
+            .filter(|d| query.get("ref").is_none_or(|r| *r == d.reference))
+            .collect();
+        list.sort_by_key(|d| std::cmp::Reverse(d.id));
+        let total = list.len();
+        let items: Vec<Value> = list
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|d| self.deployment_json(d))
+            .collect();
+        let mut reply = Reply::json(200, &Value::Array(items));
+        if page * per_page < total {
+            reply.headers.push((
+                "Link".to_owned(),
+                format!(
+                    "<{}/deployments?per_page={per_page}&page={}>; rel=\"next\"",
+                    self.repo_url(),
+                    page + 1
+                ),
+            ));
+        }
+        reply
+    }
+
+    fn create_deployment(&self, body: &Value) -> Reply {
+        let Some(reference) = body["ref"].as_str() else {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        };
+        let mut s = self.lock();
+        if let Some(known) = &s.known_refs
+            && !known.contains(reference)
+        {
+            return error(
+                422,
+                &format!("No ref found for: {reference}"),
+                "deployments/deployments#create-a-deployment",
+            );
+        }
+        if body["auto_merge"] != json!(false) || body["required_contexts"] != json!([]) {
+            // The fake has no branches to merge or checks to wait for: a
+            // client that asks for them is asking for the wrong thing.
+            return Reply::json(
+                409,
+                &json!({"message": "Conflict: Commit status checks failed for ".to_owned() + reference + "."}),
+            );
+        }
+        let environment = body["environment"]
+            .as_str()
+            .unwrap_or("production")
+            .to_owned();
+        let id = s.take_id();
+        let created = s.now();
+        let d = Deployment {
+            id,
+            reference: reference.to_owned(),
+            task: body["task"].as_str().unwrap_or("deploy").to_owned(),
+            production: body["production_environment"]
+                .as_bool()
+                .unwrap_or(environment == "production"),
+            environment,
+            payload: match &body["payload"] {
+                Value::Null => json!({}),
+                Value::String(text) => serde_json::from_str(text).unwrap_or(json!({})),
+                v => v.clone(),
+            },
+            description: body["description"].as_str().unwrap_or_default().to_owned(),
+            created,
+            transient: body["transient_environment"].as_bool().unwrap_or(false),
+        };
+        s.deployments.push(d.clone());
+        drop(s);
+        Reply::json(201, &self.deployment_json(&d))
+    }
+
+    fn deployment_of(&self, id: &str) -> Option<Deployment> {
+        let id: u64 = id.parse().ok()?;
+        self.lock().deployments.iter().find(|d| d.id == id).cloned()
+    }
+
+    fn list_statuses(&self, id: &str) -> Reply {
+        let Some(d) = self.deployment_of(id) else {
+            return fixture_error(404, "error-404.json");
+        };
+        let s = self.lock();
+        let mut list: Vec<&Status> = s
+            .statuses
+            .iter()
+            .filter(|st| st.deployment == d.id)
+            .collect();
+        list.sort_by_key(|d| std::cmp::Reverse(d.id));
+        let items: Vec<Value> = list
+            .into_iter()
+            .map(|st| self.status_json(st, &d.environment))
+            .collect();
+        Reply::json(200, &Value::Array(items))
+    }
+
+    fn create_status(&self, id: &str, body: &Value) -> Reply {
+        let Some(d) = self.deployment_of(id) else {
+            return fixture_error(404, "error-404.json");
+        };
+        let state = body["state"].as_str().unwrap_or_default();
+        let description = body["description"].as_str().unwrap_or_default();
+        if !matches!(
+            state,
+            "error" | "failure" | "inactive" | "in_progress" | "queued" | "pending" | "success"
+        ) || description.chars().count() > 140
+        {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        }
+        let mut s = self.lock();
+        let sid = s.take_id();
+        let status = Status {
+            id: sid,
+            deployment: d.id,
+            state: state.to_owned(),
+            description: description.to_owned(),
+            log_url: body["log_url"].as_str().unwrap_or_default().to_owned(),
+        };
+        s.statuses.push(status.clone());
+        if state == "success" && body["auto_inactive"].as_bool().unwrap_or(true) {
+            // "Adds a new inactive status to all prior non-transient,
+            // non-production environment deployments with the same
+            // repository and environment name ... only added to
+            // deployments that had a success state."
+            let prior: Vec<u64> = s
+                .deployments
+                .iter()
+                .filter(|o| {
+                    o.id < d.id && o.environment == d.environment && !o.transient && !o.production
+                })
+                .map(|o| o.id)
+                .filter(|o| s.latest_state(*o) == Some("success"))
+                .collect();
+            for o in prior {
+                let iid = s.take_id();
+                s.statuses.push(Status {
+                    id: iid,
+                    deployment: o,
+                    state: "inactive".to_owned(),
+                    description: String::new(),
+                    log_url: String::new(),
+                });
+            }
+        }
+        drop(s);
+        Reply::json(201, &self.status_json(&status, &d.environment))
+    }
+
+    fn ref_json(&self, reference: &str, sha: &str) -> Value {
+        let mut v = github_json("git-ref-get.json");
+        v["ref"] = json!(reference);
+        v["url"] = json!(format!("{}/git/{reference}", self.repo_url()));
+        v["object"]["sha"] = json!(sha);
+        v["object"]["url"] = json!(format!("{}/git/commits/{sha}", self.repo_url()));
+        v
+    }
+
+    fn get_ref(&self, reference: &str) -> Reply {
+        let full = format!("refs/{reference}");
+        let sha = self.lock().refs.get(&full).cloned();
+        match sha {
+            Some(sha) => Reply::json(200, &self.ref_json(&full, &sha)),
+            None => fixture_error(404, "error-404.json"),
+        }
+    }
+
+    fn create_ref(&self, body: &Value) -> Reply {
+        let (Some(reference), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        };
+        if !reference.starts_with("refs/") || reference.matches('/').count() < 2 {
+            return error(
+                422,
+                "Reference name must start with 'refs/' and have at least two slashes.",
+                "git/refs#create-a-reference",
+            );
+        }
+        let mut s = self.lock();
+        if !s.objects.contains_key(sha) {
+            return fixture_error(422, "error-422-object-does-not-exist.json");
+        }
+        if s.refs.contains_key(reference) {
+            return fixture_error(422, "error-422-ref-exists.json");
+        }
+        s.refs.insert(reference.to_owned(), sha.to_owned());
+        drop(s);
+        Reply::json(201, &self.ref_json(reference, sha))
+    }
+
+    fn update_ref(&self, reference: &str, body: &Value) -> Reply {
+        let full = format!("refs/{reference}");
+        let Some(sha) = body["sha"].as_str() else {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        };
+        let force = body["force"].as_bool().unwrap_or(false);
+        let mut s = self.lock();
+        let Some(now) = s.refs.get(&full).cloned() else {
+            return fixture_error(422, "error-422-ref-does-not-exist.json");
+        };
+        if !s.objects.contains_key(sha) {
+            return fixture_error(422, "error-422-object-does-not-exist.json");
+        }
+        if !force && !s.is_ancestor(&now, sha) {
+            return fixture_error(422, "error-422-not-fast-forward.json");
+        }
+        s.refs.insert(full.clone(), sha.to_owned());
+        drop(s);
+        Reply::json(200, &self.ref_json(&full, sha))
+    }
+
+    fn create_tree(&self, body: &Value) -> Reply {
+        let Some(entries) = body["tree"].as_array() else {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        };
+        let sha = object_id(&format!("tree {body}"));
+        self.lock().objects.insert(sha.clone(), Object::Tree);
+        let mut v = github_json("git-tree-created.json");
+        v["sha"] = json!(sha);
+        v["url"] = json!(format!("{}/trees/{sha}", self.repo_url()));
+        v["tree"] = Value::Array(
+            entries
+                .iter()
+                .map(|e| {
+                    json!({
+                        "path": e["path"],
+                        "mode": e["mode"],
+                        "type": e["type"],
+                        "size": e["content"].as_str().map_or(0, str::len),
+                        "sha": object_id(&format!("blob {}", e["content"])),
+                    })
+                })
+                .collect(),
+        );
+        v["truncated"] = json!(false);
+        Reply::json(201, &v)
+    }
+
+    fn commit_json(&self, sha: &str, message: &str, parents: &[String]) -> Value {
+        let mut v = github_json("git-commit-created.json");
+        v["sha"] = json!(sha);
+        v["url"] = json!(format!("{}/git/commits/{sha}", self.repo_url()));
+        v["message"] = json!(message);
+        v["parents"] = Value::Array(
+            parents
+                .iter()
+                .map(|p| json!({"sha": p, "url": format!("{}/git/commits/{p}", self.repo_url())}))
+                .collect(),
+        );
+        v
+    }
+
+    fn create_commit(&self, body: &Value) -> Reply {
+        let (Some(message), Some(tree)) = (body["message"].as_str(), body["tree"].as_str()) else {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        };
+        let parents: Vec<String> = body["parents"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut s = self.lock();
+        if !matches!(s.objects.get(tree), Some(Object::Tree))
+            || parents
+                .iter()
+                .any(|p| !matches!(s.objects.get(p), Some(Object::Commit { .. })))
+        {
+            return fixture_error(422, "error-422-object-does-not-exist.json");
+        }
+        let n = s.take_id();
+        let sha = object_id(&format!("commit {n} {body}"));
+        s.objects.insert(
+            sha.clone(),
+            Object::Commit {
+                message: message.to_owned(),
+                parents: parents.clone(),
+            },
+        );
+        drop(s);
+        Reply::json(201, &self.commit_json(&sha, message, &parents))
+    }
+
+    fn get_commit(&self, sha: &str) -> Reply {
+        let found = match self.lock().objects.get(sha) {
+            Some(Object::Commit { message, parents }) => Some((message.clone(), parents.clone())),
+            _ => None,
+        };
+        match found {
+            Some((message, parents)) => {
+                Reply::json(200, &self.commit_json(sha, &message, &parents))
+            }
+            None => fixture_error(404, "error-404.json"),
+        }
+    }
+}
+
+/// A 40-hex-digit object id for `text`.
+fn object_id(text: &str) -> String {
+    let digest = pipeline_artifact::Sha256Digest::of(text.as_bytes()).to_string();
+    digest[..40].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_written_as_github_writes_them() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_711_845), "2026-11-26T16:50:45Z");
+    }
+}
