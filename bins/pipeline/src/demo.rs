@@ -183,7 +183,7 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
     git(&repo, &["commit", "-q", "-m", "feat: list and add items"])?;
     git(&repo, &["push", "-q", "origin", "develop"])?;
     eprintln!("\n### the first change: feat: list and add items\n");
-    let first = run(Path::new("pipeline.toml"), &repo, None)?;
+    let first = run(Path::new("pipeline.toml"), &repo, None, 3600)?;
     if first != Exit::Success {
         eprintln!(
             "\nthe first run stopped (exit {}); the agent log is {}",
@@ -200,7 +200,7 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
     git(&repo, &["commit", "-q", "-m", "feat: faster item writes"])?;
     git(&repo, &["push", "-q", "origin", "develop"])?;
     eprintln!("\n### the second change: feat: faster item writes (which breaks writes)\n");
-    let second = run(Path::new("pipeline.toml"), &repo, None)?;
+    let second = run(Path::new("pipeline.toml"), &repo, None, 3600)?;
     let rolled_back =
         second == Exit::Refused && last_outcome(&repo, ENVS[0]).as_deref() == Some("rolled-back");
     eprintln!(

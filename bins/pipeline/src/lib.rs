@@ -51,6 +51,11 @@ struct RunArgs {
     /// Promote no further than this environment.
     #[arg(long, value_name = "ENV")]
     until: Option<String>,
+    /// Wait up to SECS for each environment's soak time (`requires.soak_secs`)
+    /// before promoting on; a longer soak stops the run (exit 1), and a
+    /// re-run later goes on from there.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    max_soak_wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -74,7 +79,12 @@ pub fn main() -> ExitCode {
     };
     pipeline_cli::init_logging(cli.verbosity.verbose);
     let result = match cli.command {
-        Command::Run(args) => run::run(&args.config, &args.repo, args.until.as_deref()),
+        Command::Run(args) => run::run(
+            &args.config,
+            &args.repo,
+            args.until.as_deref(),
+            args.max_soak_wait,
+        ),
         Command::Demo(args) => demo::demo(&args.dir, &args.app, args.exit),
     };
     match result {

@@ -99,7 +99,12 @@ fn timed_step(title: &str, cmd: &mut Command, limit: Duration) -> anyhow::Result
 }
 
 /// Runs the job of `config` in `repo`.
-pub(crate) fn run(config_path: &Path, repo: &Path, until: Option<&str>) -> anyhow::Result<Exit> {
+pub(crate) fn run(
+    config_path: &Path,
+    repo: &Path,
+    until: Option<&str>,
+    max_soak_wait: u64,
+) -> anyhow::Result<Exit> {
     let started = Instant::now();
     // Relative to the repository; else (when there is none there) to the
     // working directory. Only the file read is named in errors.
@@ -259,6 +264,9 @@ pub(crate) fn run(config_path: &Path, repo: &Path, until: Option<&str>) -> anyho
                 .arg(&gate_json);
         } else {
             cmd.args(["--version", &version]);
+            if env.requires.soak_secs > 0 {
+                cmd.args(["--wait-soak", &max_soak_wait.to_string()]);
+            }
         }
         let r = step(
             &format!("promote {version} into {}", env.name),

@@ -140,6 +140,49 @@ fn a_rerun_after_a_failure_part_way_finishes_the_same_release() {
 }
 
 #[test]
+fn a_soak_time_is_waited_out_or_stops_the_run_for_a_later_rerun() {
+    let s = Sandbox::with_agent();
+    let test = test_command(JUNIT_PASSED, None, 0);
+    s.configure(&Job {
+        test: &test,
+        reports_and_gate: JUNIT_ONLY,
+        prod_validate: SMOKE,
+    });
+    // prod (the last table of the file) requires dev to have run the
+    // release for 10 s.
+    let file = s.repo.join("pipeline.toml");
+    let mut config = fs::read_to_string(&file).unwrap();
+    config.push_str("requires = { soak_secs = 10 }\n");
+    fs::write(&file, config).unwrap();
+
+    // Not willing to wait: the run stops at prod, saying why.
+    let o = s.pipeline(&[
+        "run",
+        "--repo",
+        s.repo.to_str().unwrap(),
+        "--max-soak-wait",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("prod requires 10s"), "{err}");
+    assert_eq!(s.version_at(0).as_deref(), Some("0.2.0"));
+    assert_eq!(s.version_at(1), None, "prod untouched");
+
+    // The re-run (a few seconds later) waits out what is left of the
+    // soak, then promotes.
+    let o = s.run();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("s: dev has run 0.2.0 for ") && err.contains("and prod requires 10s"),
+        "{err}"
+    );
+    assert_eq!(s.version_at(1).as_deref(), Some("0.2.0"), "{err}");
+    assert_eq!(s.last_outcome("prod")["outcome"], "live");
+}
+
+#[test]
 fn a_malformed_configuration_is_a_usage_error_naming_the_file_and_line() {
     let s = Sandbox::new();
     fs::write(
