@@ -398,6 +398,32 @@ async fn live_url(target: &AnyTarget, known: Option<url::Url>) -> Result<url::Ur
     Ok(url)
 }
 
+/// Whether a cloud environment's live address answers its health path;
+/// `None` (shown as `-`) when it cannot be asked: no credentials here, or
+/// the service does not say where it is.
+async fn cloud_health(
+    cli: &Cli,
+    config: &PipelineConfig,
+    envcfg: &Environment,
+    vars: &Env,
+    http: &Http,
+) -> Option<bool> {
+    let (target, path, known) = match target_of(cli, config, envcfg, vars, http).await {
+        Ok(t) => t,
+        Err(Failure(_, why)) => {
+            tracing::info!(env = envcfg.name, "health not checked: {why}");
+            return None;
+        }
+    };
+    match live_url(&target, known).await {
+        Ok(url) => Some(healthy(http, &url, &path).await),
+        Err(Failure(_, why)) => {
+            tracing::info!(env = envcfg.name, "health not checked: {why}");
+            None
+        }
+    }
+}
+
 async fn now_of(store: &AnyStore, env: &str) -> Result<Option<Record>, Failure> {
     Ok(store.current(env).await?.map(|s| s.record))
 }
@@ -732,6 +758,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 let record = now_of(&store, &e.name).await?;
                 let ok = match (&record, live_url_of(e)) {
                     (Some(_), Some((url, path))) => Some(healthy(&http, &url, &path).await),
+                    (Some(_), None) => cloud_health(cli, &config, e, env, &http).await,
                     _ => None,
                 };
                 rows.push((e.name.clone(), record, ok));

@@ -117,6 +117,21 @@ verify = {{ health_for_secs = 1 }}
         cmd.output().unwrap()
     }
 
+    /// `pipeline-promote status --json`.
+    fn status(&self) -> Value {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pipeline-promote"));
+        cmd.args(["status", "--json"]).current_dir(&self.repo);
+        for k in FOREIGN {
+            cmd.env_remove(k);
+        }
+        let o = cmd
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
     /// The records of `prod` in the state store, newest first.
     fn history(&self) -> Vec<Value> {
         let o = Command::new(assert_cmd::cargo::cargo_bin("pipeline-promote"))
@@ -188,6 +203,22 @@ fn azure_blue_green_promotion_goes_live_and_is_recorded() {
     let history = w.history();
     assert_eq!(history[0]["outcome"], "live", "{history:?}");
     assert_eq!(history[0]["live_version"], "1.1.0", "{history:?}");
+    // status probes production's health path.
+    let status = w.status();
+    assert_eq!(status["envs"][0]["healthy"], true, "{status}");
+    assert_eq!(status["envs"][0]["record"]["version"], "1.1.0", "{status}");
+    // Without credentials it cannot ask: health unknown, not a failure.
+    let mut bare = World {
+        vars: Vec::new(),
+        ..w
+    };
+    bare.var("PIPELINE_AZURE_LIVE_URL", fake.slot_url("production"));
+    let status = bare.status();
+    assert_eq!(
+        status["envs"][0]["healthy"],
+        serde_json::Value::Null,
+        "{status}"
+    );
     assert_eq!(
         history[0]["live_sha256"],
         art.sha256.as_str(),
