@@ -341,6 +341,20 @@ pub fn package(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    if !parent.exists() {
+        // A fresh checkout has no `dist/`: make it, unless it would be made
+        // inside the source.
+        let lexical = std::path::absolute(parent)
+            .map_err(|e| output_error(&format!("its directory cannot be used: {e}")))?;
+        if lexical.starts_with(&source_dir) {
+            return Err(PackageError::OutputInsideSource {
+                output: out.to_path_buf(),
+                source_dir: source.to_path_buf(),
+            });
+        }
+        std::fs::create_dir_all(parent)
+            .map_err(|e| output_error(&format!("its directory cannot be created: {e}")))?;
+    }
     let parent = parent
         .canonicalize()
         .map_err(|e| output_error(&format!("its directory cannot be used: {e}")))?;

@@ -366,11 +366,28 @@ fn bad_input_exits_2_naming_the_path() {
             src.path().join("app.zip").display(),
             src.path().display()
         )));
-    package(src.path(), &out.path().join("missing/app.zip"))
+    // A missing directory is made (a fresh checkout has no dist/), unless
+    // it would be inside the source or cannot be.
+    package(src.path(), &out.path().join("missing/dist/app.zip"))
+        .assert()
+        .code(0);
+    assert!(out.path().join("missing/dist/app.zip").is_file());
+    package(src.path(), &src.path().join("dist/app.zip"))
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "missing/app.zip: its directory cannot be used",
+            "would be inside the source directory",
+        ));
+    assert!(
+        !src.path().join("dist").exists(),
+        "nothing made inside the source"
+    );
+    fs::write(out.path().join("a-file"), "x").unwrap();
+    package(src.path(), &out.path().join("a-file/app.zip"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "a-file/app.zip.partial: Not a directory",
         ));
     package(src.path(), &zip)
         .args(["--exclude", "[oops"])
