@@ -1,0 +1,1152 @@
+//! The runner: jobs in `needs` order, one after another, each in a fresh
+//! workspace with its own `RUNNER_TEMP`, its steps run as processes with the
+//! environment GitHub's runner gives them, their workflow commands read and
+//! their secrets masked in the log.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::commands::{Annotation, CommandReader, Line, mask, parse_env_file};
+use crate::expr::{self, JobStatus};
+use crate::model::{Action, Job, Step, StepAction, Workflow, read_action};
+
+/// Why a run could not start (a broken workflow is found before any job
+/// runs; a failing step fails its job, not the run).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The jobs' `needs` make a cycle.
+    #[error("{workflow}: the needs of jobs {jobs} make a cycle")]
+    Cycle {
+        /// The workflow file.
+        workflow: String,
+        /// The jobs in it.
+        jobs: String,
+    },
+    /// The runner's own directories or files.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How a job or step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    /// It succeeded.
+    Success,
+    /// It failed.
+    Failure,
+    /// Its condition was false (or a job it needs did not succeed).
+    Skipped,
+}
+
+impl Conclusion {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    /// Its title.
+    pub title: String,
+    /// Its `id`.
+    pub id: Option<String>,
+    /// How it ended before `continue-on-error`.
+    pub outcome: Conclusion,
+    /// How it counts for the job.
+    pub conclusion: Conclusion,
+    /// Its outputs.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// What one job did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobReport {
+    /// Its id.
+    pub id: String,
+    /// Its `environment`.
+    pub environment: Option<String>,
+    /// How it ended.
+    pub result: Conclusion,
+    /// Its outputs.
+    pub outputs: BTreeMap<String, String>,
+    /// Its steps (those of composite actions included, after their caller).
+    pub steps: Vec<StepReport>,
+    /// The annotations its steps printed.
+    pub annotations: Vec<Annotation>,
+    /// Its job summary (`GITHUB_STEP_SUMMARY`), masked.
+    pub summary: String,
+    /// Its log, masked.
+    pub log: String,
+}
+
+/// What the whole run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The jobs, in the order they ran (skipped ones included).
+    pub jobs: Vec<JobReport>,
+}
+
+impl RunReport {
+    /// Whether no job failed.
+    pub fn success(&self) -> bool {
+        self.jobs.iter().all(|j| j.result != Conclusion::Failure)
+    }
+
+    /// The job `id`.
+    pub fn job(&self, id: &str) -> Option<&JobReport> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+}
+
+/// The event that starts the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `push`, `workflow_dispatch`, …
+    pub name: String,
+    /// `refs/heads/develop`.
+    pub git_ref: String,
+    /// The commit.
+    pub sha: String,
+    /// Who.
+    pub actor: String,
+}
+
+/// A runner on this machine; see the [crate documentation](crate).
+#[derive(Debug, Clone)]
+pub struct Runner {
+    root: PathBuf,
+    repository: String,
+    clone_url: String,
+    event: Event,
+    env: Vec<(String, String)>,
+    vars: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
+    token: String,
+    echo: bool,
+}
+
+/// Emulated actions, by `owner/repo`.
+const CHECKOUT: &str = "actions/checkout";
+const CACHE: &str = "actions/cache";
+const UPLOAD: &str = "actions/upload-artifact";
+const DOWNLOAD: &str = "actions/download-artifact";
+
+impl Runner {
+    /// A runner keeping its work under `root` (`work/`, `temp/`,
+    /// `artifacts/`), for `repository` (`owner/name`) whose clone URL (what
+    /// `actions/checkout` fetches) is `clone_url`, started by `event`.
+    pub fn new(
+        root: impl Into<PathBuf>,
+        repository: impl Into<String>,
+        clone_url: impl Into<String>,
+        event: Event,
+    ) -> Self {
+        Self {
+            root: root.into(),
+            repository: repository.into(),
+            clone_url: clone_url.into(),
+            event,
+            env: Vec::new(),
+            vars: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            token: String::new(),
+            echo: false,
+        }
+    }
+
+    /// The runner machine's own environment (what a self-hosted runner's
+    /// `.env` gives every step): `PATH`, `HOME`, …; nothing else of this
+    /// process's environment reaches the steps.
+    #[must_use]
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// The repository's and environments' variables (`vars`).
+    #[must_use]
+    pub fn with_vars(mut self, vars: BTreeMap<String, String>) -> Self {
+        self.vars = vars;
+        self
+    }
+
+    /// The secrets (`secrets`), masked in every log.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: BTreeMap<String, String>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// `github.token` and `secrets.GITHUB_TOKEN`, masked in every log.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// Also print the log on stderr as it comes.
+    #[must_use]
+    pub fn with_echo(mut self, echo: bool) -> Self {
+        self.echo = echo;
+        self
+    }
+
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+        move |source| RunError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Runs `workflow` to its end.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError`] when it cannot start; failing jobs are in the report.
+    pub fn run(&self, workflow: &Workflow) -> Result<RunReport, RunError> {
+        let order = order(workflow)?;
+        let repo_name = self
+            .repository
+            .rsplit('/')
+            .next()
+            .unwrap_or("repo")
+            .to_owned();
+        let workspace = self.root.join("work").join(&repo_name).join(&repo_name);
+        let artifacts = self.root.join("artifacts");
+        if artifacts.exists() {
+            std::fs::remove_dir_all(&artifacts).map_err(Self::io(&artifacts))?;
+        }
+        std::fs::create_dir_all(&artifacts).map_err(Self::io(&artifacts))?;
+        let mut reports: Vec<JobReport> = Vec::new();
+        for (n, job) in order.iter().enumerate() {
+            let temp = self.root.join("temp").join(format!("{n}-{}", job.id));
+            for dir in [&workspace, &temp] {
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir).map_err(Self::io(dir))?;
+                }
+                std::fs::create_dir_all(dir).map_err(Self::io(dir))?;
+            }
+            let report = JobRun {
+                runner: self,
+                workflow,
+                job,
+                workspace: workspace.clone(),
+                temp,
+                artifacts: artifacts.clone(),
+                done: &reports,
+                run_number: n,
+                started: Instant::now(),
+                env_added: Vec::new(),
+                path_added: Vec::new(),
+                masks: self.masks(),
+                log: String::new(),
+                annotations: Vec::new(),
+                summary: String::new(),
+                steps: Vec::new(),
+                step_seq: 0,
+            }
+            .run()?;
+            reports.push(report);
+        }
+        Ok(RunReport { jobs: reports })
+    }
+
+    fn masks(&self) -> Vec<String> {
+        let mut m: Vec<String> = self.secrets.values().cloned().collect();
+        m.push(self.token.clone());
+        m.retain(|s| !s.is_empty());
+        m
+    }
+}
+
+/// The jobs in an order that honours `needs`, ties in file order.
+fn order(workflow: &Workflow) -> Result<Vec<&Job>, RunError> {
+    let mut done: Vec<&Job> = Vec::new();
+    while done.len() < workflow.jobs.len() {
+        let next = workflow.jobs.iter().find(|j| {
+            !done.iter().any(|d| d.id == j.id)
+                && j.needs.iter().all(|n| done.iter().any(|d| &d.id == n))
+        });
+        match next {
+            Some(j) => done.push(j),
+            None => {
+                let stuck: Vec<&str> = workflow
+                    .jobs
+                    .iter()
+                    .filter(|j| !done.iter().any(|d| d.id == j.id))
+                    .map(|j| j.id.as_str())
+                    .collect();
+                return Err(RunError::Cycle {
+                    workflow: workflow.path.display().to_string(),
+                    jobs: stuck.join(", "),
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The steps context and status of one list of steps (a job's, or a
+/// composite action's own).
+#[derive(Debug, Default)]
+struct Scope {
+    steps: Map<String, Value>,
+    failed: bool,
+    inputs: Option<Map<String, Value>>,
+    action_path: Option<PathBuf>,
+}
+
+struct JobRun<'a> {
+    runner: &'a Runner,
+    workflow: &'a Workflow,
+    job: &'a Job,
+    workspace: PathBuf,
+    temp: PathBuf,
+    artifacts: PathBuf,
+    done: &'a [JobReport],
+    run_number: usize,
+    started: Instant,
+    env_added: Vec<(String, String)>,
+    path_added: Vec<String>,
+    masks: Vec<String>,
+    log: String,
+    annotations: Vec<Annotation>,
+    summary: String,
+    steps: Vec<StepReport>,
+    step_seq: usize,
+}
+
+/// What running one step came to.
+struct Ran {
+    ok: bool,
+    outputs: BTreeMap<String, String>,
+}
+
+impl JobRun<'_> {
+    fn say(&mut self, text: &str) {
+        let line = mask(text, &self.masks);
+        if self.runner.echo {
+            let _ = writeln!(std::io::stderr(), "[{}] {line}", self.job.id);
+        }
+        self.log.push_str(&line);
+        self.log.push('\n');
+    }
+
+    fn annotate(&mut self, level: &str, message: String) {
+        self.say(&format!("::{level}::{message}"));
+        self.annotations.push(Annotation {
+            level: level.to_owned(),
+            message: mask(&message, &self.masks),
+            properties: Vec::new(),
+        });
+    }
+
+    fn needs_context(&self) -> Map<String, Value> {
+        let mut needs = Map::new();
+        for n in &self.job.needs {
+            if let Some(r) = self.done.iter().find(|r| &r.id == n) {
+                needs.insert(
+                    n.clone(),
+                    json!({ "result": r.result.word(), "outputs": r.outputs }),
+                );
+            }
+        }
+        needs
+    }
+
+    fn github_context(&self, action_path: Option<&Path>) -> Value {
+        let r = self.runner;
+        let (ref_type, ref_name) = match r.event.git_ref.strip_prefix("refs/heads/") {
+            Some(b) => ("branch", b.to_owned()),
+            None => match r.event.git_ref.strip_prefix("refs/tags/") {
+                Some(t) => ("tag", t.to_owned()),
+                None => ("", r.event.git_ref.clone()),
+            },
+        };
+        json!({
+            "event_name": r.event.name,
+            "event": {},
+            "ref": r.event.git_ref,
+            "ref_name": ref_name,
+            "ref_type": ref_type,
+            "sha": r.event.sha,
+            "actor": r.event.actor,
+            "triggering_actor": r.event.actor,
+            "repository": r.repository,
+            "repository_owner": r.repository.split('/').next().unwrap_or_default(),
+            "token": r.token,
+            "workspace": self.workspace.display().to_string(),
+            "workflow": self.workflow.name.clone().unwrap_or_default(),
+            "job": self.job.id,
+            "run_id": "1",
+            "run_number": (self.run_number + 1).to_string(),
+            "run_attempt": "1",
+            "server_url": "https://github.com",
+            "api_url": "https://api.github.com",
+            "graphql_url": "https://api.github.com/graphql",
+            "action_path": action_path.map(|p| p.display().to_string()).unwrap_or_default(),
+            "action_repository": "",
+            "action_ref": "",
+            "retention_days": "90",
+        })
+    }
+
+    fn runner_context(&self) -> Value {
+        json!({
+            "os": "Linux",
+            "arch": "X64",
+            "name": "pipeline-workflow",
+            "environment": "self-hosted",
+            "temp": self.temp.display().to_string(),
+            "tool_cache": self.runner.root.join("tool-cache").display().to_string(),
+            "debug": "",
+        })
+    }
+
+    /// The contexts an expression sees.
+    fn contexts(&self, scope: Option<&Scope>, env: &[(String, String)]) -> Map<String, Value> {
+        let mut c = Map::new();
+        c.insert(
+            "github".into(),
+            self.github_context(scope.and_then(|s| s.action_path.as_deref())),
+        );
+        c.insert("needs".into(), Value::Object(self.needs_context()));
+        c.insert("runner".into(), self.runner_context());
+        let mut vars = Map::new();
+        for (k, v) in &self.runner.vars {
+            vars.insert(k.clone(), json!(v));
+        }
+        c.insert("vars".into(), Value::Object(vars));
+        let mut secrets = Map::new();
+        for (k, v) in &self.runner.secrets {
+            secrets.insert(k.clone(), json!(v));
+        }
+        secrets.insert("GITHUB_TOKEN".into(), json!(self.runner.token));
+        c.insert("secrets".into(), Value::Object(secrets));
+        let mut e = Map::new();
+        for (k, v) in env {
+            e.insert(k.clone(), json!(v));
+        }
+        c.insert("env".into(), Value::Object(e));
+        c.insert("matrix".into(), Value::Object(Map::new()));
+        c.insert("strategy".into(), Value::Object(Map::new()));
+        let failed = self
+            .steps
+            .iter()
+            .any(|s| s.conclusion == Conclusion::Failure);
+        c.insert(
+            "job".into(),
+            json!({ "status": if failed { "failure" } else { "success" } }),
+        );
+        if let Some(s) = scope {
+            c.insert("steps".into(), Value::Object(s.steps.clone()));
+            if let Some(inputs) = &s.inputs {
+                c.insert("inputs".into(), Value::Object(inputs.clone()));
+            }
+        } else {
+            c.insert("steps".into(), Value::Object(Map::new()));
+        }
+        c
+    }
+
+    fn eval_text(
+        &self,
+        text: &str,
+        contexts: &Map<String, Value>,
+        status: JobStatus,
+    ) -> Result<String, String> {
+        let cx = expr::Context {
+            contexts,
+            status,
+            workspace: &self.workspace,
+        };
+        expr::interpolate(text, &cx).map_err(|e| e.to_string())
+    }
+
+    fn eval_condition(
+        &self,
+        text: &str,
+        contexts: &Map<String, Value>,
+        status: JobStatus,
+    ) -> Result<bool, String> {
+        let cx = expr::Context {
+            contexts,
+            status,
+            workspace: &self.workspace,
+        };
+        expr::condition(text, &cx).map_err(|e| e.to_string())
+    }
+
+    /// The environment a step starts with (before its own `env`).
+    fn base_env(&self, base: &[(String, String)]) -> Vec<(String, String)> {
+        let r = self.runner;
+        let mut env: Vec<(String, String)> = r.env.clone();
+        let set = |env: &mut Vec<(String, String)>, k: &str, v: String| {
+            env.retain(|(key, _)| key != k);
+            env.push((k.to_owned(), v));
+        };
+        for (k, v) in [
+            ("CI", "true".to_owned()),
+            ("GITHUB_ACTIONS", "true".to_owned()),
+            ("GITHUB_ACTOR", r.event.actor.clone()),
+            ("GITHUB_EVENT_NAME", r.event.name.clone()),
+            ("GITHUB_REF", r.event.git_ref.clone()),
+            ("GITHUB_SHA", r.event.sha.clone()),
+            ("GITHUB_REPOSITORY", r.repository.clone()),
+            (
+                "GITHUB_REPOSITORY_OWNER",
+                r.repository
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            ("GITHUB_WORKSPACE", self.workspace.display().to_string()),
+            ("GITHUB_JOB", self.job.id.clone()),
+            ("GITHUB_RUN_ID", "1".to_owned()),
+            ("GITHUB_RUN_NUMBER", (self.run_number + 1).to_string()),
+            ("GITHUB_RUN_ATTEMPT", "1".to_owned()),
+            ("GITHUB_SERVER_URL", "https://github.com".to_owned()),
+            ("GITHUB_API_URL", "https://api.github.com".to_owned()),
+            (
+                "GITHUB_WORKFLOW",
+                self.workflow.name.clone().unwrap_or_default(),
+            ),
+            ("RUNNER_OS", "Linux".to_owned()),
+            ("RUNNER_ARCH", "X64".to_owned()),
+            ("RUNNER_NAME", "pipeline-workflow".to_owned()),
+            ("RUNNER_ENVIRONMENT", "self-hosted".to_owned()),
+            ("RUNNER_TEMP", self.temp.display().to_string()),
+            (
+                "RUNNER_TOOL_CACHE",
+                r.root.join("tool-cache").display().to_string(),
+            ),
+        ] {
+            set(&mut env, k, v);
+        }
+        for (k, v) in base {
+            set(&mut env, k, v.clone());
+        }
+        for (k, v) in &self.env_added {
+            set(&mut env, k, v.clone());
+        }
+        if !self.path_added.is_empty() {
+            let old = env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let mut parts = self.path_added.clone();
+            parts.reverse();
+            if !old.is_empty() {
+                parts.push(old);
+            }
+            set(&mut env, "PATH", parts.join(":"));
+        }
+        env
+    }
+
+    fn run(mut self) -> Result<JobReport, RunError> {
+        let job = self.job;
+        let needs_ok = job.needs.iter().all(|n| {
+            self.done
+                .iter()
+                .any(|r| &r.id == n && r.result == Conclusion::Success)
+        });
+        let status = if needs_ok {
+            JobStatus::Success
+        } else {
+            JobStatus::Failure
+        };
+        self.say(&format!(
+            "== job {}{}",
+            job.id,
+            job.name
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ));
+        let contexts = self.contexts(None, &[]);
+        let go = match &job.condition {
+            None => Ok(needs_ok),
+            Some(c) => self.eval_condition(c, &contexts, status),
+        };
+        let go = match go {
+            Ok(g) => g,
+            Err(e) => {
+                self.annotate("error", format!("jobs.{}.if: {e}", job.id));
+                return Ok(self.finish(Conclusion::Failure, BTreeMap::new()));
+            }
+        };
+        if !go {
+            self.say("skipped");
+            return Ok(self.finish(Conclusion::Skipped, BTreeMap::new()));
+        }
+        // Workflow env, then the job's, each evaluated.
+        let mut env: Vec<(String, String)> = Vec::new();
+        for (k, v) in self.workflow.env.iter().chain(&job.env) {
+            let cx = self.contexts(None, &env);
+            match self.eval_text(v, &cx, JobStatus::Success) {
+                Ok(v) => {
+                    env.retain(|(key, _)| key != k);
+                    env.push((k.clone(), v));
+                }
+                Err(e) => {
+                    self.annotate("error", format!("env.{k}: {e}"));
+                    return Ok(self.finish(Conclusion::Failure, BTreeMap::new()));
+                }
+            }
+        }
+        let mut scope = Scope::default();
+        let steps = job.steps.clone();
+        for step in &steps {
+            self.step(step, &mut scope, &env)?;
+        }
+        let result = if scope.failed {
+            Conclusion::Failure
+        } else {
+            Conclusion::Success
+        };
+        let cx = self.contexts(Some(&scope), &env);
+        let mut outputs = BTreeMap::new();
+        for (k, v) in &job.outputs {
+            match self.eval_text(v, &cx, JobStatus::Success) {
+                Ok(v) => {
+                    outputs.insert(k.clone(), v);
+                }
+                Err(e) => self.annotate("warning", format!("outputs.{k}: {e}")),
+            }
+        }
+        self.say(&format!("== job {}: {}", job.id, result.word()));
+        Ok(self.finish(result, outputs))
+    }
+
+    fn finish(self, result: Conclusion, outputs: BTreeMap<String, String>) -> JobReport {
+        JobReport {
+            id: self.job.id.clone(),
+            environment: self.job.environment.clone(),
+            result,
+            outputs,
+            steps: self.steps,
+            annotations: self.annotations,
+            summary: mask(&self.summary, &self.masks),
+            log: self.log,
+        }
+    }
+
+    /// Runs one step in `scope`; records it there and in the job.
+    fn step(
+        &mut self,
+        step: &Step,
+        scope: &mut Scope,
+        env: &[(String, String)],
+    ) -> Result<(), RunError> {
+        let status = if scope.failed {
+            JobStatus::Failure
+        } else {
+            JobStatus::Success
+        };
+        let title = step.title();
+        let step_env = self.base_env(env);
+        let cx = self.contexts(Some(scope), &step_env);
+        let go = match &step.condition {
+            None => Ok(!scope.failed),
+            Some(c) => self.eval_condition(c, &cx, status),
+        };
+        let (outcome, outputs) = match go {
+            Err(e) => {
+                self.annotate("error", format!("{title}: if: {e}"));
+                (Conclusion::Failure, BTreeMap::new())
+            }
+            Ok(false) => {
+                self.say(&format!("-- {title}: skipped"));
+                (Conclusion::Skipped, BTreeMap::new())
+            }
+            Ok(true) => {
+                self.say(&format!("-- {title}"));
+                let ran = self.act(step, scope, &step_env, &cx, status)?;
+                (
+                    if ran.ok {
+                        Conclusion::Success
+                    } else {
+                        Conclusion::Failure
+                    },
+                    ran.outputs,
+                )
+            }
+        };
+        let continue_on_error = match &step.continue_on_error {
+            None => false,
+            Some(c) => self
+                .eval_condition(c, &cx, JobStatus::Success)
+                .unwrap_or(false),
+        };
+        let conclusion = if outcome == Conclusion::Failure && continue_on_error {
+            Conclusion::Success
+        } else {
+            outcome
+        };
+        if conclusion == Conclusion::Failure {
+            scope.failed = true;
+        }
+        if let Some(id) = &step.id {
+            scope.steps.insert(
+                id.clone(),
+                json!({ "outputs": outputs, "outcome": outcome.word(), "conclusion": conclusion.word() }),
+            );
+        }
+        self.steps.push(StepReport {
+            title,
+            id: step.id.clone(),
+            outcome,
+            conclusion,
+            outputs,
+        });
+        Ok(())
+    }
+
+    /// Does what `step` says; `cx` holds the contexts it sees.
+    fn act(
+        &mut self,
+        step: &Step,
+        scope: &Scope,
+        step_env: &[(String, String)],
+        cx: &Map<String, Value>,
+        status: JobStatus,
+    ) -> Result<Ran, RunError> {
+        let fail = Ran {
+            ok: false,
+            outputs: BTreeMap::new(),
+        };
+        // The step's own env, evaluated.
+        let mut env = step_env.to_vec();
+        if let Some(p) = &scope.action_path {
+            env.retain(|(k, _)| k != "GITHUB_ACTION_PATH");
+            env.push(("GITHUB_ACTION_PATH".into(), p.display().to_string()));
+        }
+        for (k, v) in &step.env {
+            match self.eval_text(v, cx, status) {
+                Ok(v) => {
+                    env.retain(|(key, _)| key != k);
+                    env.push((k.clone(), v));
+                }
+                Err(e) => {
+                    self.annotate("error", format!("{}: env.{k}: {e}", step.title()));
+                    return Ok(fail);
+                }
+            }
+        }
+        match &step.action {
+            StepAction::Run {
+                script,
+                shell,
+                working_directory,
+            } => {
+                let script = match self.eval_text(script, cx, status) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.annotate("error", format!("{}: run: {e}", step.title()));
+                        return Ok(fail);
+                    }
+                };
+                let dir = match working_directory {
+                    None => self.workspace.clone(),
+                    Some(w) => match self.eval_text(w, cx, status) {
+                        Ok(w) => self.workspace.join(w),
+                        Err(e) => {
+                            self.annotate(
+                                "error",
+                                format!("{}: working-directory: {e}", step.title()),
+                            );
+                            return Ok(fail);
+                        }
+                    },
+                };
+                let limit = self.time_left(step);
+                self.shell(&script, shell.as_deref(), &dir, env, limit)
+            }
+            StepAction::Uses { uses, with } => {
+                let mut inputs: Vec<(String, String)> = Vec::new();
+                for (k, v) in with {
+                    match self.eval_text(v, cx, status) {
+                        Ok(v) => inputs.push((k.clone(), v)),
+                        Err(e) => {
+                            self.annotate("error", format!("{}: with.{k}: {e}", step.title()));
+                            return Ok(fail);
+                        }
+                    }
+                }
+                if let Some(local) = uses.strip_prefix("./") {
+                    let dir = self.workspace.join(local);
+                    self.composite(&dir, &inputs, &env, cx)
+                } else {
+                    let name = uses
+                        .split('@')
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let builtin = crate::builtin::Builtin {
+                        workspace: &self.workspace,
+                        artifacts: &self.artifacts,
+                        clone_url: &self.runner.clone_url,
+                        event: &self.runner.event,
+                        env: &env,
+                    };
+                    let input =
+                        |k: &str| inputs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                    let result = match name.as_str() {
+                        CHECKOUT => builtin.checkout(&input),
+                        n if n == CACHE || n.starts_with("actions/cache/") => Ok(
+                            crate::builtin::Done::new("the cache is not emulated: a miss")
+                                .output("cache-hit", "false"),
+                        ),
+                        UPLOAD => builtin.upload(&input),
+                        DOWNLOAD => builtin.download(&input),
+                        _ => Err(format!(
+                            "`{uses}` is not emulated (emulated: local composite actions, {CHECKOUT}, {CACHE}, {UPLOAD}, {DOWNLOAD})"
+                        )),
+                    };
+                    match result {
+                        Ok(done) => {
+                            for line in &done.log {
+                                self.say(line);
+                            }
+                            for w in done.warnings {
+                                self.annotate("warning", w);
+                            }
+                            Ok(Ran {
+                                ok: true,
+                                outputs: done.outputs,
+                            })
+                        }
+                        Err(e) => {
+                            self.annotate("error", format!("{uses}: {e}"));
+                            Ok(fail)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn time_left(&self, step: &Step) -> Duration {
+        let job_left = Duration::from_secs_f64(self.job.timeout_minutes * 60.0)
+            .saturating_sub(self.started.elapsed());
+        match step.timeout_minutes {
+            Some(m) => job_left.min(Duration::from_secs_f64(m * 60.0)),
+            None => job_left,
+        }
+    }
+
+    /// Runs a composite action: its inputs from `with` and its defaults,
+    /// its steps in their own scope, its outputs from their values.
+    fn composite(
+        &mut self,
+        dir: &Path,
+        with: &[(String, String)],
+        env: &[(String, String)],
+        caller: &Map<String, Value>,
+    ) -> Result<Ran, RunError> {
+        let fail = Ran {
+            ok: false,
+            outputs: BTreeMap::new(),
+        };
+        let action: Action = match read_action(dir) {
+            Ok(a) => a,
+            Err(e) => {
+                self.annotate("error", e.to_string());
+                return Ok(fail);
+            }
+        };
+        let mut inputs = Map::new();
+        for input in &action.inputs {
+            let value = match with.iter().find(|(k, _)| k == &input.name) {
+                Some((_, v)) => v.clone(),
+                None => match &input.default {
+                    Some(d) => match self.eval_text(d, caller, JobStatus::Success) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.annotate(
+                                "error",
+                                format!("{}: inputs.{}.default: {e}", action.name, input.name),
+                            );
+                            return Ok(fail);
+                        }
+                    },
+                    None => {
+                        if input.required {
+                            self.annotate(
+                                "warning",
+                                format!(
+                                    "{}: input required and not supplied: {}",
+                                    action.name, input.name
+                                ),
+                            );
+                        }
+                        String::new()
+                    }
+                },
+            };
+            inputs.insert(input.name.clone(), json!(value));
+        }
+        for (k, _) in with {
+            if !action.inputs.iter().any(|i| &i.name == k) {
+                self.annotate(
+                    "warning",
+                    format!("{}: unexpected input `{k}`", action.name),
+                );
+            }
+        }
+        let mut scope = Scope {
+            inputs: Some(inputs),
+            action_path: Some(action.dir.clone()),
+            ..Scope::default()
+        };
+        // The action's steps see the caller's env (job env and the step's own).
+        let inherited: Vec<(String, String)> = env.to_vec();
+        for step in &action.steps {
+            self.step(step, &mut scope, &inherited)?;
+        }
+        let cx = self.contexts(Some(&scope), &inherited);
+        let mut outputs = BTreeMap::new();
+        for (k, v) in &action.outputs {
+            match self.eval_text(v, &cx, JobStatus::Success) {
+                Ok(v) => {
+                    outputs.insert(k.clone(), v);
+                }
+                Err(e) => self.annotate("warning", format!("{}: outputs.{k}: {e}", action.name)),
+            }
+        }
+        Ok(Ran {
+            ok: !scope.failed,
+            outputs,
+        })
+    }
+
+    /// Runs a script with `shell` in `dir`, reading its workflow commands
+    /// and environment files.
+    fn shell(
+        &mut self,
+        script: &str,
+        shell: Option<&str>,
+        dir: &Path,
+        mut env: Vec<(String, String)>,
+        limit: Duration,
+    ) -> Result<Ran, RunError> {
+        let fail = Ran {
+            ok: false,
+            outputs: BTreeMap::new(),
+        };
+        self.step_seq += 1;
+        let seq = self.step_seq;
+        let files = self.temp.join("_runner_file_commands");
+        std::fs::create_dir_all(&files).map_err(Runner::io(&files))?;
+        let file = |name: &str| files.join(format!("{name}_{seq}"));
+        let (output, env_file, path_file, summary_file) = (
+            file("set_output"),
+            file("set_env"),
+            file("add_path"),
+            file("step_summary"),
+        );
+        for f in [&output, &env_file, &path_file, &summary_file] {
+            std::fs::write(f, "").map_err(Runner::io(f))?;
+        }
+        for (k, f) in [
+            ("GITHUB_OUTPUT", &output),
+            ("GITHUB_ENV", &env_file),
+            ("GITHUB_PATH", &path_file),
+            ("GITHUB_STEP_SUMMARY", &summary_file),
+        ] {
+            env.retain(|(key, _)| key != k);
+            env.push((k.to_owned(), f.display().to_string()));
+        }
+        let script_path = self.temp.join(format!("step_{seq}.sh"));
+        std::fs::write(&script_path, script).map_err(Runner::io(&script_path))?;
+        let template = match shell.unwrap_or("bash") {
+            "bash" => "bash --noprofile --norc -eo pipefail {0}".to_owned(),
+            "sh" => "sh -e {0}".to_owned(),
+            "python" => "python3 {0}".to_owned(),
+            custom if custom.contains("{0}") => custom.to_owned(),
+            other => {
+                self.annotate("error", format!("shell `{other}` is not emulated (bash, sh, python, or a template with {{0}})"));
+                return Ok(fail);
+            }
+        };
+        let mut words = template.split_whitespace().map(|w| {
+            if w == "{0}" {
+                script_path.display().to_string()
+            } else {
+                w.to_owned()
+            }
+        });
+        let program = words.next().unwrap_or_default();
+        if !dir.is_dir() {
+            self.annotate(
+                "error",
+                format!("working directory {} does not exist", dir.display()),
+            );
+            return Ok(fail);
+        }
+        let mut cmd = Command::new(&program);
+        cmd.args(words)
+            .current_dir(dir)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        {
+            use std::os::unix::process::CommandExt as _;
+            cmd.process_group(0);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                self.annotate("error", format!("cannot start {program}: {e}"));
+                return Ok(fail);
+            }
+        };
+        let (tx, rx) = mpsc::channel::<String>();
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            }));
+        }
+        if let Some(err) = child.stderr.take() {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            }));
+        }
+        drop(tx);
+        let started = Instant::now();
+        let mut reader = CommandReader::default();
+        let mut timed_out = false;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => self.line(&mut reader, &line),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if started.elapsed() > limit && !timed_out {
+                timed_out = true;
+                kill_group(child.id());
+            }
+        }
+        for r in readers {
+            let _ = r.join();
+        }
+        let status = child.wait().map_err(Runner::io(dir))?;
+        let _ = std::fs::remove_file(&script_path);
+        if timed_out {
+            self.annotate(
+                "error",
+                format!("the step ran out of time ({} s)", limit.as_secs()),
+            );
+        }
+        // Environment files.
+        let mut outputs = BTreeMap::new();
+        let mut ok = status.success() && !timed_out;
+        if !status.success() && !timed_out {
+            self.annotate(
+                "error",
+                format!(
+                    "Process completed with exit code {}.",
+                    status
+                        .code()
+                        .map_or_else(|| "a signal".to_owned(), |c| c.to_string())
+                ),
+            );
+        }
+        for (what, f) in [("GITHUB_OUTPUT", &output), ("GITHUB_ENV", &env_file)] {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            match parse_env_file(&text) {
+                Ok(pairs) => {
+                    for (k, v) in pairs {
+                        if what == "GITHUB_OUTPUT" {
+                            outputs.insert(k, v);
+                        } else if k.starts_with("GITHUB_") || k.starts_with("RUNNER_") {
+                            self.annotate("warning", format!("GITHUB_ENV cannot set {k}"));
+                        } else {
+                            self.env_added.retain(|(key, _)| key != &k);
+                            self.env_added.push((k, v));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.annotate("error", format!("{what}: {e}"));
+                    ok = false;
+                }
+            }
+        }
+        for line in std::fs::read_to_string(&path_file)
+            .unwrap_or_default()
+            .lines()
+        {
+            if !line.trim().is_empty() {
+                self.path_added.push(line.trim().to_owned());
+            }
+        }
+        let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
+        self.summary.push_str(&summary);
+        Ok(Ran { ok, outputs })
+    }
+
+    fn line(&mut self, reader: &mut CommandReader, line: &str) {
+        match reader.read(line) {
+            Line::Text(t) => self.say(&t),
+            Line::Mask(m) => {
+                if !m.is_empty() {
+                    self.masks.push(m);
+                }
+            }
+            Line::Annotation(mut a) => {
+                a.message = mask(&a.message, &self.masks);
+                self.say(&format!("::{}::{}", a.level, a.message));
+                self.annotations.push(a);
+            }
+            Line::Log(l) => {
+                if !l.is_empty() {
+                    self.say(&l);
+                }
+            }
+        }
+    }
+}
+
+/// Kills the process group the step leads (it was started with
+/// `process_group(0)`), so that nothing it started lives on.
+fn kill_group(pid: u32) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 1)
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+}
