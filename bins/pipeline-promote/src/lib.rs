@@ -23,7 +23,8 @@ use pipeline_promotion::config::{Environment, PipelineConfig, TargetConfig};
 use pipeline_promotion::engine::{Context, PromoteError, Promoted, StepReport, promote_locked};
 use pipeline_promotion::store::{AnyStore, GitStore, StateStore, StoreError};
 use pipeline_promotion::{
-    Candidate, Decision, EnvNow, Outcome as RecordOutcome, Record, Refusal, plan,
+    Candidate, Decision, EnvNow, Outcome as RecordOutcome, Plan, Record, Refusal, plan,
+    rollback_plan,
 };
 use pipeline_targets::azure::{AppRef, HealthSettings};
 use pipeline_targets::cloudrun::{ImageRef, ServiceRef};
@@ -108,6 +109,14 @@ struct RollbackArgs {
     /// The environment.
     #[arg(long, value_name = "ENV")]
     env: String,
+    /// Bring back this version (one that went live there before), its
+    /// artifact redeployed through the environment's checks; without it,
+    /// the previous release comes back by switching (or restarting) it.
+    #[arg(long, value_name = "VERSION")]
+    to: Option<String>,
+    /// The artifact of `--to` [default: the artifact store's <sha256>.zip].
+    #[arg(long, value_name = "FILE", requires = "to")]
+    artifact: Option<PathBuf>,
     /// Print one JSON document on stdout.
     #[arg(long)]
     json: bool,
@@ -550,147 +559,19 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 }
                 return Ok(Exit::Success);
             }
-            let (_, envcfg) = config
-                .environment(&args.to)
-                .ok_or_else(|| usage(format!("no environment `{}`", args.to)))?;
-            let artifact_path = args.artifact.clone().unwrap_or_else(|| {
-                cli.repo
-                    .join(&config.artifact.store)
-                    .join(format!("{}.zip", plan.candidate.sha256))
-            });
-            let sha = plan
-                .candidate
-                .sha256
-                .parse()
-                .map_err(|e| usage(format!("digest {}: {e}", plan.candidate.sha256)))?;
-            let release = Release {
-                version: plan.candidate.version.clone(),
-                sha256: sha,
-                artifact: artifact_path,
-            };
-            if let TargetConfig::CloudRun { image, .. } = &envcfg.target {
-                let image = ImageRef::parse(image).map_err(|e| in_env(envcfg, e))?;
-                if image.digest.to_string() != plan.candidate.sha256 {
-                    return Err(Failure(
-                        Exit::Refused,
-                        format!(
-                            "environment {}: the image {} has digest {}, but the release to promote is {} ({}): \
-                             promotion moves the same bytes; set target.image to the image of that digest",
-                            envcfg.name,
-                            image.reference,
-                            image.digest,
-                            plan.candidate.version,
-                            plan.candidate.sha256
-                        ),
-                    ));
-                }
-            }
-            let (target, health_path, known) = target_of(cli, &config, envcfg, env, &http).await?;
-            let live_url = live_url(&target, known).await?;
-            let ctx = Context {
-                root: cli.repo.clone(),
-                by,
-                live_url,
-                stale_lock_secs: 3600,
-            };
-            let started = std::time::Instant::now();
-            let mut report = |r: StepReport| {
-                let mark = if r.ok { "ok " } else { "FAILED" };
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "  {mark} {:<28} {:>6.1}s  {}",
-                    r.step,
-                    r.took.as_secs_f64(),
-                    r.detail.lines().next().unwrap_or("")
-                );
-                if !r.ok {
-                    for line in r.detail.lines().skip(1) {
-                        let _ = writeln!(std::io::stderr(), "       {line}");
-                    }
-                }
-            };
-            let _ = writeln!(
-                std::io::stderr(),
-                "promote {} ({}) from {} into {}",
-                plan.candidate.version,
-                short(&plan.candidate.sha256),
-                plan.from,
-                plan.env
-            );
-            let outcome = promote_locked(
+            execute(
+                cli,
+                &config,
                 &store,
-                &target,
                 &http,
-                envcfg,
-                &health_path,
+                env,
                 &plan,
-                &release,
-                &ctx,
-                &mut report,
+                args.artifact.clone(),
+                by,
+                args.json,
+                false,
             )
-            .await?;
-            let (exit, words) = match &outcome {
-                Promoted::Live => (
-                    Exit::Success,
-                    format!(
-                        "{} live in {} in {:.1}s",
-                        plan.candidate.version,
-                        plan.env,
-                        started.elapsed().as_secs_f64()
-                    ),
-                ),
-                Promoted::ValidationFailed { reason } => (
-                    Exit::Refused,
-                    format!(
-                        "{} not promoted into {}: validation failed before the switch ({}); traffic did not move",
-                        plan.candidate.version,
-                        plan.env,
-                        reason.lines().next().unwrap_or("")
-                    ),
-                ),
-                Promoted::VerificationFailed {
-                    reason,
-                    rolled_back: true,
-                } => (
-                    Exit::Refused,
-                    format!(
-                        "{} failed verification in {} ({}); rolled back to {}",
-                        plan.candidate.version,
-                        plan.env,
-                        reason.lines().next().unwrap_or(""),
-                        plan.replaces
-                            .as_ref()
-                            .map_or("the previous release", |r| r.version.as_str())
-                    ),
-                ),
-                Promoted::VerificationFailed {
-                    reason,
-                    rolled_back: false,
-                } => (
-                    Exit::Refused,
-                    format!(
-                        "{} failed verification in {} ({}); not rolled back",
-                        plan.candidate.version,
-                        plan.env,
-                        reason.lines().next().unwrap_or("")
-                    ),
-                ),
-            };
-            if args.json {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({
-                        "schema": "pipeline-promote/promote/v1",
-                        "env": plan.env, "version": plan.candidate.version, "sha256": plan.candidate.sha256,
-                        "outcome": match outcome { Promoted::Live => "live", Promoted::ValidationFailed { .. } => "validation-failed", Promoted::VerificationFailed { rolled_back: true, .. } => "rolled-back", Promoted::VerificationFailed { .. } => "verification-failed" },
-                        "message": words,
-                    })
-                );
-            } else {
-                let _ = writeln!(out, "{words}");
-            }
-            Ok(exit)
+            .await
                     }
             .await;
             match lock {
@@ -711,6 +592,59 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                     cli.config.display()
                 ))
             })?;
+            if let Some(version) = &args.to {
+                let lock = store
+                    .lock(
+                        &args.env,
+                        &by,
+                        &format!("roll {} back to {version}", args.env),
+                        pipeline_promotion::now(),
+                        3600,
+                    )
+                    .await?;
+                let result = async {
+                    let history = store.history(&args.env, 200).await?;
+                    match rollback_plan(&config, &args.env, version, &history) {
+                        Err(r) => Err(Failure(
+                            if r.is_usage() {
+                                Exit::Usage
+                            } else {
+                                Exit::Refused
+                            },
+                            r.to_string(),
+                        )),
+                        Ok(Decision::AlreadyThere { env, candidate }) => {
+                            let _ = writeln!(
+                                out,
+                                "{env} runs {} ({}) already; nothing to do",
+                                candidate.version,
+                                short(&candidate.sha256)
+                            );
+                            Ok(Exit::Success)
+                        }
+                        Ok(Decision::Promote(plan)) => {
+                            execute(
+                                cli,
+                                &config,
+                                &store,
+                                &http,
+                                env,
+                                &plan,
+                                args.artifact.clone(),
+                                by.clone(),
+                                args.json,
+                                true,
+                            )
+                            .await
+                        }
+                    }
+                }
+                .await;
+                let unlocked = store.unlock(lock).await;
+                let exit = result?;
+                unlocked?;
+                return Ok(exit);
+            }
             let (target, _, _) = target_of(cli, &config, envcfg, env, &http).await?;
             let lock = store
                 .lock(&args.env, &by, "rollback", pipeline_promotion::now(), 3600)
@@ -814,6 +748,167 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
             Ok(Exit::Success)
         }
     }
+}
+
+/// Carries out `plan` under the environment's lock (taken by the caller):
+/// a promotion, or (`rollback`) a release brought back by hand.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    cli: &Cli,
+    config: &PipelineConfig,
+    store: &AnyStore,
+    http: &Http,
+    env: &Env,
+    plan: &Plan,
+    artifact: Option<PathBuf>,
+    by: String,
+    json: bool,
+    rollback: bool,
+) -> Result<Exit, Failure> {
+    let mut out = std::io::stdout().lock();
+    let (_, envcfg) = config
+        .environment(&plan.env)
+        .ok_or_else(|| usage(format!("no environment `{}`", plan.env)))?;
+    let artifact_path = artifact.unwrap_or_else(|| {
+        cli.repo
+            .join(&config.artifact.store)
+            .join(format!("{}.zip", plan.candidate.sha256))
+    });
+    let sha = plan
+        .candidate
+        .sha256
+        .parse()
+        .map_err(|e| usage(format!("digest {}: {e}", plan.candidate.sha256)))?;
+    let release = Release {
+        version: plan.candidate.version.clone(),
+        sha256: sha,
+        artifact: artifact_path,
+    };
+    if let TargetConfig::CloudRun { image, .. } = &envcfg.target {
+        let image = ImageRef::parse(image).map_err(|e| in_env(envcfg, e))?;
+        if image.digest.to_string() != plan.candidate.sha256 {
+            return Err(Failure(
+                Exit::Refused,
+                format!(
+                    "environment {}: the image {} has digest {}, but the release to promote is {} ({}): \
+                     promotion moves the same bytes; set target.image to the image of that digest",
+                    envcfg.name,
+                    image.reference,
+                    image.digest,
+                    plan.candidate.version,
+                    plan.candidate.sha256
+                ),
+            ));
+        }
+    }
+    let (target, health_path, known) = target_of(cli, config, envcfg, env, http).await?;
+    let live_url = live_url(&target, known).await?;
+    let ctx = Context {
+        root: cli.repo.clone(),
+        by,
+        live_url,
+        stale_lock_secs: 3600,
+        by_hand: rollback,
+    };
+    let started = std::time::Instant::now();
+    let mut report = |r: StepReport| {
+        let mark = if r.ok { "ok " } else { "FAILED" };
+        let _ = writeln!(
+            std::io::stderr(),
+            "  {mark} {:<28} {:>6.1}s  {}",
+            r.step,
+            r.took.as_secs_f64(),
+            r.detail.lines().next().unwrap_or("")
+        );
+        if !r.ok {
+            for line in r.detail.lines().skip(1) {
+                let _ = writeln!(std::io::stderr(), "       {line}");
+            }
+        }
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {} ({}) from {} into {}",
+        if rollback { "roll back to" } else { "promote" },
+        plan.candidate.version,
+        short(&plan.candidate.sha256),
+        plan.from,
+        plan.env
+    );
+    let outcome = promote_locked(
+        store,
+        &target,
+        http,
+        envcfg,
+        &health_path,
+        plan,
+        &release,
+        &ctx,
+        &mut report,
+    )
+    .await?;
+    let (exit, words) = match &outcome {
+        Promoted::Live => (
+            Exit::Success,
+            format!(
+                "{} live in {} in {:.1}s",
+                plan.candidate.version,
+                plan.env,
+                started.elapsed().as_secs_f64()
+            ),
+        ),
+        Promoted::ValidationFailed { reason } => (
+            Exit::Refused,
+            format!(
+                "{} not promoted into {}: validation failed before the switch ({}); traffic did not move",
+                plan.candidate.version,
+                plan.env,
+                reason.lines().next().unwrap_or("")
+            ),
+        ),
+        Promoted::VerificationFailed {
+            reason,
+            rolled_back: true,
+        } => (
+            Exit::Refused,
+            format!(
+                "{} failed verification in {} ({}); rolled back to {}",
+                plan.candidate.version,
+                plan.env,
+                reason.lines().next().unwrap_or(""),
+                plan.replaces
+                    .as_ref()
+                    .map_or("the previous release", |r| r.version.as_str())
+            ),
+        ),
+        Promoted::VerificationFailed {
+            reason,
+            rolled_back: false,
+        } => (
+            Exit::Refused,
+            format!(
+                "{} failed verification in {} ({}); not rolled back",
+                plan.candidate.version,
+                plan.env,
+                reason.lines().next().unwrap_or("")
+            ),
+        ),
+    };
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "schema": "pipeline-promote/promote/v1",
+                "env": plan.env, "version": plan.candidate.version, "sha256": plan.candidate.sha256,
+                "outcome": match outcome { Promoted::Live => "live", Promoted::ValidationFailed { .. } => "validation-failed", Promoted::VerificationFailed { rolled_back: true, .. } => "rolled-back", Promoted::VerificationFailed { .. } => "verification-failed" },
+                "message": words,
+            })
+        );
+    } else {
+        let _ = writeln!(out, "{words}");
+    }
+    Ok(exit)
 }
 
 /// Waits, up to `budget` seconds, while the only reason to refuse the

@@ -42,6 +42,9 @@ pub struct Context {
     pub live_url: Url,
     /// How long a lock may stand before another runner may take it over.
     pub stale_lock_secs: u64,
+    /// A release brought back by hand (`rollback --to`): its record says
+    /// so instead of `live`.
+    pub by_hand: bool,
 }
 
 /// How a promotion ended when it ran to the end.
@@ -407,12 +410,19 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                     plan.candidate.sha256.clone(),
                     Some(crate::now()),
                 ));
-                store
-                    .append(
-                        &env.name,
-                        &record(Outcome::Live, String::new(), live),
-                        expected.as_ref(),
+                let (outcome, note) = if ctx.by_hand {
+                    (
+                        Outcome::ManualRollback,
+                        format!(
+                            "rolled back from {}",
+                            previous_live.as_ref().map_or("-", |p| p.0.as_str())
+                        ),
                     )
+                } else {
+                    (Outcome::Live, String::new())
+                };
+                store
+                    .append(&env.name, &record(outcome, note, live), expected.as_ref())
                     .await?;
                 done(
                     "record".to_owned(),

@@ -21,7 +21,7 @@ pub mod store;
 
 pub use config::{ConfigError, PipelineConfig, TargetConfig};
 pub use github::GitHubStore;
-pub use plan::{Candidate, Decision, EnvNow, Plan, Refusal, Step, plan};
+pub use plan::{Candidate, Decision, EnvNow, Plan, Refusal, Step, plan, rollback_plan};
 pub use record::{Outcome, Record};
 pub use store::{
     AnyStore, GitStore, LockGuard, LockInfo, Revision, StateStore, StoreError, Stored,

@@ -98,6 +98,14 @@ pub enum Refusal {
     /// No such environment in `pipeline.toml`.
     #[error("no environment `{0}` in pipeline.toml")]
     UnknownEnvironment(String),
+    /// A rollback to a version that never went live in the environment.
+    #[error("{version} never went live in {env}: nothing to roll back to")]
+    NeverLive {
+        /// The environment.
+        env: String,
+        /// The version asked for.
+        version: String,
+    },
     /// The first environment takes the build's artifact: a version and
     /// digest must be given.
     #[error(
@@ -158,9 +166,63 @@ impl Refusal {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Refusal::UnknownEnvironment(_) | Refusal::NeedsArtifact(_)
+            Refusal::UnknownEnvironment(_) | Refusal::NeedsArtifact(_) | Refusal::NeverLive { .. }
         )
     }
+}
+
+/// A rollback of `to` to `version`, a release it ran before: the same
+/// steps as a promotion, the digest taken from `history` (newest first), so
+/// the very bytes that ran there come back.
+///
+/// # Errors
+///
+/// [`Refusal::UnknownEnvironment`]; [`Refusal::NeverLive`] when `version`
+/// never went live in `to`.
+pub fn rollback_plan(
+    config: &PipelineConfig,
+    to: &str,
+    version: &str,
+    history: &[Record],
+) -> Result<Decision, Refusal> {
+    let (_, env) = config
+        .environment(to)
+        .ok_or_else(|| Refusal::UnknownEnvironment(to.to_owned()))?;
+    let sha256 = history
+        .iter()
+        .find_map(|r| {
+            (r.live_version.as_deref() == Some(version))
+                .then(|| r.live_sha256.clone())
+                .flatten()
+        })
+        .ok_or_else(|| Refusal::NeverLive {
+            env: to.to_owned(),
+            version: version.to_owned(),
+        })?;
+    let candidate = Candidate {
+        version: version.to_owned(),
+        sha256,
+    };
+    let live = history.first().and_then(|r| {
+        Some(Candidate {
+            version: r.live_version.clone()?,
+            sha256: r.live_sha256.clone()?,
+        })
+    });
+    if live.as_ref() == Some(&candidate) {
+        return Ok(Decision::AlreadyThere {
+            env: to.to_owned(),
+            candidate,
+        });
+    }
+    Ok(Decision::Promote(Plan {
+        env: to.to_owned(),
+        candidate,
+        from: format!("the history of {to}"),
+        replaces: live,
+        steps: steps(env),
+        auto_rollback: env.auto_rollback,
+    }))
 }
 
 fn steps(env: &Environment) -> Vec<Step> {
@@ -412,6 +474,38 @@ validate = [{ name = "smoke", command = "pytest" }]
         assert!(matches!(
             run("qa", None, None, &r, 160),
             Err(Refusal::PreviousUnhealthy { .. })
+        ));
+    }
+
+    #[test]
+    fn a_rollback_brings_back_the_bytes_that_ran_there() {
+        let config = crate::config::parse(Path::new("pipeline.toml"), CONFIG).unwrap();
+        let mut rolled = live("qa", "1.3.0", 20);
+        rolled.outcome = Outcome::RolledBack;
+        rolled.live_version = Some("1.2.0".into());
+        rolled.live_sha256 = Some("sha-1.2.0".into());
+        // Newest first: 1.3.0 failed and went back to 1.2.0; 1.2.0; 1.1.0.
+        let history = [rolled, live("qa", "1.2.0", 10), live("qa", "1.1.0", 0)];
+        let Ok(Decision::Promote(p)) = rollback_plan(&config, "qa", "1.1.0", &history) else {
+            panic!()
+        };
+        assert_eq!(p.candidate.sha256, "sha-1.1.0");
+        assert_eq!(p.replaces.unwrap().version, "1.2.0");
+        assert!(p.steps.iter().any(|s| matches!(s, Step::Validate { .. })));
+        assert!(matches!(
+            rollback_plan(&config, "qa", "1.2.0", &history),
+            Ok(Decision::AlreadyThere { .. })
+        ));
+        // 1.3.0 never went live in qa.
+        let e = rollback_plan(&config, "qa", "1.3.0", &history).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1.3.0 never went live in qa: nothing to roll back to"
+        );
+        assert!(e.is_usage());
+        assert!(matches!(
+            rollback_plan(&config, "nope", "1.1.0", &history),
+            Err(Refusal::UnknownEnvironment(_))
         ));
     }
 

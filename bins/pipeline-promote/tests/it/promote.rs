@@ -297,6 +297,29 @@ fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
     );
     assert_eq!(out.lines().count(), 2, "{out}");
 
+    // dev runs 2.0.0: brought back to 1.0.0 by hand, the same bytes
+    // redeployed through dev's checks, and recorded as a rollback.
+    let o = w.cmd(&["rollback", "--env", "dev", "--to", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("roll back to 1.0.0"), "{}", text(&o));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+    let o = w.cmd(&["history", "--env", "dev", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["records"][0]["outcome"], "manual-rollback", "{doc}");
+    assert_eq!(doc["records"][0]["live_version"], "1.0.0", "{doc}");
+    assert_eq!(doc["records"][0]["live_sha256"], v1.as_str(), "{doc}");
+    assert_eq!(doc["records"][0]["note"], "rolled back from 2.0.0", "{doc}");
+    let o = w.cmd(&["rollback", "--env", "dev", "--to", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("already"), "{}", text(&o));
+    let o = w.cmd(&["rollback", "--env", "dev", "--to", "9.9.9"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("9.9.9 never went live in dev"),
+        "{}",
+        text(&o)
+    );
+
     // Unknown environments and bad configuration are usage errors.
     let o = w.promote(&["--to", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
