@@ -407,6 +407,46 @@ async fn live_url(target: &AnyTarget, known: Option<url::Url>) -> Result<url::Ur
     Ok(url)
 }
 
+/// One line of `status`.
+#[derive(Debug, Clone)]
+pub struct StatusRow {
+    /// The environment.
+    pub env: String,
+    /// Its newest record.
+    pub record: Option<Record>,
+    /// Whether its live address answers healthy (`None`: not asked).
+    pub healthy: Option<bool>,
+    /// The slot taking live traffic (`blue`, `production`, a revision).
+    pub slot: Option<String>,
+}
+
+/// The slot live traffic goes to, as the target says; `None` when it
+/// cannot be asked. A local environment is asked without being declared
+/// (status changes nothing).
+async fn live_slot(
+    cli: &Cli,
+    config: &PipelineConfig,
+    envcfg: &Environment,
+    vars: &Env,
+    http: &Http,
+) -> Option<String> {
+    let status = match &envcfg.target {
+        TargetConfig::Local { .. } => {
+            let dir = cli.repo.join(&config.agent.state_dir);
+            let agent = AgentRef::from_state_dir(&dir).ok()?;
+            LocalTarget::new(http.clone(), agent, &envcfg.name)
+                .status()
+                .await
+                .ok()?
+        }
+        _ => {
+            let (target, _, _) = target_of(cli, config, envcfg, vars, http).await.ok()?;
+            target.status().await.ok()?
+        }
+    };
+    status.live().map(|s| s.slot.clone())
+}
+
 /// Whether a cloud environment's live address answers its health path;
 /// `None` (shown as `-`) when it cannot be asked: no credentials here, or
 /// the service does not say where it is.
@@ -695,12 +735,25 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                     (Some(_), None) => cloud_health(cli, &config, e, env, &http).await,
                     _ => None,
                 };
-                rows.push((e.name.clone(), record, ok));
+                let slot = match &record {
+                    Some(_) => live_slot(cli, &config, e, env, &http).await,
+                    None => None,
+                };
+                rows.push(StatusRow {
+                    env: e.name.clone(),
+                    record,
+                    healthy: ok,
+                    slot,
+                });
             }
             if args.json {
                 let envs: Vec<_> = rows
                     .iter()
-                    .map(|(n, r, h)| serde_json::json!({ "env": n, "record": r, "healthy": h }))
+                    .map(|r| {
+                        serde_json::json!({
+                            "env": r.env, "record": r.record, "healthy": r.healthy, "slot": r.slot,
+                        })
+                    })
                     .collect();
                 let _ = writeln!(
                     out,
@@ -1047,19 +1100,21 @@ fn short(d: &str) -> &str {
 }
 
 /// The table of environments.
-pub fn status_table(rows: &[(String, Option<Record>, Option<bool>)]) -> String {
+pub fn status_table(rows: &[StatusRow]) -> String {
     let mut s = format!(
-        "{:<12} {:<12} {:<14} {:<9} {:<22} {}\n",
-        "ENV", "VERSION", "SHA256", "HEALTH", "SINCE", "BY"
+        "{:<12} {:<12} {:<14} {:<8} {:<9} {:<22} {}\n",
+        "ENV", "VERSION", "SHA256", "SLOT", "HEALTH", "SINCE", "BY"
     );
-    for (name, record, healthy) in rows {
-        match record {
+    for row in rows {
+        let name = &row.env;
+        match &row.record {
             Some(r) => s.push_str(&format!(
-                "{:<12} {:<12} {:<14} {:<9} {:<22} {}\n",
+                "{:<12} {:<12} {:<14} {:<8} {:<9} {:<22} {}\n",
                 name,
                 r.live_version.as_deref().unwrap_or("-"),
                 r.live_sha256.as_deref().map_or("-", short),
-                match healthy {
+                row.slot.as_deref().unwrap_or("-"),
+                match row.healthy {
                     Some(true) => "healthy",
                     Some(false) => "DOWN",
                     None => "-",

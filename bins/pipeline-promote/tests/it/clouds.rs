@@ -206,6 +206,7 @@ fn azure_blue_green_promotion_goes_live_and_is_recorded() {
     // status probes production's health path.
     let status = w.status();
     assert_eq!(status["envs"][0]["healthy"], true, "{status}");
+    assert_eq!(status["envs"][0]["slot"], "production", "{status}");
     assert_eq!(status["envs"][0]["record"]["version"], "1.1.0", "{status}");
     // Without credentials it cannot ask: health unknown, not a failure.
     let mut bare = World {

@@ -260,8 +260,14 @@ fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("prod") && l.contains("1.0.0") && l.contains("healthy")),
+        out.lines().any(|l| l.starts_with("prod")
+            && l.contains("1.0.0")
+            && l.contains("healthy")
+            && (l.contains(" blue ") || l.contains(" green "))),
+        "{out}"
+    );
+    assert!(
+        out.starts_with("ENV          VERSION      SHA256         SLOT"),
         "{out}"
     );
 
