@@ -161,6 +161,17 @@ impl From<StoreError> for Failure {
     }
 }
 
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        let exit = if r.is_usage() {
+            Exit::Usage
+        } else {
+            Exit::Refused
+        };
+        Failure(exit, r.to_string())
+    }
+}
+
 impl From<TargetError> for Failure {
     fn from(e: TargetError) -> Self {
         let exit = match e.outcome() {
@@ -539,16 +550,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
             let result: Result<Exit, Failure> = async {
             let decision = decide(&config, &store, &http, args)
                 .await?
-                .map_err(|r| {
-                    Failure(
-                        if r.is_usage() {
-                            Exit::Usage
-                        } else {
-                            Exit::Refused
-                        },
-                        r.to_string(),
-                    )
-                })?;
+                .map_err(Failure::from)?;
             let plan = match decision {
                 Decision::AlreadyThere { env, candidate } => {
                     let _ = writeln!(
@@ -645,14 +647,7 @@ async fn run(cli: &Cli, env: &Env, progress: Arc<StderrProgress>) -> Result<Exit
                 let result = async {
                     let history = store.history(&args.env, 200).await?;
                     match rollback_plan(&config, &args.env, version, &history) {
-                        Err(r) => Err(Failure(
-                            if r.is_usage() {
-                                Exit::Usage
-                            } else {
-                                Exit::Refused
-                            },
-                            r.to_string(),
-                        )),
+                        Err(r) => Err(r.into()),
                         Ok(Decision::AlreadyThere { env, candidate }) => {
                             let _ = writeln!(
                                 out,

@@ -37,9 +37,7 @@
 use std::time::Duration;
 
 use pipeline_ci::Secret;
-use pipeline_http::{
-    Blame, Body, Endpoint, Http, HttpError, Method, Request, Response, StaticBearer,
-};
+use pipeline_http::{Body, Endpoint, Http, HttpError, Method, Request, Response, StaticBearer};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -188,10 +186,7 @@ impl GitHubStore {
         self.http
             .send(&req, Instant::now() + self.timeout)
             .await
-            .map_err(|source| StoreError::Api {
-                env: env.to_owned(),
-                source: Box::new(source),
-            })
+            .map_err(api_error(env))
     }
 
     async fn json<T: serde::de::DeserializeOwned>(
@@ -204,10 +199,7 @@ impl GitHubStore {
         body: Option<&Value>,
     ) -> Result<T, StoreError> {
         let reply = self.call(env, op, method, path, query, body).await?;
-        reply.json(op).map_err(|source| StoreError::Api {
-            env: env.to_owned(),
-            source: Box::new(source),
-        })
+        reply.json(op).map_err(api_error(env))
     }
 
     /// One page of the environment's record deployments, newest first.
@@ -389,13 +381,7 @@ impl GitHubStore {
             .await
         {
             Ok(reply) => {
-                let r: GitRef =
-                    reply
-                        .json("read the lock ref")
-                        .map_err(|source| StoreError::Api {
-                            env: env.to_owned(),
-                            source: Box::new(source),
-                        })?;
+                let r: GitRef = reply.json("read the lock ref").map_err(api_error(env))?;
                 Ok(Some(r.object.sha))
             }
             Err(StoreError::Api { source, .. }) if source.status() == Some(404) => Ok(None),
@@ -495,22 +481,26 @@ impl GitHubStore {
         }
     }
 
-    /// See [`crate::StateStore::current`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
+    async fn discard(&self, env: &str, mine: u64, winner: u64) -> Result<(), StoreError> {
+        self.post_status(
+            env,
+            mine,
+            "error",
+            &format!("discarded: deployment {winner} was first"),
+        )
+        .await
+    }
+}
+
+/// The [`StateStore`](crate::StateStore) operations; see the [module
+/// documentation](self) for how each is made safe.
+impl crate::StateStore for GitHubStore {
+    async fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
         Self::check_env(env)?;
         Ok(self.newest(env).await?.0)
     }
 
-    /// See [`crate::StateStore::history`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+    async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
         Self::check_env(env)?;
         let (Some(newest), mut list) = self.newest(env).await? else {
             return Ok(Vec::new());
@@ -536,12 +526,7 @@ impl GitHubStore {
         }
     }
 
-    /// See [`crate::StateStore::append`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn append(
+    async fn append(
         &self,
         env: &str,
         record: &Record,
@@ -637,22 +622,7 @@ impl GitHubStore {
         Ok(Revision::new(mine.to_string()))
     }
 
-    async fn discard(&self, env: &str, mine: u64, winner: u64) -> Result<(), StoreError> {
-        self.post_status(
-            env,
-            mine,
-            "error",
-            &format!("discarded: deployment {winner} was first"),
-        )
-        .await
-    }
-
-    /// See [`crate::StateStore::lock`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn lock(
+    async fn lock(
         &self,
         env: &str,
         owner: &str,
@@ -710,12 +680,7 @@ impl GitHubStore {
         })
     }
 
-    /// See [`crate::StateStore::unlock`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
+    async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
         let env = guard.env();
         Self::check_env(env)?;
         let released = LockMessage {
@@ -748,12 +713,7 @@ impl GitHubStore {
         }
     }
 
-    /// See [`crate::StateStore::locked_by`].
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError`].
-    pub async fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
+    async fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
         Self::check_env(env)?;
         let Some(sha) = self.lock_tip(env).await? else {
             return Ok(None);
@@ -767,10 +727,12 @@ impl GitHubStore {
     }
 }
 
-/// Whether an error of the store is the caller's to fix (a bad token, an
-/// unknown repository or tag).
-pub fn blame_of(e: &HttpError) -> Blame {
-    e.blame()
+/// The store's error for what the API said about `env`.
+fn api_error(env: &str) -> impl FnOnce(HttpError) -> StoreError + '_ {
+    move |source| StoreError::Api {
+        env: env.to_owned(),
+        source: Box::new(source),
+    }
 }
 
 fn summary(record: &Record) -> String {

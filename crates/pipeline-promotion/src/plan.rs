@@ -203,12 +203,7 @@ pub fn rollback_plan(
         version: version.to_owned(),
         sha256,
     };
-    let live = history.first().and_then(|r| {
-        Some(Candidate {
-            version: r.live_version.clone()?,
-            sha256: r.live_sha256.clone()?,
-        })
-    });
+    let live = history.first().and_then(live_candidate);
     if live.as_ref() == Some(&candidate) {
         return Ok(Decision::AlreadyThere {
             env: to.to_owned(),
@@ -223,6 +218,14 @@ pub fn rollback_plan(
         steps: steps(env),
         auto_rollback: env.auto_rollback,
     }))
+}
+
+/// What `record` leaves live, as a candidate.
+fn live_candidate(record: &Record) -> Option<Candidate> {
+    Some(Candidate {
+        version: record.live_version.clone()?,
+        sha256: record.live_sha256.clone()?,
+    })
 }
 
 fn steps(env: &Environment) -> Vec<Step> {
@@ -323,12 +326,7 @@ pub fn plan(
         });
     }
     let here = state(to);
-    let replaces = here.record.as_ref().and_then(|r| {
-        Some(Candidate {
-            version: r.live_version.clone()?,
-            sha256: r.live_sha256.clone()?,
-        })
-    });
+    let replaces = here.record.as_ref().and_then(live_candidate);
     if replaces
         .as_ref()
         .is_some_and(|r| r.sha256 == candidate.sha256)

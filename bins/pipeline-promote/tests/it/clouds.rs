@@ -8,7 +8,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use pipeline_promotion::GitHubStore;
+use pipeline_promotion::{GitHubStore, StateStore as _};
 use pipeline_testkit::fixtures::{
     APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
 };
