@@ -7,9 +7,9 @@
 //! `deploy:pipeline`, the release's tag as `ref` (`v1.2.0`), the
 //! [`Record`] and the revision it follows in `payload.pipeline`, and one
 //! final status: `success` for a release that went live (GitHub then marks
-//! the environment's earlier successful deployments `inactive`), `failure`
-//! for one that was rolled back or never went live. A revision is a
-//! deployment's id.
+//! the environment's earlier successful deployments `inactive`, except in an
+//! environment it counts as production), `failure` for one that was rolled
+//! back or never went live. A revision is a deployment's id.
 //!
 //! **Appends are compare-and-swap** although the API has no such request:
 //! the deployment is created first, without a status (so no reader counts
@@ -20,10 +20,17 @@
 //! skip deployments with no final status and those with an `error` status
 //! anywhere in their history. A deployment left without a status by a
 //! writer that died is taken as abandoned after [`ABANDONED_AFTER`]
-//! seconds, and discarded by the next writer.
+//! seconds, and discarded by the next writer. Once its status is set, a
+//! writer looks again: if it was discarded meanwhile (it stalled and was
+//! taken for abandoned), or a rival numbered before it shows up late in
+//! GitHub's lists, it yields (discarding itself) and reports a conflict.
 //!
 //! **History** follows the `previous` links from the newest record, as git
-//! follows parents.
+//! follows parents, reading older pages as it needs them.
+//!
+//! Every request has [`GitHubStore::with_timeout`] (two minutes by default)
+//! for its retries and waits: a rate limit that resets later than that
+//! fails the operation (exit 3) rather than holding the promotion.
 //!
 //! **Locks** are the ref `refs/pipeline/deploy-locks/<env>`, a chain of
 //! commits whose messages say `held` or `released` (with the owner, the
@@ -229,25 +236,31 @@ impl GitHubStore {
         Ok(list)
     }
 
-    /// The environment's deployments with a pipeline payload, newest first,
-    /// reading pages until `enough` says so.
-    async fn deployments(
-        &self,
-        env: &str,
-        mut enough: impl FnMut(&[Deployment]) -> bool,
-    ) -> Result<Vec<Deployment>, StoreError> {
-        let mut all: Vec<Deployment> = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let batch = self.deployments_page(env, page).await?;
-            let last = batch.len() < PER_PAGE;
-            all.extend(batch.into_iter().filter(|d| d.pipeline().is_some()));
-            if last || enough(&all) {
-                break;
-            }
+    /// The first page of the environment's deployments with a pipeline
+    /// payload; [`GitHubStore::more`] reads the next.
+    async fn listing(&self, env: &str) -> Result<Listing, StoreError> {
+        let mut l = Listing::default();
+        self.more(env, &mut l).await?;
+        Ok(l)
+    }
+
+    /// Reads the next page into `l`; false when there is none (or the
+    /// reading limit is reached).
+    async fn more(&self, env: &str, l: &mut Listing) -> Result<bool, StoreError> {
+        if l.done || l.pages >= MAX_PAGES {
+            l.done = true;
+            return Ok(false);
         }
-        all.sort_by_key(|d| std::cmp::Reverse(d.id));
-        all.dedup_by_key(|d| d.id);
-        Ok(all)
+        l.pages += 1;
+        let batch = self.deployments_page(env, l.pages).await?;
+        if batch.len() < PER_PAGE {
+            l.done = true;
+        }
+        l.all
+            .extend(batch.into_iter().filter(|d| d.pipeline().is_some()));
+        l.all.sort_by_key(|d| std::cmp::Reverse(d.id));
+        l.all.dedup_by_key(|d| d.id);
+        Ok(true)
     }
 
     /// What the statuses of deployment `id` make of it.
@@ -267,15 +280,27 @@ impl GitHubStore {
     }
 
     /// The newest record and the deployments listed to find it.
-    async fn newest(&self, env: &str) -> Result<(Option<Stored>, Vec<Deployment>), StoreError> {
-        let list = self.deployments(env, |_| true).await?;
-        for d in &list {
-            if self.standing(env, d.id).await? == Standing::Record {
-                let stored = self.stored(env, d)?;
-                return Ok((Some(stored), list));
+    async fn newest(&self, env: &str) -> Result<(Option<Stored>, Listing), StoreError> {
+        let mut l = self.listing(env).await?;
+        let mut checked = std::collections::BTreeSet::new();
+        loop {
+            let unchecked: Vec<Deployment> = l
+                .all
+                .iter()
+                .filter(|d| !checked.contains(&d.id))
+                .cloned()
+                .collect();
+            for d in &unchecked {
+                checked.insert(d.id);
+                if self.standing(env, d.id).await? == Standing::Record {
+                    let stored = self.stored(env, d)?;
+                    return Ok((Some(stored), l));
+                }
+            }
+            if !self.more(env, &mut l).await? {
+                return Ok((None, l));
             }
         }
-        Ok((None, list))
     }
 
     fn stored(&self, env: &str, d: &Deployment) -> Result<Stored, StoreError> {
@@ -474,9 +499,7 @@ impl GitHubStore {
         };
         match result {
             Ok(_) => Ok(true),
-            // "Reference already exists", "Update is not a fast forward",
-            // "Reference does not exist".
-            Err(StoreError::Api { source, .. }) if source.status() == Some(422) => Ok(false),
+            Err(StoreError::Api { source, .. }) if lost_race(&source) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -490,6 +513,59 @@ impl GitHubStore {
         )
         .await
     }
+
+    /// The first deployment, numbered before `mine`, that follows the same
+    /// revision and is a record or may still become one; one left without
+    /// a status for [`ABANDONED_AFTER`] seconds before `now` (by GitHub's
+    /// clock) is discarded as abandoned instead.
+    async fn first_rival(
+        &self,
+        env: &str,
+        mine: u64,
+        expected_id: Option<u64>,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut l = self.listing(env).await?;
+        // Every deployment after `expected` is needed: read on until one
+        // at or below it shows (or the list ends).
+        while !l.all.iter().any(|d| expected_id.is_some_and(|e| d.id <= e))
+            && self.more(env, &mut l).await?
+        {}
+        let mut rivals: Vec<&Deployment> = l
+            .all
+            .iter()
+            .filter(|d| {
+                d.id < mine
+                    && expected_id.is_none_or(|e| d.id > e)
+                    && d.pipeline().and_then(|p| p.previous_id()) == expected_id
+            })
+            .collect();
+        rivals.sort_by_key(|d| d.id);
+        for rival in rivals {
+            match self.standing(env, rival.id).await? {
+                Standing::Discarded => {}
+                Standing::Record => return Ok(Some(rival.id)),
+                Standing::Undecided => {
+                    // An unreadable time is never taken for old.
+                    let age = rival
+                        .created_unix()
+                        .map_or(0, |born| now.saturating_sub(born));
+                    if now != u64::MAX && age > ABANDONED_AFTER {
+                        tracing::warn!(
+                            env,
+                            deployment = rival.id,
+                            "a deployment left without a status for {age} s is discarded as abandoned"
+                        );
+                        self.post_status(env, rival.id, "error", "abandoned: never finished")
+                            .await?;
+                    } else {
+                        return Ok(Some(rival.id));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// The [`StateStore`](crate::StateStore) operations; see the [module
@@ -502,26 +578,17 @@ impl crate::StateStore for GitHubStore {
 
     async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
         Self::check_env(env)?;
-        let (Some(newest), mut list) = self.newest(env).await? else {
+        let (Some(newest), mut l) = self.newest(env).await? else {
             return Ok(Vec::new());
         };
-        let mut pages = 1 + list.len() / PER_PAGE;
+        let head = newest.revision.as_str().parse::<u64>().ok();
         loop {
-            let head = newest.revision.as_str().parse::<u64>().ok();
-            let Some(from) = list.iter().find(|d| Some(d.id) == head) else {
+            let Some(from) = l.all.iter().find(|d| Some(d.id) == head) else {
                 return Ok(Vec::new());
             };
-            let (records, missing) = self.chain(env, from, &list, limit)?;
-            match missing {
-                Some(_) if pages < MAX_PAGES => {
-                    pages += 1;
-                    let more = self.deployments_page(env, pages).await?;
-                    if more.is_empty() {
-                        return Ok(records);
-                    }
-                    list.extend(more.into_iter().filter(|d| d.pipeline().is_some()));
-                }
-                _ => return Ok(records),
+            let (records, missing) = self.chain(env, from, &l.all, limit)?;
+            if missing.is_none() || !self.more(env, &mut l).await? {
+                return Ok(records);
             }
         }
     }
@@ -577,48 +644,29 @@ impl crate::StateStore for GitHubStore {
             )
             .await?;
         let mine = created.id;
-        // Who else followed `expected`, numbered before us?
-        let list = self
-            .deployments(env, |all| all.iter().any(|d| d.id < mine))
-            .await?;
-        let mut rivals: Vec<&Deployment> = list
-            .iter()
-            .filter(|d| {
-                d.id < mine
-                    && expected_id.is_none_or(|e| d.id > e)
-                    && d.pipeline().and_then(|p| p.previous_id()) == expected_id
-            })
-            .collect();
-        rivals.sort_by_key(|d| d.id);
-        for rival in rivals {
-            match self.standing(env, rival.id).await? {
-                Standing::Discarded => {}
-                Standing::Record => {
-                    self.discard(env, mine, rival.id).await?;
-                    return Err(conflict(Some(Revision::new(rival.id.to_string()))));
-                }
-                Standing::Undecided => {
-                    let age = created.created_unix().saturating_sub(rival.created_unix());
-                    if age > ABANDONED_AFTER {
-                        tracing::warn!(
-                            env,
-                            deployment = rival.id,
-                            "a deployment left without a status for {age} s is discarded as abandoned"
-                        );
-                        self.post_status(env, rival.id, "error", "abandoned: never finished")
-                            .await?;
-                    } else {
-                        self.discard(env, mine, rival.id).await?;
-                        return Err(conflict(Some(Revision::new(rival.id.to_string()))));
-                    }
-                }
-            }
+        if let Some(rival) = self
+            .first_rival(env, mine, expected_id, created.created_unix().unwrap_or(0))
+            .await?
+        {
+            self.discard(env, mine, rival).await?;
+            return Err(conflict(Some(Revision::new(rival.to_string()))));
         }
         let state = match record.outcome {
             Outcome::Live | Outcome::ManualRollback => "success",
             Outcome::RolledBack | Outcome::Failed => "failure",
         };
         self.post_status(env, mine, state, &summary).await?;
+        // Checked again once decided: a rival GitHub listed late, or a
+        // writer that took this deployment for abandoned while this one
+        // stalled, wins over it.
+        let discarded = self.standing(env, mine).await? == Standing::Discarded;
+        let late = self.first_rival(env, mine, expected_id, u64::MAX).await?;
+        if discarded || late.is_some() {
+            if !discarded {
+                self.discard(env, mine, late.unwrap_or_default()).await?;
+            }
+            return Err(conflict(late.map(|r| Revision::new(r.to_string()))));
+        }
         Ok(Revision::new(mine.to_string()))
     }
 
@@ -694,12 +742,14 @@ impl crate::StateStore for GitHubStore {
         if self.lock_move(env, Some(ours), &commit).await? {
             return Ok(());
         }
-        // Moved: by whom?
+        // Moved: by whom? Only this guard's own release counts as
+        // released; a lock someone took over (and perhaps released since)
+        // was lost while this one believed it held it.
         match self.lock_tip(env).await? {
             None => Ok(()),
             Some(sha) => {
                 let now = self.lock_commit(env, &sha).await?;
-                if now.state == LockState::Released {
+                if now == released {
                     return Ok(());
                 }
                 Err(StoreError::LockLost {
@@ -724,6 +774,26 @@ impl crate::StateStore for GitHubStore {
             what: lock.what,
             since: lock.since,
         }))
+    }
+}
+
+/// Whether a refused ref update says only that another writer got there
+/// first (GitHub's 422 "Reference already exists", "Update is not a fast
+/// forward", "Reference does not exist"); any other 422, such as "Object
+/// does not exist", is an error of its own.
+fn lost_race(e: &HttpError) -> bool {
+    match e {
+        HttpError::Status {
+            status: 422,
+            service,
+            ..
+        } => service.message.as_deref().is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("reference already exists")
+                || m.contains("not a fast forward")
+                || m.contains("reference does not exist")
+        }),
+        _ => false,
     }
 }
 
@@ -761,6 +831,14 @@ fn truncate(text: &str, max: usize) -> String {
     let mut out: String = one.chars().take(max - 1).collect();
     out.push('…');
     out
+}
+
+/// The environment's deployments read so far, newest first.
+#[derive(Debug, Default)]
+struct Listing {
+    all: Vec<Deployment>,
+    pages: usize,
+    done: bool,
 }
 
 /// What a deployment's statuses make of it.
@@ -820,8 +898,8 @@ impl Deployment {
         serde_json::from_value(payload.get("pipeline")?.clone()).ok()
     }
 
-    fn created_unix(&self) -> u64 {
-        crate::parse_rfc3339(&self.created_at).unwrap_or(0)
+    fn created_unix(&self) -> Option<u64> {
+        crate::parse_rfc3339(&self.created_at)
     }
 }
 

@@ -401,3 +401,90 @@ fn repositories_are_owner_slash_name() {
     let s = GitHubStore::new(http, api, "octo-org/hello.world_2", Secret::new("t")).unwrap();
     assert_eq!(s.repository(), "octo-org/hello.world_2");
 }
+
+#[tokio::test]
+async fn history_and_the_newest_record_are_read_past_the_first_page() {
+    let fake = FakeGitHub::start().await;
+    let store = store(&fake);
+    let mut expected = None;
+    let mut versions = Vec::new();
+    for n in 0..150u64 {
+        let version = format!("1.{n}.0");
+        let r = record("qa", &version, 1_700_000_000 + n, "ci");
+        expected = Some(append(&store, &r, expected.as_ref()).await);
+        versions.push(version);
+    }
+    versions.reverse();
+    let history: Vec<String> = store
+        .history("qa", 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(history, versions, "all 150 records, newest first");
+    assert_eq!(store.history("qa", 120).await.unwrap().len(), 120);
+    // A rollback finds a release from the second page.
+    let old = store.history("qa", 200).await.unwrap();
+    assert!(old.iter().any(|r| r.version == "1.3.0"));
+
+    // 120 newer deployments that are no records (discarded) push the
+    // newest record onto the second page: it is still found, and an append
+    // after it still follows it.
+    let newest = store.current("qa").await.unwrap().unwrap();
+    for n in 0..120 {
+        let forged = json!({"pipeline": {"previous": "1", "record": record("qa", &format!("9.{n}.0"), 1, "x")}});
+        fake.insert_deployment("qa", forged, &["error"]);
+    }
+    let now = store.current("qa").await.unwrap().unwrap();
+    assert_eq!(now.revision, newest.revision);
+    let next = append(
+        &store,
+        &record("qa", "2.0.0", 1_800_000_000, "ci"),
+        Some(&now.revision),
+    )
+    .await;
+    assert_eq!(store.current("qa").await.unwrap().unwrap().revision, next);
+    assert_eq!(store.history("qa", 1000).await.unwrap().len(), 151);
+}
+
+#[tokio::test]
+async fn an_unlock_after_a_takeover_says_the_lock_was_lost_even_once_released() {
+    let fake = FakeGitHub::start().await;
+    let a = store(&fake);
+    let b = store(&fake);
+    let slow = a
+        .lock("qa", "runner a", "promote", 1_000, 60)
+        .await
+        .unwrap();
+    // runner a overruns its lock; b takes it over, promotes, releases.
+    let taken = b
+        .lock("qa", "runner b", "promote", 2_000, 60)
+        .await
+        .unwrap();
+    b.unlock(taken).await.unwrap();
+    let err = a.unlock(slow).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::LockLost { by, .. } if by == "runner b"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ref_update_refused_for_another_reason_is_an_error_not_a_lost_race() {
+    let fake = FakeGitHub::start().await;
+    let store = store(&fake);
+    fake.fault(
+        "POST",
+        "/git/refs",
+        422,
+        &pipeline_testkit::github::github_json("error-422-object-does-not-exist.json"),
+        &[],
+    );
+    let err = store.lock("qa", "a", "promote", 1, 60).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Api { source, .. } if source.status() == Some(422)),
+        "{err:?}"
+    );
+    assert!(error_chain(&err).contains("Object does not exist"), "{err}");
+}
