@@ -145,7 +145,15 @@ impl Builtin<'_> {
         if flag(input, "submodules", false).unwrap_or(true) {
             return Err("submodules are not emulated".to_owned());
         }
-        let dir = inside(self.workspace, &input("path").unwrap_or_default())?;
+        // Only ever under the workspace: `clean` empties the directory.
+        let path = input("path").unwrap_or_default();
+        if Path::new(&path).is_absolute() {
+            return Err(format!(
+                "path `{path}` is not under the workspace {}",
+                self.workspace.display()
+            ));
+        }
+        let dir = inside(self.workspace, &path)?;
         if flag(input, "clean", true)? && dir.exists() {
             for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
                 let p = entry.map_err(|e| e.to_string())?.path();
@@ -178,6 +186,23 @@ impl Builtin<'_> {
             fetch.insert(1, "--no-tags");
         }
         self.git(&dir, &fetch)?;
+        // The event's commit may be no branch tip any more (the branch moved
+        // on, a tag was pushed): fetched by itself, as the real action does.
+        if asked.is_none()
+            && self
+                .git(
+                    &dir,
+                    &["cat-file", "-e", &format!("{}^{{commit}}", self.event.sha)],
+                )
+                .is_err()
+        {
+            let mut by_sha = vec!["fetch", "-q", "--no-tags"];
+            if depth > 0 {
+                by_sha.push(&depth_arg);
+            }
+            by_sha.extend(["origin", self.event.sha.as_str()]);
+            self.git(&dir, &by_sha)?;
+        }
         let (what, head) = match asked.as_deref() {
             None => {
                 // The event's commit on its branch, as actions/checkout

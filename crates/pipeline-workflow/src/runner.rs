@@ -143,6 +143,9 @@ pub struct Runner {
     echo: bool,
 }
 
+/// How long output is still read after a step's shell exits.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
+
 /// Emulated actions, by `owner/repo`.
 const CHECKOUT: &str = "actions/checkout";
 const CACHE: &str = "actions/cache";
@@ -262,6 +265,13 @@ impl Runner {
                 summary: String::new(),
                 steps: Vec::new(),
                 step_seq: 0,
+                declared: workflow
+                    .env
+                    .iter()
+                    .chain(&job.env)
+                    .chain(job.steps.iter().flat_map(|s| &s.env))
+                    .map(|(k, _)| k.clone())
+                    .collect(),
             }
             .run()?;
             reports.push(report);
@@ -332,6 +342,10 @@ struct JobRun<'a> {
     summary: String,
     steps: Vec<StepReport>,
     step_seq: usize,
+    /// The variables set by the workflow (its, the jobs', the steps' and
+    /// the composite actions' `env`, and `GITHUB_ENV`): all the `env`
+    /// context shows, as on GitHub.
+    declared: std::collections::BTreeSet<String>,
 }
 
 /// What running one step came to.
@@ -443,7 +457,9 @@ impl JobRun<'_> {
         c.insert("secrets".into(), Value::Object(secrets));
         let mut e = Map::new();
         for (k, v) in env {
-            e.insert(k.clone(), json!(v));
+            if self.declared.contains(k) {
+                e.insert(k.clone(), json!(v));
+            }
         }
         c.insert("env".into(), Value::Object(e));
         c.insert("matrix".into(), Value::Object(Map::new()));
@@ -566,10 +582,24 @@ impl JobRun<'_> {
 
     fn run(mut self) -> Result<JobReport, RunError> {
         let job = self.job;
-        let needs_ok = job.needs.iter().all(|n| {
+        // success() and failure() of a job look at every job it depends
+        // on, directly or not.
+        let mut ancestors: Vec<&str> = job.needs.iter().map(String::as_str).collect();
+        let mut i = 0;
+        while let Some(id) = ancestors.get(i).copied() {
+            if let Some(j) = self.workflow.jobs.iter().find(|j| j.id == id) {
+                for n in &j.needs {
+                    if !ancestors.contains(&n.as_str()) {
+                        ancestors.push(n);
+                    }
+                }
+            }
+            i += 1;
+        }
+        let needs_ok = ancestors.iter().all(|n| {
             self.done
                 .iter()
-                .any(|r| &r.id == n && r.result == Conclusion::Success)
+                .any(|r| r.id == *n && r.result == Conclusion::Success)
         });
         let status = if needs_ok {
             JobStatus::Success
@@ -629,6 +659,11 @@ impl JobRun<'_> {
         let mut outputs = BTreeMap::new();
         for (k, v) in &job.outputs {
             match self.eval_text(v, &cx, JobStatus::Success) {
+                // GitHub does not pass on an output that holds a secret.
+                Ok(v) if mask(&v, &self.masks) != v => self.annotate(
+                    "warning",
+                    format!("skip output '{k}' since it may contain secret"),
+                ),
                 Ok(v) => {
                     outputs.insert(k.clone(), v);
                 }
@@ -915,6 +950,12 @@ impl JobRun<'_> {
                 );
             }
         }
+        self.declared.extend(
+            action
+                .steps
+                .iter()
+                .flat_map(|s| s.env.iter().map(|(k, _)| k.clone())),
+        );
         let mut scope = Scope {
             inputs: Some(inputs),
             action_path: Some(action.dir.clone()),
@@ -980,7 +1021,13 @@ impl JobRun<'_> {
         }
         let script_path = self.temp.join(format!("step_{seq}.sh"));
         std::fs::write(&script_path, script).map_err(Runner::io(&script_path))?;
-        let template = match shell.unwrap_or("bash") {
+        // As GitHub's runner on Linux: no `shell` is `bash -e`, an explicit
+        // `bash` adds pipefail and skips the profile.
+        let template = match shell {
+            None => "bash -e {0}".to_owned(),
+            Some(shell) => shell.to_owned(),
+        };
+        let template = match template.as_str() {
             "bash" => "bash --noprofile --norc -eo pipefail {0}".to_owned(),
             "sh" => "sh -e {0}".to_owned(),
             "python" => "python3 {0}".to_owned(),
@@ -1046,21 +1093,44 @@ impl JobRun<'_> {
         let started = Instant::now();
         let mut reader = CommandReader::default();
         let mut timed_out = false;
+        let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
         loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
+            match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => self.line(&mut reader, &line),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if exited.is_none()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                exited = Some((status, Instant::now()));
+            }
+            // The shell is done but something it left running holds the
+            // output open (`server &`): as GitHub's runner does, give it a
+            // moment, then end the step's processes and stop reading.
+            if let Some((_, at)) = exited
+                && at.elapsed() > LEFTOVER_GRACE
+            {
+                kill_group(child.id());
+                self.say("(processes the step left running were stopped)");
+                break;
             }
             if started.elapsed() > limit && !timed_out {
                 timed_out = true;
                 kill_group(child.id());
             }
         }
+        // Readers blocked on a pipe that a process outside the group still
+        // holds are left behind rather than waited for.
         for r in readers {
-            let _ = r.join();
+            if r.is_finished() {
+                let _ = r.join();
+            }
         }
-        let status = child.wait().map_err(Runner::io(dir))?;
+        let status = match exited {
+            Some((status, _)) => status,
+            None => child.wait().map_err(Runner::io(dir))?,
+        };
         let _ = std::fs::remove_file(&script_path);
         if timed_out {
             self.annotate(
@@ -1092,6 +1162,7 @@ impl JobRun<'_> {
                         } else if k.starts_with("GITHUB_") || k.starts_with("RUNNER_") {
                             self.annotate("warning", format!("GITHUB_ENV cannot set {k}"));
                         } else {
+                            self.declared.insert(k.clone());
                             self.env_added.retain(|(key, _)| key != &k);
                             self.env_added.push((k, v));
                         }
@@ -1126,6 +1197,9 @@ impl JobRun<'_> {
             }
             Line::Annotation(mut a) => {
                 a.message = mask(&a.message, &self.masks);
+                for (_, v) in &mut a.properties {
+                    *v = mask(v, &self.masks);
+                }
                 self.say(&format!("::{}::{}", a.level, a.message));
                 self.annotations.push(a);
             }

@@ -300,6 +300,19 @@ jobs:
           test "$(git rev-parse --abbrev-ref HEAD)" = develop
           test ! -e later.txt
           git rev-parse -q --verify refs/tags/v1.0.0
+  shallow:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          test "$(git rev-parse HEAD)" = {sha}
+          test ! -e later.txt
+  outside:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          path: /tmp
   tag:
     runs-on: ubuntu-latest
     steps:
@@ -312,9 +325,18 @@ jobs:
 "#,
         sha = w.sha
     ));
-    for job in &report.jobs {
+    for job in report.jobs.iter().filter(|j| j.id != "outside") {
         assert_eq!(job.result, Conclusion::Success, "{}", job.log);
     }
+    let outside = report.job("outside").unwrap();
+    assert_eq!(outside.result, Conclusion::Failure);
+    assert!(
+        outside
+            .log
+            .contains("path `/tmp` is not under the workspace"),
+        "{}",
+        outside.log
+    );
 }
 
 #[test]
@@ -500,4 +522,86 @@ jobs:
         err.to_string(),
         "c.yml: the needs of jobs a, b make a cycle"
     );
+}
+
+#[test]
+fn github_semantics_of_shells_status_env_and_outputs() {
+    let w = World::new(&[]);
+    let mut secrets = BTreeMap::new();
+    secrets.insert("KEY".to_owned(), "s3cret-value-77".to_owned());
+    let marker = w.runner_root.with_file_name("left-running");
+    let wf = parse_workflow(
+        Path::new("test.yml"),
+        &format!(
+            r#"
+on: push
+env:
+  GREETING: hello
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    outputs:
+      leak: ${{{{ steps.s.outputs.leak }}}}
+      fine: ${{{{ steps.s.outputs.fine }}}}
+    steps:
+      - id: s
+        run: |
+          echo "leak=${{{{ secrets.KEY }}}}" >> "$GITHUB_OUTPUT"
+          echo "fine=ok" >> "$GITHUB_OUTPUT"
+      # No shell: bash -e without pipefail, as on GitHub.
+      - run: false | true
+      - run: |
+          test "${{{{ env.GREETING }}}}" = hello
+          test -z "${{{{ env.PATH }}}}"
+          test -n "$PATH"
+      # A step that leaves a process holding its output ends anyway, and
+      # what it left is stopped.
+      - run: (sleep 4; touch {marker}) &
+  broken:
+    needs: first
+    runs-on: ubuntu-latest
+    steps:
+      - shell: bash
+        run: false | true
+  middle:
+    needs: broken
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - run: test "${{{{ needs.first.outputs.fine }}}}" = "" && echo middle ran
+  after-failure:
+    needs: middle
+    if: failure()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo reporting
+  plain:
+    needs: middle
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo never
+"#,
+            marker = marker.display()
+        ),
+    )
+    .unwrap();
+    let report = w.runner().with_secrets(secrets).run(&wf).unwrap();
+    let first = report.job("first").unwrap();
+    assert_eq!(first.result, Conclusion::Success, "{}", first.log);
+    assert_eq!(first.outputs.get("fine").map(String::as_str), Some("ok"));
+    assert!(!first.outputs.contains_key("leak"), "{:?}", first.outputs);
+    assert!(
+        first.log.contains("left running were stopped"),
+        "{}",
+        first.log
+    );
+    // An explicit bash has pipefail.
+    assert_eq!(report.job("broken").unwrap().result, Conclusion::Failure);
+    assert_eq!(report.job("middle").unwrap().result, Conclusion::Success);
+    // failure() of a job sees every job before it, not only its needs.
+    let after = report.job("after-failure").unwrap();
+    assert_eq!(after.result, Conclusion::Success, "{}", after.log);
+    assert_eq!(report.job("plain").unwrap().result, Conclusion::Skipped);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(!marker.exists(), "the process the step left ran on");
 }
