@@ -152,9 +152,15 @@ script = casc["jobs"][0]["script"]
 assert "pipelineJob('release-pipeline')" in script and "scriptPath('infra/jenkins/Jenkinsfile')" in script, script
 assert "credentials('pipeline-git-token')" in open(sys.argv[2]).read(), "the Jenkinsfile uses another credential"
 assert casc["jenkins"]["securityRealm"]["local"]["allowsSignup"] is False
+scm = [c["usernamePassword"] for c in creds if "usernamePassword" in c]
+assert scm and scm[0]["id"] == "pipeline-git" and scm[0]["password"] == "${PIPELINE_GIT_TOKEN}", creds
+assert "credentials('pipeline-git')" in script, "the checkout needs a username/password credential"
 PY
-grep -q '^EnvironmentFile=/var/lib/jenkins/casc/secrets.env$' "$tmp/override.conf"
+grep -q '^Environment="SECRETS=/var/lib/jenkins/casc/secrets"$' "$tmp/override.conf"
+if grep -qi 'EnvironmentFile\|PASSWORD=\|TOKEN=' "$tmp/override.conf"; then
+    echo "override.conf hands secrets to Jenkins' environment (builds would inherit them)"; exit 1
+fi
 if grep -rq not-a-real-token "$tmp"/jenkins.*; then echo "the token reached the configuration"; exit 1; fi
-echo "jenkins.yaml: the job, its credential from the environment, no sign-up; override.conf: secrets from a 0600 file"
+echo "jenkins.yaml: the job, its credentials from secret files, no sign-up; override.conf: no secret in Jenkins' environment"
 
 printf '\ninfra checks: 7 passed, 0 failed (%ss)\n' $((SECONDS - start))
