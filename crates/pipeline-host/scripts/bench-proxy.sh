@@ -8,7 +8,9 @@
 #                --source app` (which honours app/.deployignore: no tests/, ci/,
 #                .venv/), started with `sh run.sh`
 #
-#   1. the app on its own port: latency and throughput, direct. APP=sample:
+#   1. the app on its own port: latency and throughput, direct; then the same
+#      app behind a bare TCP relay (`http-bench relay`, one thread): the
+#      floor of any userspace proxy on this machine. APP=sample:
 #      the artifact unpacked into a work directory, `sh run.sh` there (it
 #      builds the release's venv on its first start, about 7 s)
 #   2. the same app as release 1.0.0 of an environment of
@@ -213,6 +215,16 @@ wait_ok "http://127.0.0.1:$DIRECT_PORT/health" "$START_SECS" "$DIRECT_PID"
 echo "bench-proxy: $APP_NAME answered /health $(($(now_ms) - started)) ms after its start" >&2
 measure direct-latency "http://127.0.0.1:$DIRECT_PORT/" --latency-run
 measure direct-throughput "http://127.0.0.1:$DIRECT_PORT/" --concurrency "$CONCURRENCY"
+# The floor of any userspace proxy: a bare TCP relay (no HTTP, no routing),
+# one thread, in front of the same app.
+RELAY_PORT=$(free_port)
+"$HTTP_BENCH" relay --listen "127.0.0.1:$RELAY_PORT" --to "$DIRECT_PORT" >"$WORK/logs/relay.log" 2>&1 &
+RELAY_PID=$!
+PIDS+=("$RELAY_PID")
+wait_ok "http://127.0.0.1:$RELAY_PORT/health" 10
+measure relay-throughput "http://127.0.0.1:$RELAY_PORT/" --concurrency "$CONCURRENCY"
+kill "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null || true
 # Not competing for the cores with what comes next.
 kill "$DIRECT_PID"
 wait "$DIRECT_PID" || die "$APP_NAME did not stop cleanly: $(cat "$WORK/logs/direct.log")"
@@ -323,10 +335,12 @@ added=$(awk -v a="$lat_proxied" -v b="$lat_direct" 'BEGIN { printf "%+.3f", a - 
 rps_direct=$(field direct-throughput rps)
 rps_proxied=$(field proxied-throughput rps)
 ratio=$(awk -v a="$rps_proxied" -v b="$rps_direct" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+rps_relay=$(field relay-throughput rps)
+relay_ratio=$(awk -v a="$rps_relay" -v b="$rps_direct" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
 switch_median=$(printf '%s\n' "${SWITCH_MS[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 switch_max=$(printf '%s\n' "${SWITCH_MS[@]}" | sort -g | tail -1)
 failed=$(jq -s 'map(.errors + .non_2xx + .missing_version_header) | add' \
-    "$WORK"/direct-*.json "$WORK"/proxied-*.json)
+    "$WORK"/direct-*.json "$WORK"/relay-*.json "$WORK"/proxied-*.json)
 
 {
     echo "## pipeline-agent proxy vs $APP_TITLE direct"
@@ -338,6 +352,7 @@ failed=$(jq -s 'map(.errors + .non_2xx + .missing_version_header) | add' \
     row direct-latency
     row proxied-latency
     row direct-throughput
+    row relay-throughput
     row proxied-throughput
     echo
     echo "| measure | direct | proxied | difference | target | |"
@@ -345,6 +360,8 @@ failed=$(jq -s 'map(.errors + .non_2xx + .missing_version_header) | add' \
     echo "| median latency, ms | $lat_direct | $lat_proxied | $added ms | < +0.5 ms | $(verdict "$added < 0.5") |"
     echo "| throughput, req/s | $rps_direct | $rps_proxied | $ratio % | ≥ 70 % | $(verdict "$ratio >= 70") |"
     echo "| swap to new version, ms | | median $switch_median, max $switch_max over ${#SWITCH_MS[@]} | | < 50 ms | $(verdict "$switch_median < 50") |"
+    echo
+    echo "The floor: a bare TCP relay (\`http-bench relay\`: no HTTP parsing, no routing) in front of the same app keeps $relay_ratio % of the direct throughput; the front keeps $ratio %."
     echo
     if ((failed > 0)); then
         echo "**$failed requests failed** (errors, non-2xx or no X-Pipeline-Version): see $WORK/*.json."

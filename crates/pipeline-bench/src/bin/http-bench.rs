@@ -41,6 +41,23 @@ enum Command {
     /// stale_after_swap (old answers to polls sent after the swap answered),
     /// first_poll_error, swap (the agent's answer).
     SwitchLatency(SwitchArgs),
+    /// Relay TCP bytes from LISTEN to 127.0.0.1:PORT, one upstream
+    /// connection per client connection, on one thread, until killed.
+    ///
+    /// The floor of any userspace proxy: no HTTP parsing, no routing, only
+    /// the copying. Measured beside the agent's front, it says how much of
+    /// the front's cost is the proxying itself.
+    Relay(RelayArgs),
+}
+
+#[derive(Debug, Args)]
+struct RelayArgs {
+    /// Where to listen (`127.0.0.1:PORT`).
+    #[arg(long, value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// The port on loopback to relay to.
+    #[arg(long, value_name = "PORT")]
+    to: u16,
 }
 
 #[derive(Debug, Args)]
@@ -136,7 +153,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Load(args) => load(args),
         Command::SwitchLatency(args) => switch(args),
+        Command::Relay(args) => relay(&args),
     }
+}
+
+fn relay(args: &RelayArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let to = args.to;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!("http-bench: relaying {} to 127.0.0.1:{to}", args.listen);
+        loop {
+            let (mut client, _) = listener.accept().await.context("accept")?;
+            tokio::spawn(async move {
+                let _ = client.set_nodelay(true);
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
+                else {
+                    return;
+                };
+                let _ = upstream.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    })
 }
 
 fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
