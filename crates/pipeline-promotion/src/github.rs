@@ -662,10 +662,11 @@ impl crate::StateStore for GitHubStore {
         let discarded = self.standing(env, mine).await? == Standing::Discarded;
         let late = self.first_rival(env, mine, expected_id, u64::MAX).await?;
         if discarded || late.is_some() {
-            if !discarded {
-                self.discard(env, mine, late.unwrap_or_default()).await?;
+            if let (false, Some(winner)) = (discarded, late) {
+                self.discard(env, mine, winner).await?;
             }
-            return Err(conflict(late.map(|r| Revision::new(r.to_string()))));
+            let (actual, _) = self.newest(env).await?;
+            return Err(conflict(actual.map(|s| s.revision)));
         }
         Ok(Revision::new(mine.to_string()))
     }
