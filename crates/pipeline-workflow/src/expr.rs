@@ -1588,6 +1588,86 @@ mod tests {
         f(&cx)
     }
 
+    /// Random text made of the language's own pieces (and some that are
+    /// not), multi-byte characters included: every entry point answers,
+    /// none panics, however broken the input.
+    #[test]
+    fn random_input_never_panics() {
+        const PIECES: &[&str] = &[
+            "${{",
+            "}}",
+            "(",
+            ")",
+            "[",
+            "]",
+            ".",
+            "*",
+            "!",
+            "==",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "&&",
+            "||",
+            ",",
+            "'",
+            "''",
+            "'é'",
+            "0x1F",
+            "1e3",
+            "-2.5",
+            "null",
+            "true",
+            "false",
+            "github",
+            "env",
+            "matrix",
+            "steps",
+            "vars",
+            "Greeting",
+            "contains(",
+            "format(",
+            "'{0}{{'",
+            "fromJSON(",
+            "toJSON(",
+            "join(",
+            "hashFiles(",
+            "success()",
+            "always()",
+            "case(",
+            " ",
+            "ü",
+            "日本",
+            "\n",
+            "{",
+            "}",
+            "$",
+            "NaN",
+            "Infinity",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let ws = Path::new("/nonexistent");
+        for _ in 0..20_000 {
+            let len = next() % 12;
+            let text: String = (0..len)
+                .map(|_| PIECES[usize::try_from(next() % PIECES.len() as u64).unwrap_or(0)])
+                .collect();
+            with(JobStatus::Success, ws, |cx| {
+                let _ = evaluate(&text, cx);
+                let _ = interpolate(&text, cx);
+                let _ = condition(&text, cx);
+            });
+        }
+    }
+
     fn ev(e: &str) -> Value {
         with(JobStatus::Success, Path::new("/nonexistent"), |cx| {
             evaluate(e, cx).unwrap_or_else(|err| panic!("{e}: {err}"))
