@@ -272,6 +272,7 @@ impl Runner {
                     .chain(job.steps.iter().flat_map(|s| &s.env))
                     .map(|(k, _)| k.clone())
                     .collect(),
+                groups: Vec::new(),
             }
             .run()?;
             reports.push(report);
@@ -346,6 +347,9 @@ struct JobRun<'a> {
     /// the composite actions' `env`, and `GITHUB_ENV`): all the `env`
     /// context shows, as on GitHub.
     declared: std::collections::BTreeSet<String>,
+    /// The process groups the job's steps led: what is left of them is
+    /// stopped when the job ends (GitHub's orphan clean-up).
+    groups: Vec<u32>,
 }
 
 /// What running one step came to.
@@ -674,7 +678,10 @@ impl JobRun<'_> {
         Ok(self.finish(result, outputs))
     }
 
-    fn finish(self, result: Conclusion, outputs: BTreeMap<String, String>) -> JobReport {
+    fn finish(mut self, result: Conclusion, outputs: BTreeMap<String, String>) -> JobReport {
+        for group in std::mem::take(&mut self.groups) {
+            kill_group(group);
+        }
         JobReport {
             id: self.job.id.clone(),
             environment: self.job.environment.clone(),
@@ -1071,6 +1078,7 @@ impl JobRun<'_> {
                 return Ok(fail);
             }
         };
+        self.groups.push(child.id());
         let (tx, rx) = mpsc::channel::<String>();
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -1106,13 +1114,13 @@ impl JobRun<'_> {
                 exited = Some((status, Instant::now()));
             }
             // The shell is done but something it left running holds the
-            // output open (`server &`): as GitHub's runner does, give it a
-            // moment, then end the step's processes and stop reading.
+            // output open (`server &`): the step ends after a moment; what
+            // it left runs on for the next steps, as on GitHub, until the
+            // job ends.
             if let Some((_, at)) = exited
                 && at.elapsed() > LEFTOVER_GRACE
             {
-                kill_group(child.id());
-                self.say("(processes the step left running were stopped)");
+                self.say("(the step left processes running; they run until the job ends)");
                 break;
             }
             if started.elapsed() > limit && !timed_out {

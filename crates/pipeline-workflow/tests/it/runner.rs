@@ -554,9 +554,13 @@ jobs:
           test "${{{{ env.GREETING }}}}" = hello
           test -z "${{{{ env.PATH }}}}"
           test -n "$PATH"
-      # A step that leaves a process holding its output ends anyway, and
-      # what it left is stopped.
-      - run: (sleep 4; touch {marker}) &
+      # A step that leaves a process holding its output ends anyway; what
+      # it left runs on for the next steps and is stopped with the job.
+      - run: |
+          (sleep 6; touch {marker}) &
+          sleep 30 &
+          echo $! > "$RUNNER_TEMP/server.pid"
+      - run: kill -0 "$(cat "$RUNNER_TEMP/server.pid")"
   broken:
     needs: first
     runs-on: ubuntu-latest
@@ -591,7 +595,7 @@ jobs:
     assert_eq!(first.outputs.get("fine").map(String::as_str), Some("ok"));
     assert!(!first.outputs.contains_key("leak"), "{:?}", first.outputs);
     assert!(
-        first.log.contains("left running were stopped"),
+        first.log.contains("they run until the job ends"),
         "{}",
         first.log
     );
@@ -602,6 +606,6 @@ jobs:
     let after = report.job("after-failure").unwrap();
     assert_eq!(after.result, Conclusion::Success, "{}", after.log);
     assert_eq!(report.job("plain").unwrap().result, Conclusion::Skipped);
-    std::thread::sleep(std::time::Duration::from_secs(5));
-    assert!(!marker.exists(), "the process the step left ran on");
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    assert!(!marker.exists(), "a process the job left ran on after it");
 }
