@@ -355,35 +355,28 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                     }
                 }
             }
-            Step::WatchHealth { secs } => {
-                if let Some(why) = watch_health(http, &ctx.live_url, health_path, *secs).await {
-                    done(format!("watch health {secs}s"), false, why.clone());
-                    return rollback(
-                        store,
-                        target,
-                        env,
-                        plan,
-                        &why,
-                        previous_live,
-                        expected,
-                        switched,
-                        record,
-                        report,
-                    )
-                    .await;
-                }
-                done(
-                    format!("watch health {secs}s"),
-                    true,
-                    format!("{} healthy throughout", ctx.live_url),
-                );
-            }
-            Step::Verify { name, .. } => {
-                let Some(check) = env.verify.checks.iter().find(|c| &c.name == name) else {
-                    continue;
+            Step::WatchHealth { .. } | Step::Verify { .. } => {
+                // The checks after the switch: a failure switches back.
+                let (label, failed, passed) = match step {
+                    Step::WatchHealth { secs } => (
+                        format!("watch health {secs}s"),
+                        watch_health(http, &ctx.live_url, health_path, *secs).await,
+                        format!("{} healthy throughout", ctx.live_url),
+                    ),
+                    Step::Verify { name, .. } => {
+                        let Some(check) = env.verify.checks.iter().find(|c| &c.name == name) else {
+                            continue;
+                        };
+                        (
+                            format!("verify {name}"),
+                            run_check(check, &ctx.root, &ctx.live_url, &version).await?,
+                            format!("passed against {}", ctx.live_url),
+                        )
+                    }
+                    _ => continue,
                 };
-                if let Some(why) = run_check(check, &ctx.root, &ctx.live_url, &version).await? {
-                    done(format!("verify {name}"), false, why.clone());
+                if let Some(why) = failed {
+                    done(label, false, why.clone());
                     return rollback(
                         store,
                         target,
@@ -398,11 +391,7 @@ pub async fn promote_locked<S: StateStore, T: Target>(
                     )
                     .await;
                 }
-                done(
-                    format!("verify {name}"),
-                    true,
-                    format!("passed against {}", ctx.live_url),
-                );
+                done(label, true, passed);
             }
             Step::Record => {
                 let live = Some((
