@@ -61,6 +61,23 @@ fn step(title: &str, cmd: &mut Command, show: bool) -> anyhow::Result<Ran> {
     })
 }
 
+/// Runs a step that prints one JSON document (`what` names it in the
+/// error when it does not): the document, or the exit to stop with when the
+/// step said no.
+fn json_step(
+    title: &str,
+    cmd: &mut Command,
+    what: &str,
+) -> anyhow::Result<Result<serde_json::Value, Exit>> {
+    let r = step(title, cmd, false)?;
+    if r.code != 0 {
+        return Ok(Err(exit_of(r.code)));
+    }
+    let doc =
+        serde_json::from_str(r.stdout.trim()).with_context(|| format!("{what} printed no JSON"))?;
+    Ok(Ok(doc))
+}
+
 /// Runs a step whose output goes straight through, in its own process
 /// group, killed (the whole group) when it outlives `limit`: exit 1 then,
 /// the step said no.
@@ -184,16 +201,14 @@ pub(crate) fn run(
     let mut cmd = Command::new(step_binary("pipeline-git"));
     cmd.arg("release").arg("--json");
     git_flags(&mut cmd);
-    let r = step(
+    let doc = match json_step(
         "release: tag the version and bring master to it",
         &mut cmd,
-        false,
-    )?;
-    if r.code != 0 {
-        return Ok(exit_of(r.code));
-    }
-    let doc: serde_json::Value = serde_json::from_str(r.stdout.trim())
-        .context("pipeline-git release --json printed no JSON")?;
+        "pipeline-git release --json",
+    )? {
+        Ok(doc) => doc,
+        Err(exit) => return Ok(exit),
+    };
     let version = match doc["version"].as_str() {
         Some(v) => v.to_owned(),
         // Nothing new to release (a re-run): carry on with the last one.
@@ -229,16 +244,14 @@ pub(crate) fn run(
     for e in &config.artifact.exclude {
         cmd.args(["--exclude", e]);
     }
-    let r = step(
+    let doc = match json_step(
         &format!("package: {}", config.artifact.source.display()),
         &mut cmd,
-        false,
-    )?;
-    if r.code != 0 {
-        return Ok(exit_of(r.code));
-    }
-    let doc: serde_json::Value = serde_json::from_str(r.stdout.trim())
-        .context("pipeline-deploy package --json printed no JSON")?;
+        "pipeline-deploy package --json",
+    )? {
+        Ok(doc) => doc,
+        Err(exit) => return Ok(exit),
+    };
     let sha = doc["sha256"]
         .as_str()
         .context("no sha256 from pipeline-deploy package")?
