@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use pipeline_ci::{CiSink, Env, Secret};
 use pipeline_cli::http::StderrProgress;
-use pipeline_http::Http;
 use pipeline_targets::Release;
 use pipeline_targets::azure::env::{AzureSettings, DEFAULT_ARM_ENDPOINT};
 use pipeline_targets::azure::{
@@ -143,9 +142,8 @@ fn target(
     env: &Env,
     progress: Arc<StderrProgress>,
 ) -> Result<AppServiceTarget, Failure> {
-    let client = pipeline_cli::http::client("pipeline-deploy")
+    let http = pipeline_cli::http::http("pipeline-deploy", progress)
         .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
-    let http = Http::new(client).with_progress(progress);
     let settings = AzureSettings {
         authority_host: args.authority_host.clone(),
         arm_endpoint: args.arm_endpoint.clone(),

@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use pipeline_ci::{CiSink, Env, Secret};
 use pipeline_cli::http::StderrProgress;
-use pipeline_http::Http;
 use pipeline_targets::Release;
 use pipeline_targets::cloudrun::env::GcpSettings;
 use pipeline_targets::cloudrun::{
@@ -111,9 +110,8 @@ fn target(
     env: &Env,
     progress: Arc<StderrProgress>,
 ) -> Result<CloudRunTarget, Failure> {
-    let client = pipeline_cli::http::client("pipeline-deploy")
+    let http = pipeline_cli::http::http("pipeline-deploy", progress)
         .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
-    let http = Http::new(client).with_progress(progress);
     let settings = GcpSettings {
         credentials: args.credentials.clone(),
         run_endpoint: args.run_endpoint.clone(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use pipeline_ci::{CiSink, Env, Secret};
 use pipeline_cli::http::StderrProgress;
-use pipeline_http::{Endpoint, Http};
+use pipeline_http::Endpoint;
 use pipeline_targets::Release;
 use pipeline_targets::local::{AgentRef, LocalTarget};
 
@@ -120,9 +120,8 @@ fn target(
             ));
         }
     };
-    let client = pipeline_cli::http::client("pipeline-deploy")
+    let http = pipeline_cli::http::http("pipeline-deploy", progress)
         .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
-    let http = Http::new(client).with_progress(progress);
     Ok(LocalTarget::new(http, agent, &args.env).with_timeout(Duration::from_secs(args.timeout)))
 }
 

@@ -291,9 +291,8 @@ fn store(cli: &Cli, config: &PipelineConfig, env: &Env, http: &Http) -> Result<A
 }
 
 fn http(progress: Arc<StderrProgress>) -> Result<Http, Failure> {
-    let client = pipeline_cli::http::client("pipeline-promote")
-        .map_err(|e| usage(format!("cannot set up the HTTP client: {e}")))?;
-    Ok(Http::new(client).with_progress(progress))
+    pipeline_cli::http::http("pipeline-promote", progress)
+        .map_err(|e| usage(format!("cannot set up the HTTP client: {e}")))
 }
 
 /// The target of `env`, declared on the agent when it is local; with its

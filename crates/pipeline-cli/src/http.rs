@@ -6,7 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use pipeline_http::{Event, Progress};
+use pipeline_http::{Event, Http, Progress};
 
 /// The reqwest client every binary uses: rustls with the ring provider and
 /// the platform's roots, a connect timeout, a user agent naming the binary.
@@ -23,6 +23,19 @@ pub fn client(binary: &str) -> Result<reqwest::Client, reqwest::Error> {
         // the services called answer where they are asked.
         .redirect(reqwest::redirect::Policy::none())
         .build()
+}
+
+/// The HTTP core of `binary`'s targets: [`client`], with its waits and
+/// retries shown by `progress`.
+///
+/// # Errors
+///
+/// When the TLS back end cannot be set up.
+pub fn http(
+    binary: &str,
+    progress: std::sync::Arc<StderrProgress>,
+) -> Result<Http, reqwest::Error> {
+    Ok(Http::new(client(binary)?).with_progress(progress))
 }
 
 /// Shows [`Event`]s on stderr: on a terminal one line rewritten in place;
