@@ -70,7 +70,7 @@ mod version;
 
 pub use changelog::{Entry, ReleaseNotes, Section, SectionKind};
 pub use conventional::{CommitType, ConventionalCommit, Footer, NotConventional, Separator};
-pub use date::{Date, InvalidDate};
+pub use date::{Date, InvalidDate, parse_rfc3339, rfc3339};
 pub use flow::{
     Applied, BranchUpdate, FlowError, Identity, Integration, MergeMode, ReleaseDecision,
     ReleasePlan, ReleaseRequest, RemoteState, SyncPlan, Target, remote_state,

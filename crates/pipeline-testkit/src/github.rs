@@ -272,17 +272,6 @@ fn fixture_error(status: u16, name: &str) -> Reply {
     Reply::json(status, &github_json(name))
 }
 
-fn rfc3339(secs: u64) -> String {
-    let date = pipeline_gitflow::Date::from_unix_seconds(i64::try_from(secs).unwrap_or(i64::MAX));
-    let rem = secs % 86_400;
-    format!(
-        "{date}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 impl State {
     fn take_id(&mut self) -> u64 {
         let id = self.next_id;
@@ -346,8 +335,8 @@ impl Inner {
         v["original_environment"] = json!(d.environment);
         v["environment"] = json!(d.environment);
         v["description"] = json!(d.description);
-        v["created_at"] = json!(rfc3339(d.created));
-        v["updated_at"] = json!(rfc3339(d.created));
+        v["created_at"] = json!(pipeline_gitflow::rfc3339(d.created));
+        v["updated_at"] = json!(pipeline_gitflow::rfc3339(d.created));
         v["statuses_url"] = json!(format!("{url}/statuses"));
         v["repository_url"] = json!(self.repo_url());
         v["transient_environment"] = json!(d.transient);
@@ -753,14 +742,4 @@ impl Inner {
 fn object_id(text: &str) -> String {
     let digest = pipeline_artifact::Sha256Digest::of(text.as_bytes()).to_string();
     digest[..40].to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_written_as_github_writes_them() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_711_845), "2026-11-26T16:50:45Z");
-    }
 }
