@@ -67,6 +67,7 @@
 mod command;
 mod env;
 mod files;
+mod names;
 mod secret;
 
 pub use command::{
@@ -76,4 +77,5 @@ pub use command::{
 };
 pub use env::{Env, use_color};
 pub use files::{CiSink, GitHub, OutputError, SUMMARY_LIMIT, SummaryError, read_outputs};
+pub use names::valid_env_name;
 pub use secret::{Secret, redact};

@@ -518,15 +518,7 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Whether `name` is a valid environment name: `[a-z0-9][a-z0-9-]{0,39}`.
-pub fn valid_env_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 40
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-}
+pub use pipeline_ci::valid_env_name;
 
 impl PipelineConfig {
     /// The environment named `name`, with its position.
