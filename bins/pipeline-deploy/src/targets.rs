@@ -72,15 +72,8 @@ where
             let _ = writeln!(err, "{}", pipeline_ci::add_mask(s));
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
-            return Exit::External;
-        }
+    let Some(runtime) = pipeline_cli::http::runtime() else {
+        return Exit::External;
     };
     let progress = Arc::new(StderrProgress::new().with_secrets(secrets.to_vec()));
     let result = runtime.block_on(body(Arc::clone(&progress)));

@@ -214,15 +214,8 @@ pub fn main() -> ExitCode {
     let secrets = pipeline_cli::secrets_from_env(SECRET_VARS);
     pipeline_cli::init_logging_redacted(cli.verbosity.verbose, secrets.clone());
     let env = Env::from_vars(std::env::vars());
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
-            return Exit::External.into();
-        }
+    let Some(runtime) = pipeline_cli::http::runtime() else {
+        return Exit::External.into();
     };
     let progress = Arc::new(StderrProgress::new().with_secrets(secrets.clone()));
     let result = runtime.block_on(run(&cli, &env, Arc::clone(&progress)));

@@ -25,6 +25,21 @@ pub fn client(binary: &str) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// The current-thread runtime the step binaries that call services run
+/// on; `None` (after saying why on stderr) when it cannot start.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
 /// The HTTP core of `binary`'s targets: [`client`], with its waits and
 /// retries shown by `progress`.
 ///
