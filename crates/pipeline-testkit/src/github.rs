@@ -174,6 +174,12 @@ impl FakeGitHub {
         });
     }
 
+    /// How many faults given with [`FakeGitHub::fault`] have not been
+    /// answered yet.
+    pub fn pending_faults(&self) -> usize {
+        self.inner.lock().faults.len()
+    }
+
     /// Moves the fake's clock `secs` forward (deployments' `created_at`).
     pub fn advance(&self, secs: u64) {
         self.inner.lock().clock_offset += secs;

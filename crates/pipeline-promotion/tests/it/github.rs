@@ -370,6 +370,11 @@ async fn rate_limits_and_server_errors_are_waited_out() {
     );
     let rev = append(&store, &record("qa", "1.0.0", 1, "a"), None).await;
     assert_eq!(
+        fake.pending_faults(),
+        0,
+        "every fault was answered and waited out"
+    );
+    assert_eq!(
         store.current("qa").await.unwrap().map(|s| s.revision),
         Some(rev)
     );
@@ -482,6 +487,7 @@ async fn a_ref_update_refused_for_another_reason_is_an_error_not_a_lost_race() {
         &[],
     );
     let err = store.lock("qa", "a", "promote", 1, 60).await.unwrap_err();
+    assert_eq!(fake.pending_faults(), 0);
     assert!(
         matches!(&err, StoreError::Api { source, .. } if source.status() == Some(422)),
         "{err:?}"
