@@ -116,7 +116,7 @@ pub(crate) struct HealthArgs {
 
 impl HealthArgs {
     /// The settings, or a usage error for an interval out of range.
-    pub(crate) fn settings(&self) -> Result<pipeline_targets::azure::HealthSettings, Failure> {
+    pub(crate) fn settings(&self) -> Result<pipeline_targets::health::HealthSettings, Failure> {
         let interval = match std::time::Duration::try_from_secs_f64(self.health_interval) {
             Ok(d) if d <= std::time::Duration::from_secs(3600) => d,
             _ => {
@@ -125,7 +125,7 @@ impl HealthArgs {
                 ));
             }
         };
-        Ok(pipeline_targets::azure::HealthSettings {
+        Ok(pipeline_targets::health::HealthSettings {
             path: self.health_path.clone(),
             expect_status: self.expect_status,
             version_field: self.version_field.clone(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use pipeline_cli::Exit;
-use pipeline_promotion::PipelineConfig;
+use pipeline_config::PipelineConfig;
 
 /// A step binary: beside this executable, else on `PATH`.
 pub(crate) fn step_binary(name: &str) -> PathBuf {
@@ -132,7 +132,7 @@ pub(crate) fn run(
         config_path.to_path_buf()
     };
     let config =
-        pipeline_promotion::config::load(&config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
+        pipeline_promotion::load_config(&config_file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let config_file = std::fs::canonicalize(&config_file).unwrap_or(config_file);
     if let Some(until) = until
         && config.environment(until).is_none()

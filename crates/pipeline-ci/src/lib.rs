@@ -14,6 +14,8 @@
 //!   escaped exactly as `@actions/core` escapes them, and
 //!   [`cap_annotations`] for GitHub's per-step display limit.
 //! - [`Secret`], whose `Debug` and `Display` print `***`, and [`redact`].
+//! - [`Exit`], the exit codes every step shares, and [`Classified`], the
+//!   errors that know theirs.
 //!
 //! The crate never prints, never panics and has no dependency beyond std
 //! and `thiserror`.
@@ -66,6 +68,7 @@
 
 mod command;
 mod env;
+mod exit;
 mod files;
 mod names;
 mod secret;
@@ -76,6 +79,7 @@ pub use command::{
     group_end, group_start, neutralize_commands,
 };
 pub use env::{Env, use_color};
+pub use exit::{Classified, Exit};
 pub use files::{CiSink, GitHub, OutputError, SUMMARY_LIMIT, SummaryError, read_outputs};
 pub use names::valid_env_name;
 pub use secret::{Secret, redact};

@@ -12,32 +12,91 @@
 //!
 //! assert_eq!(ExitCode::from(Exit::Usage), ExitCode::from(2));
 //! assert_eq!(Exit::External as u8, 3);
+//! let help = pipeline_cli::exit_codes_help(&[(Exit::Refused, "the gate failed")]);
+//! assert!(help.contains("\n  1  the step said no"));
+//! assert!(help.contains("; the gate failed\n  2  usage"));
 //! ```
 #![warn(missing_docs)]
+
+use std::io::Write as _;
 
 use std::process::ExitCode;
 
 #[cfg(feature = "http")]
 pub mod http;
 
-/// The exit codes, the same in every pipeline binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// 0: the step succeeded.
-    Success = 0,
-    /// 1: the step said no (a gate failed, a merge conflicted, the remote
-    /// moved, validation failed and was rolled back).
-    Refused = 1,
-    /// 2: usage, configuration or input error.
-    Usage = 2,
-    /// 3: an external system failed after retries.
-    External = 3,
+pub use pipeline_ci::{Classified, Exit};
+
+/// A failure as a binary reports it: the exit code and the message. Every
+/// library error converts into one by its type ([`Classified`]), so the code
+/// is decided once, where the error is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    exit: Exit,
+    message: String,
 }
 
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+impl Failure {
+    /// A failure with `exit` and `message`.
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+        }
     }
+
+    /// A usage, configuration or input error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Exit::Usage, message)
+    }
+
+    /// The step said no (exit 1).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(Exit::Refused, message)
+    }
+
+    /// The exit code.
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// The message, not yet redacted.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same failure, its message led by `context` (`environment qa: …`).
+    #[must_use]
+    pub fn context(self, context: impl std::fmt::Display) -> Self {
+        Self {
+            exit: self.exit,
+            message: format!("{context}: {}", self.message),
+        }
+    }
+}
+
+impl<E: Classified> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Self {
+            exit: e.exit(),
+            message: error_chain(&e),
+        }
+    }
+}
+
+/// The exit-code section of a binary's `--help`: the shared table, each
+/// code followed by what this binary adds about it.
+pub fn exit_codes_help(specifics: &[(Exit, &str)]) -> String {
+    let mut s = String::from("Exit codes:");
+    for (exit, meaning) in Exit::TABLE {
+        s.push_str(&format!("\n  {}  {meaning}", exit.code()));
+        for (e, more) in specifics {
+            if *e == exit {
+                s.push_str(&format!("; {more}"));
+            }
+        }
+    }
+    s
 }
 
 /// An error and its causes on one line, `a: b: c`, leaving out a cause
@@ -54,6 +113,74 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
+}
+
+/// What every binary does first and last: take the environment once, find
+/// the secrets among it, mask them inside GitHub Actions, log with them
+/// redacted; at the end, print a failure (redacted) and give the exit code.
+#[derive(Debug)]
+pub struct Session {
+    env: pipeline_ci::Env,
+    secrets: Vec<pipeline_ci::Secret>,
+}
+
+impl Session {
+    /// Starts a binary: `lists` are the names of the variables that hold
+    /// secrets, as the libraries it uses export them (`SECRET_VARS`).
+    /// Inside Actions each secret is masked with `::add-mask::` on stderr
+    /// (the runner reads workflow commands there too, and stdout stays one
+    /// JSON document with `--json`).
+    pub fn start(verbose: u8, lists: &[&[&str]]) -> Self {
+        let env = pipeline_ci::Env::from_vars(std::env::vars());
+        let mut names: Vec<&str> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let secrets: Vec<pipeline_ci::Secret> = names
+            .iter()
+            .filter_map(|n| env.get_secret(n))
+            .filter(|s| !s.expose().is_empty())
+            .collect();
+        if env.is_github_actions() {
+            let mut err = std::io::stderr().lock();
+            for s in &secrets {
+                let _ = writeln!(err, "{}", pipeline_ci::add_mask(s));
+            }
+        }
+        init_logging_redacted(verbose, secrets.clone());
+        Self { env, secrets }
+    }
+
+    /// The environment, as it was when the binary started.
+    pub fn env(&self) -> &pipeline_ci::Env {
+        &self.env
+    }
+
+    /// The secrets found.
+    pub fn secrets(&self) -> &[pipeline_ci::Secret] {
+        &self.secrets
+    }
+
+    /// `text` with every secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let refs: Vec<&pipeline_ci::Secret> = self.secrets.iter().collect();
+        pipeline_ci::redact(text, &refs)
+    }
+
+    /// Prints a failure as `error: …` on stderr, redacted, and gives the
+    /// process's exit code.
+    pub fn finish(&self, result: Result<Exit, Failure>) -> ExitCode {
+        match result {
+            Ok(exit) => exit.into(),
+            Err(failure) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {}",
+                    self.redact(failure.message())
+                );
+                failure.exit().into()
+            }
+        }
+    }
 }
 
 /// The `-v` flag every binary takes; flatten it into the top-level parser.

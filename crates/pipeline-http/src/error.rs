@@ -229,6 +229,15 @@ pub enum Blame {
     External,
 }
 
+impl pipeline_ci::Classified for HttpError {
+    fn exit(&self) -> pipeline_ci::Exit {
+        match self.blame() {
+            Blame::Caller => pipeline_ci::Exit::Usage,
+            Blame::External => pipeline_ci::Exit::External,
+        }
+    }
+}
+
 impl HttpError {
     /// Whose fault it is: a 4xx other than 408/409/429, a refused endpoint,
     /// an unreadable local file or a refused credential is the caller's;

@@ -61,3 +61,8 @@ pub use retry::{
 pub use token::{AZURE_AUDIENCE, REFRESH_MARGIN, StaticBearer, TokenCache, github_id_token};
 
 pub use reqwest::{Method, StatusCode};
+
+/// The environment variables holding secrets this crate may be handed (the
+/// GitHub Actions OIDC request token, the runtime token): a binary masks
+/// and redacts them.
+pub const SECRET_VARS: &[&str] = &["ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_RUNTIME_TOKEN"];

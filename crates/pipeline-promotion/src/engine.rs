@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use pipeline_http::Http;
 use pipeline_targets::health::{HealthCheck, Probe, probe};
-use pipeline_targets::{Release, Target, TargetError};
+use pipeline_targets::{Release, Target};
 use tokio::io::AsyncReadExt as _;
 use url::Url;
 
-use crate::config::{Check, Environment};
+use crate::PromoteError;
 use crate::plan::{Plan, Step};
 use crate::record::{Outcome, Record};
-use crate::store::{StateStore, StoreError};
+use crate::store::StateStore;
+use pipeline_config::{Check, Environment};
 
 /// What a step did, for the caller to show as it happens.
 #[derive(Debug, Clone)]
@@ -40,8 +41,6 @@ pub struct Context {
     /// The URL live traffic reaches after the switch (the front address,
     /// the production host).
     pub live_url: Url,
-    /// How long a lock may stand before another runner may take it over.
-    pub stale_lock_secs: u64,
     /// A release brought back by hand (`rollback --to`): its record says
     /// so instead of `live`.
     pub by_hand: bool,
@@ -64,27 +63,6 @@ pub enum Promoted {
     ValidationFailed {
         /// What failed.
         reason: String,
-    },
-}
-
-/// Why a promotion could not run to a decision.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PromoteError {
-    /// The target failed (deploy, switch): see its outcome for the exit code.
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    /// The state store refused or failed (locked, moved, unreachable).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A check could not be started.
-    #[error("cannot run `{command}`: {source}")]
-    Spawn {
-        /// The command.
-        command: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
     },
 }
 
@@ -186,44 +164,9 @@ async fn watch_health(http: &Http, url: &Url, path: &str, secs: u64) -> Option<S
     }
 }
 
-/// Runs `plan` against `target` for `env`, reporting each step to `report`.
-#[allow(clippy::too_many_arguments)]
-pub async fn promote<S: StateStore, T: Target>(
-    store: &S,
-    target: &T,
-    http: &Http,
-    env: &Environment,
-    health_path: &str,
-    plan: &Plan,
-    release: &Release,
-    ctx: &Context,
-    report: &mut dyn FnMut(StepReport),
-) -> Result<Promoted, PromoteError> {
-    let now = crate::now();
-    let what = format!("promote {} ({})", plan.candidate.version, plan.from);
-    let lock = store
-        .lock(&env.name, &ctx.by, &what, now, ctx.stale_lock_secs)
-        .await?;
-    let result = promote_locked(
-        store,
-        target,
-        http,
-        env,
-        health_path,
-        plan,
-        release,
-        ctx,
-        report,
-    )
-    .await;
-    let unlocked = store.unlock(lock).await;
-    let outcome = result?;
-    unlocked?;
-    Ok(outcome)
-}
-
-/// As [`promote`], for a caller that holds the environment's lock already
-/// (and made its plan under it).
+/// Runs `plan` against `target` for `env`, reporting each step to `report`,
+/// for a caller that holds the environment's lock (and made its plan under
+/// it).
 #[allow(clippy::too_many_arguments)]
 pub async fn promote_locked<S: StateStore, T: Target>(
     store: &S,

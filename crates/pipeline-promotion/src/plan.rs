@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::config::{Environment, PipelineConfig, Strategy};
 use crate::record::Record;
+use pipeline_config::{Environment, PipelineConfig, Strategy};
 
 /// What runs in an environment now, as far as a promotion cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +73,46 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Whether a failed verification switches back by itself.
     pub auto_rollback: bool,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Deploy { target } => write!(f, "deploy to the idle slot of {target}"),
+            Step::Validate { name, command } => {
+                write!(f, "validate the idle slot: {name} (`{command}`)")
+            }
+            Step::Switch => f.write_str("switch live traffic to it"),
+            Step::WatchHealth { secs } => write!(f, "watch the live address's health for {secs}s"),
+            Step::Verify { name, command } => write!(f, "verify live: {name} (`{command}`)"),
+            Step::Record => f.write_str("record the outcome"),
+        }
+    }
+}
+
+impl Plan {
+    /// The plan for a reader: what goes where, the steps numbered.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "promote {} ({}) from {} into {}{}:\n",
+            self.candidate.version,
+            crate::service::short(&self.candidate.sha256),
+            self.from,
+            self.env,
+            self.replaces
+                .as_ref()
+                .map(|r| format!(", replacing {}", r.version))
+                .unwrap_or_default()
+        );
+        for (i, step) in self.steps.iter().enumerate() {
+            s.push_str(&format!("  {}. {step}\n", i + 1));
+        }
+        s.push_str(&format!(
+            "  automatic rollback if a check after the switch fails: {}",
+            if self.auto_rollback { "yes" } else { "no" }
+        ));
+        s
+    }
 }
 
 /// What to do.
@@ -230,7 +270,7 @@ fn live_candidate(record: &Record) -> Option<Candidate> {
 
 fn steps(env: &Environment) -> Vec<Step> {
     let mut steps = vec![Step::Deploy {
-        target: crate::describe_target(&env.target),
+        target: env.target.describe(),
     }];
     // A direct environment switches as soon as the release is healthy;
     // blue/green validates the idle slot first.
@@ -399,7 +439,7 @@ validate = [{ name = "smoke", command = "pytest" }]
         records: &BTreeMap<&str, (Record, bool)>,
         now: u64,
     ) -> Result<Decision, Refusal> {
-        let config = crate::config::parse(Path::new("pipeline.toml"), CONFIG).unwrap();
+        let config = pipeline_config::parse(Path::new("pipeline.toml"), CONFIG).unwrap();
         let state = |env: &str| match records.get(env) {
             Some((r, healthy)) => EnvNow {
                 record: Some(r.clone()),
@@ -477,7 +517,7 @@ validate = [{ name = "smoke", command = "pytest" }]
 
     #[test]
     fn a_rollback_brings_back_the_bytes_that_ran_there() {
-        let config = crate::config::parse(Path::new("pipeline.toml"), CONFIG).unwrap();
+        let config = pipeline_config::parse(Path::new("pipeline.toml"), CONFIG).unwrap();
         let mut rolled = live("qa", "1.3.0", 20);
         rolled.outcome = Outcome::RolledBack;
         rolled.live_version = Some("1.2.0".into());

@@ -8,6 +8,34 @@ use pipeline_http::{Event, Http};
 use tokio::time::Instant;
 use url::Url;
 
+/// How a new slot or revision is checked after a deploy, as a target is
+/// configured (every cloud target takes the same settings).
+#[derive(Debug, Clone)]
+pub struct HealthSettings {
+    /// The path probed, such as `/health`.
+    pub path: String,
+    /// The status expected.
+    pub expect_status: u16,
+    /// The JSON field holding the version.
+    pub version_field: String,
+    /// The wait between probes.
+    pub interval: Duration,
+    /// How long the slot may take to become healthy.
+    pub timeout: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            path: "/health".to_owned(),
+            expect_status: 200,
+            version_field: "version".to_owned(),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
 /// What a healthy slot looks like.
 #[derive(Debug, Clone)]
 pub struct HealthCheck {

@@ -25,12 +25,24 @@
 // cold path.
 #![allow(clippy::result_large_err)]
 
+mod any;
 pub mod azure;
 pub mod cloudrun;
 pub mod health;
 pub mod local;
 mod target;
 
+pub use any::AnyTarget;
 pub use target::{
-    AnyTarget, Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError, TargetStatus,
+    Deployed, Outcome, Release, SlotStatus, Switched, Target, TargetError, TargetStatus,
 };
+
+/// The environment variables holding secrets the targets read (or that the
+/// platforms' own tools keep tokens in): a binary masks and redacts them.
+/// The OIDC request token is [`pipeline_http::SECRET_VARS`]'.
+pub const SECRET_VARS: &[&str] = &[
+    "AZURE_CLIENT_SECRET",
+    "PIPELINE_AGENT_TOKEN",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN",
+];

@@ -161,6 +161,16 @@ impl TargetError {
     }
 }
 
+impl pipeline_ci::Classified for TargetError {
+    fn exit(&self) -> pipeline_ci::Exit {
+        match self.outcome() {
+            Outcome::Refused => pipeline_ci::Exit::Refused,
+            Outcome::Caller => pipeline_ci::Exit::Usage,
+            Outcome::External => pipeline_ci::Exit::External,
+        }
+    }
+}
+
 /// A deploy target: a live slot, an idle slot, a switch and a switch back.
 /// Azure App Service slots, Cloud Run tagged revisions and the local
 /// agent's blue/green slots all have this shape.
@@ -188,59 +198,4 @@ pub trait Target {
 
     /// What runs where.
     fn status(&self) -> impl std::future::Future<Output = Result<TargetStatus, TargetError>>;
-}
-
-/// Any of the targets, for code that picks one at run time (the trait's
-/// methods return futures, so it is not object-safe).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AnyTarget {
-    /// The local host agent.
-    Local(Box<crate::local::LocalTarget>),
-    /// An Azure App Service slot.
-    Azure(Box<crate::azure::AppServiceTarget>),
-    /// A Google Cloud Run service's tagged revisions.
-    CloudRun(Box<crate::cloudrun::CloudRunTarget>),
-}
-
-impl Target for AnyTarget {
-    fn describe(&self) -> String {
-        match self {
-            AnyTarget::Local(t) => t.describe(),
-            AnyTarget::Azure(t) => t.describe(),
-            AnyTarget::CloudRun(t) => t.describe(),
-        }
-    }
-
-    async fn deploy(&self, release: &Release) -> Result<Deployed, TargetError> {
-        match self {
-            AnyTarget::Local(t) => t.deploy(release).await,
-            AnyTarget::Azure(t) => t.deploy(release).await,
-            AnyTarget::CloudRun(t) => t.deploy(release).await,
-        }
-    }
-
-    async fn swap(&self, expect: Option<&str>) -> Result<Switched, TargetError> {
-        match self {
-            AnyTarget::Local(t) => t.swap(expect).await,
-            AnyTarget::Azure(t) => t.swap(expect).await,
-            AnyTarget::CloudRun(t) => t.swap(expect).await,
-        }
-    }
-
-    async fn rollback(&self) -> Result<Switched, TargetError> {
-        match self {
-            AnyTarget::Local(t) => t.rollback().await,
-            AnyTarget::Azure(t) => t.rollback().await,
-            AnyTarget::CloudRun(t) => t.rollback().await,
-        }
-    }
-
-    async fn status(&self) -> Result<TargetStatus, TargetError> {
-        match self {
-            AnyTarget::Local(t) => t.status().await,
-            AnyTarget::Azure(t) => t.status().await,
-            AnyTarget::CloudRun(t) => t.status().await,
-        }
-    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use pipeline_ci::Secret;
 use pipeline_cli::error_chain;
 use pipeline_http::{Endpoint, Http, RetryPolicy};
-use pipeline_promotion::github::{ABANDONED_AFTER, GitHubStore, TASK};
+use pipeline_promotion::store::github::{ABANDONED_AFTER, GitHubStore, TASK};
 use pipeline_promotion::{Outcome, Record, Revision, StateStore, StoreError};
 use pipeline_testkit::github::{FakeGitHub, REPOSITORY, TOKEN};
 use serde_json::json;

@@ -21,7 +21,7 @@ use pipeline_http::HttpError;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::health::{HealthCheck, wait_healthy};
+use crate::health::{HealthCheck, HealthSettings, wait_healthy};
 use crate::target::{Deployed, Release, SlotStatus, Switched, Target, TargetError, TargetStatus};
 
 /// The app setting holding the version a slot runs. Not a slot setting:
@@ -29,33 +29,6 @@ use crate::target::{Deployed, Release, SlotStatus, Switched, Target, TargetError
 pub const VERSION_SETTING: &str = "PIPELINE_VERSION";
 /// The app setting holding the artifact's SHA-256.
 pub const DIGEST_SETTING: &str = "PIPELINE_ARTIFACT_SHA256";
-
-/// How the slot is checked after a deploy.
-#[derive(Debug, Clone)]
-pub struct HealthSettings {
-    /// The path probed, such as `/health`.
-    pub path: String,
-    /// The status expected.
-    pub expect_status: u16,
-    /// The JSON field holding the version.
-    pub version_field: String,
-    /// The wait between probes.
-    pub interval: Duration,
-    /// How long the slot may take to become healthy.
-    pub timeout: Duration,
-}
-
-impl Default for HealthSettings {
-    fn default() -> Self {
-        Self {
-            path: "/health".to_owned(),
-            expect_status: 200,
-            version_field: "version".to_owned(),
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(300),
-        }
-    }
-}
 
 /// One app's deployment slot as a [`Target`].
 #[derive(Debug, Clone)]

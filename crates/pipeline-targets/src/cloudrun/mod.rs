@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use url::Url;
 
-pub use crate::azure::HealthSettings;
+use crate::health::HealthSettings;
 use crate::health::{HealthCheck, wait_healthy};
 use crate::target::{Deployed, Release, SlotStatus, Switched, Target, TargetError, TargetStatus};
 

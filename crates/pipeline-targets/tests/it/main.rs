@@ -19,8 +19,9 @@ use pipeline_ci::Secret;
 use pipeline_http::{Endpoint, Http, RetryPolicy};
 use pipeline_targets::Release;
 use pipeline_targets::azure::{
-    ARM_SCOPE, AppRef, AppService, AppServiceTarget, ClientProof, EntraCredential, HealthSettings,
+    ARM_SCOPE, AppRef, AppService, AppServiceTarget, ClientProof, EntraCredential,
 };
+use pipeline_targets::health::HealthSettings;
 use pipeline_testkit::fixtures::{
     APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
 };

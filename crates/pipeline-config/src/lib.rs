@@ -1,5 +1,36 @@
-//! `pipeline.toml`: the whole job in one file. Unknown keys are errors, and
-//! every error names the file, the line and the key.
+//! `pipeline.toml`, the whole job in one file, as types: the branches of the
+//! flow, the test command and its gate, the artifact, the local agent, the
+//! state store and the environments in promotion order, each with its
+//! target, strategy, checks and requirements.
+//!
+//! The file is read strictly: unknown keys are errors, and every error names
+//! the file, the line, the column and the key. This crate does no I/O: the
+//! caller reads the file and hands [`parse`] its text.
+//!
+//! ```
+//! use std::path::Path;
+//! use pipeline_config::{parse, Strategy, TargetConfig};
+//!
+//! let text = r#"
+//! [test]
+//! command = "pytest"
+//! [artifact]
+//! source = "app"
+//! [[environment]]
+//! name = "qa"
+//! target = { kind = "local", front = "127.0.0.1:8080", command = "python -m app" }
+//! "#;
+//! let config = parse(Path::new("pipeline.toml"), text)?;
+//! let (_, qa) = config.environment("qa").expect("declared");
+//! assert_eq!(qa.strategy, Strategy::BlueGreen);
+//! assert!(matches!(qa.target, TargetConfig::Local { .. }));
+//!
+//! let typo = text.replace("source", "sorce");
+//! let e = parse(Path::new("pipeline.toml"), &typo).unwrap_err();
+//! assert!(e.to_string().starts_with("pipeline.toml:5:1: unknown field `sorce`"));
+//! # Ok::<(), pipeline_config::ConfigError>(())
+//! ```
+#![warn(missing_docs)]
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -324,7 +355,7 @@ impl Default for Requirements {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// It could not be read.
+    /// It could not be read (by the caller: this crate does no I/O).
     #[error("{}: {source}", path.display())]
     Read {
         /// The file.
@@ -358,13 +389,10 @@ pub enum ConfigError {
     },
 }
 
-/// Reads and checks `pipeline.toml`.
-pub fn load(path: &Path) -> Result<PipelineConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(path, &text)
+impl pipeline_ci::Classified for ConfigError {
+    fn exit(&self) -> pipeline_ci::Exit {
+        pipeline_ci::Exit::Usage
+    }
 }
 
 /// Parses and checks the text of `pipeline.toml` (`path` names it in errors).
@@ -519,6 +547,28 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
 }
 
 pub use pipeline_ci::valid_env_name;
+
+impl TargetConfig {
+    /// The target in words, such as `local agent, front 127.0.0.1:18001`
+    /// or `azure pipeline-app/staging`.
+    pub fn describe(&self) -> String {
+        match self {
+            TargetConfig::Local { front, .. } => format!("local agent, front {front}"),
+            TargetConfig::AzureAppService { app, slot, .. } => format!("azure {app}/{slot}"),
+            TargetConfig::CloudRun {
+                service, region, ..
+            } => format!("cloud run {service} ({region})"),
+        }
+    }
+
+    /// The path every target probes for health.
+    pub fn health_path(&self) -> &str {
+        let (TargetConfig::Local { health_path, .. }
+        | TargetConfig::AzureAppService { health_path, .. }
+        | TargetConfig::CloudRun { health_path, .. }) = self;
+        health_path
+    }
+}
 
 impl PipelineConfig {
     /// The environment named `name`, with its position.

@@ -50,9 +50,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::valid_env_name;
+use super::{LockGuard, LockInfo, Revision, StoreError, Stored};
 use crate::record::{Outcome, Record};
-use crate::store::{LockGuard, LockInfo, Revision, StoreError, Stored};
+use pipeline_config::valid_env_name;
 
 /// The deployments' task.
 pub const TASK: &str = "deploy:pipeline";
@@ -568,9 +568,9 @@ impl GitHubStore {
     }
 }
 
-/// The [`StateStore`](crate::StateStore) operations; see the [module
+/// The [`StateStore`](super::StateStore) operations; see the [module
 /// documentation](self) for how each is made safe.
-impl crate::StateStore for GitHubStore {
+impl super::StateStore for GitHubStore {
     async fn current(&self, env: &str) -> Result<Option<Stored>, StoreError> {
         Self::check_env(env)?;
         Ok(self.newest(env).await?.0)

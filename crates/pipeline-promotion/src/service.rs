@@ -1,0 +1,990 @@
+//! The promotion service: each request a transaction over one environment.
+//!
+//! A promotion builds the environment's target from `pipeline.toml`, takes
+//! the environment's lock in the state store, decides under it (so a
+//! promotion that waited for another sees what that one left), runs the
+//! plan ([`crate::engine`]) and releases the lock, whatever happened. A
+//! manual rollback does the same with the previous release. Status and
+//! history only read.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pipeline_artifact::Sha256Digest;
+use pipeline_ci::{Env, Exit};
+use pipeline_config::{Environment, PipelineConfig, StateSettings};
+use pipeline_http::{Endpoint, Http, RetryPolicy};
+use pipeline_targets::health::{HealthCheck, Probe, probe};
+use pipeline_targets::local::{AgentRef, LocalTarget};
+use pipeline_targets::{Release, Target as _};
+use serde::Deserialize;
+
+use crate::engine::{Context, Promoted, StepReport, promote_locked};
+use crate::plan::{Candidate, Decision, EnvNow, Plan, Refusal, plan, rollback_plan};
+use crate::record::{Outcome, Record};
+use crate::store::{AnyStore, GitHubStore, GitStore, LockGuard, StateStore as _};
+use crate::targets::{self, Mode};
+use crate::{PromoteError, now};
+
+/// How long a lock may stand before another runner takes it over: longer
+/// than any promotion should take, short enough that a runner that died
+/// does not hold an environment for a day.
+pub const STALE_LOCK_SECS: u64 = 3600;
+
+/// How many records of an environment's history are read to find a
+/// version's digest, or whether a version went live in the first
+/// environment (which counts as its passed gate).
+pub const HISTORY_DEPTH: usize = 200;
+
+/// A promotion asked for.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PromoteRequest {
+    /// The environment to promote into.
+    pub to: String,
+    /// The version expected (in the previous environment, or of the
+    /// artifact).
+    pub version: Option<String>,
+    /// The artifact's digest: the first environment takes the build's
+    /// artifact; later ones take what the previous one runs.
+    pub sha256: Option<Sha256Digest>,
+    /// The artifact file [default: the artifact store's `<sha256>.zip`].
+    pub artifact: Option<PathBuf>,
+    /// The gate's verdict, for environments that require a passed gate.
+    pub gate: Option<GateEvidence>,
+    /// When the only reason to refuse is the previous environment's soak
+    /// time, wait for it, up to this long.
+    pub wait_soak: Option<Duration>,
+    /// Decide and plan, change nothing.
+    pub dry_run: bool,
+}
+
+impl PromoteRequest {
+    /// A promotion into `env` of what the previous environment runs.
+    pub fn to(env: impl Into<String>) -> Self {
+        Self {
+            to: env.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Expects `version` (in the previous environment, or of the artifact).
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The build's artifact, by digest (and file, else the store's).
+    #[must_use]
+    pub fn artifact(mut self, sha256: Sha256Digest, file: Option<PathBuf>) -> Self {
+        self.sha256 = Some(sha256);
+        self.artifact = file;
+        self
+    }
+
+    /// The gate's verdict.
+    #[must_use]
+    pub fn gate(mut self, gate: GateEvidence) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Waits up to `budget` for the previous environment's soak time.
+    #[must_use]
+    pub fn wait_soak(mut self, budget: Duration) -> Self {
+        self.wait_soak = Some(budget);
+        self
+    }
+
+    /// Only plans.
+    #[must_use]
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+}
+
+/// A manual rollback asked for.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RollbackRequest {
+    /// The environment.
+    pub env: String,
+    /// Bring back this version (one that went live there before), its
+    /// artifact redeployed through the environment's checks; `None`: the
+    /// previous release comes back by switching (or restarting) it.
+    pub to: Option<String>,
+    /// The artifact of `to` [default: the artifact store's `<sha256>.zip`].
+    pub artifact: Option<PathBuf>,
+}
+
+impl RollbackRequest {
+    /// A rollback of `env` to its previous release.
+    pub fn env(env: impl Into<String>) -> Self {
+        Self {
+            env: env.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Brings back `version` instead.
+    #[must_use]
+    pub fn to_version(mut self, version: impl Into<String>, artifact: Option<PathBuf>) -> Self {
+        self.to = Some(version.into());
+        self.artifact = artifact;
+        self
+    }
+}
+
+/// The verdict of `pipeline-report gate --json`, as a promotion needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GateEvidence {
+    /// Whether the gate passed.
+    pub passed: bool,
+}
+
+#[derive(Deserialize)]
+struct GateDoc {
+    gate: GateVerdict,
+}
+
+#[derive(Deserialize)]
+struct GateVerdict {
+    passed: bool,
+}
+
+impl GateEvidence {
+    /// Reads the gate's JSON document at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`PromoteError::Setup`] naming the file when it cannot be read or is
+    /// not a gate document.
+    pub fn read(path: &Path) -> Result<Self, PromoteError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PromoteError::Setup(format!("{}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| {
+            PromoteError::Setup(format!(
+                "{}: {e} (is it `pipeline-report gate --json` output?)",
+                path.display()
+            ))
+        })
+    }
+
+    /// Parses the gate's JSON document.
+    ///
+    /// # Errors
+    ///
+    /// What does not read as one.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        let doc: GateDoc = serde_json::from_str(text)?;
+        Ok(Self {
+            passed: doc.gate.passed,
+        })
+    }
+}
+
+/// What happens, as it happens, for the caller to show.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// Waiting for the previous environment's soak time.
+    WaitingSoak {
+        /// The environment promoted into.
+        env: String,
+        /// The previous environment.
+        previous: String,
+        /// The version.
+        version: String,
+        /// How long it has run there.
+        ran: u64,
+        /// How long it must.
+        needs: u64,
+        /// How long this wait is.
+        wait: Duration,
+    },
+    /// A plan starts to run.
+    Starting {
+        /// The plan.
+        plan: Plan,
+        /// A release brought back by hand.
+        by_hand: bool,
+    },
+    /// A step ended.
+    Step(StepReport),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::WaitingSoak {
+                env,
+                previous,
+                version,
+                ran,
+                needs,
+                wait,
+            } => write!(
+                f,
+                "waiting {}s: {previous} has run {version} for {ran}s and {env} requires {needs}s",
+                wait.as_secs()
+            ),
+            Event::Starting { plan, by_hand } => write!(
+                f,
+                "{} {} ({}) from {} into {}",
+                if *by_hand { "roll back to" } else { "promote" },
+                plan.candidate.version,
+                short(&plan.candidate.sha256),
+                plan.from,
+                plan.env
+            ),
+            Event::Step(r) => {
+                let mark = if r.ok { "ok " } else { "FAILED" };
+                write!(
+                    f,
+                    "  {mark} {:<28} {:>6.1}s  {}",
+                    r.step,
+                    r.took.as_secs_f64(),
+                    r.detail.lines().next().unwrap_or("")
+                )?;
+                if !r.ok {
+                    for line in r.detail.lines().skip(1) {
+                        write!(f, "\n       {line}")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A plan that ran to a decision.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Finished {
+    /// What was planned.
+    pub plan: Plan,
+    /// How it ended.
+    pub result: Promoted,
+    /// How long it took.
+    pub took: Duration,
+}
+
+impl Finished {
+    /// The exit code: 0 when the release went live, 1 when it did not.
+    pub fn exit(&self) -> Exit {
+        match self.result {
+            Promoted::Live => Exit::Success,
+            _ => Exit::Refused,
+        }
+    }
+
+    /// What happened, in one sentence.
+    pub fn message(&self) -> String {
+        let plan = &self.plan;
+        match &self.result {
+            Promoted::Live => format!(
+                "{} live in {} in {:.1}s",
+                plan.candidate.version,
+                plan.env,
+                self.took.as_secs_f64()
+            ),
+            Promoted::ValidationFailed { reason } => format!(
+                "{} not promoted into {}: validation failed before the switch ({}); traffic did not move",
+                plan.candidate.version,
+                plan.env,
+                first_line(reason)
+            ),
+            Promoted::VerificationFailed {
+                reason,
+                rolled_back: true,
+            } => format!(
+                "{} failed verification in {} ({}); rolled back to {}",
+                plan.candidate.version,
+                plan.env,
+                first_line(reason),
+                plan.replaces
+                    .as_ref()
+                    .map_or("the previous release", |r| r.version.as_str())
+            ),
+            Promoted::VerificationFailed {
+                reason,
+                rolled_back: false,
+            } => format!(
+                "{} failed verification in {} ({}); not rolled back",
+                plan.candidate.version,
+                plan.env,
+                first_line(reason)
+            ),
+        }
+    }
+
+    /// The outcome in one word, as the JSON documents say it.
+    pub fn outcome_word(&self) -> &'static str {
+        match self.result {
+            Promoted::Live => "live",
+            Promoted::ValidationFailed { .. } => "validation-failed",
+            Promoted::VerificationFailed {
+                rolled_back: true, ..
+            } => "rolled-back",
+            Promoted::VerificationFailed { .. } => "verification-failed",
+        }
+    }
+}
+
+/// How a promotion request ended: every caller handles each.
+#[derive(Debug, Clone)]
+pub enum PromoteOutcome {
+    /// The environment runs that artifact already: nothing was done.
+    AlreadyThere {
+        /// The environment.
+        env: String,
+        /// What runs there.
+        candidate: Candidate,
+    },
+    /// A dry run: what would be done.
+    Planned(Plan),
+    /// The plan ran.
+    Finished(Finished),
+}
+
+/// How a rollback request ended: every caller handles each.
+#[derive(Debug, Clone)]
+pub enum RollbackOutcome {
+    /// Traffic went back to the release the idle slot holds.
+    Switched {
+        /// The environment.
+        env: String,
+        /// The version live now.
+        live_version: Option<String>,
+        /// The version in the idle slot now.
+        idle_version: Option<String>,
+    },
+    /// The version asked for runs there already.
+    AlreadyThere {
+        /// The environment.
+        env: String,
+        /// What runs there.
+        candidate: Candidate,
+    },
+    /// The version asked for was redeployed through the environment's
+    /// steps.
+    Finished(Finished),
+}
+
+/// One environment, as `status` shows it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EnvStatus {
+    /// The environment.
+    pub env: String,
+    /// Its newest record.
+    pub record: Option<Record>,
+    /// Whether its live address answers healthy (`None`: not asked, or it
+    /// cannot be asked from here).
+    pub healthy: Option<bool>,
+    /// The slot taking live traffic (`blue`, `production`, a revision).
+    pub slot: Option<String>,
+}
+
+/// Who promotes, for the records: the GitHub actor and run, else the
+/// user, else `pipeline`.
+pub fn actor(vars: &Env) -> String {
+    vars.get("GITHUB_ACTOR")
+        .map(|a| format!("{a} (run {})", vars.get("GITHUB_RUN_ID").unwrap_or("?")))
+        .or_else(|| vars.get("USER").map(str::to_owned))
+        .unwrap_or_else(|| "pipeline".to_owned())
+}
+
+/// The promotion service over one `pipeline.toml`.
+#[derive(Debug)]
+pub struct Promoter {
+    config: PipelineConfig,
+    config_path: PathBuf,
+    root: PathBuf,
+    store: AnyStore,
+    http: Http,
+    vars: Env,
+    by: String,
+}
+
+impl Promoter {
+    /// The service for `config` (read from `config_path`, named in errors)
+    /// in the repository at `root`, with the state store `[state]` picks:
+    /// the git remote's refs (a token from `GIT_TOKEN` or `GITHUB_TOKEN`
+    /// for HTTPS remotes), or GitHub Deployments (`GITHUB_TOKEN`, at
+    /// `GITHUB_API_URL`, the statuses linking to the run's log when
+    /// `GITHUB_RUN_ID` says which). Cloud targets read their credentials
+    /// from `vars` too.
+    ///
+    /// # Errors
+    ///
+    /// [`PromoteError::Setup`] when the store's settings are wrong or its
+    /// token is missing.
+    pub fn new(
+        config: PipelineConfig,
+        config_path: impl Into<PathBuf>,
+        root: impl Into<PathBuf>,
+        http: Http,
+        vars: Env,
+    ) -> Result<Self, PromoteError> {
+        let config_path = config_path.into();
+        let root = root.into();
+        let store = store_of(&config, &config_path, &root, &vars, &http)?;
+        Ok(Self::with_store(
+            config,
+            config_path,
+            root,
+            http,
+            vars,
+            store,
+        ))
+    }
+
+    /// The service with a store of the caller's.
+    pub fn with_store(
+        config: PipelineConfig,
+        config_path: impl Into<PathBuf>,
+        root: impl Into<PathBuf>,
+        http: Http,
+        vars: Env,
+        store: AnyStore,
+    ) -> Self {
+        let by = actor(&vars);
+        Self {
+            config,
+            config_path: config_path.into(),
+            root: root.into(),
+            store,
+            http,
+            vars,
+            by,
+        }
+    }
+
+    /// Records changes as made by `by` instead of [`actor`]'s answer.
+    #[must_use]
+    pub fn by(mut self, by: impl Into<String>) -> Self {
+        self.by = by.into();
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &AnyStore {
+        &self.store
+    }
+
+    /// The environment `name`, or an error listing those there are.
+    ///
+    /// # Errors
+    ///
+    /// [`PromoteError::UnknownEnvironment`].
+    pub fn environment(&self, name: &str) -> Result<&Environment, PromoteError> {
+        self.config
+            .environment(name)
+            .map(|(_, e)| e)
+            .ok_or_else(|| PromoteError::UnknownEnvironment {
+                env: name.to_owned(),
+                config: self.config_path.clone(),
+                known: self
+                    .config
+                    .environments
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect(),
+            })
+    }
+
+    fn agent_dir(&self) -> PathBuf {
+        self.root.join(&self.config.agent.state_dir)
+    }
+
+    /// Where the artifact store keeps `sha256`'s zip.
+    pub fn stored_artifact(&self, sha256: &str) -> PathBuf {
+        self.root
+            .join(&self.config.artifact.store)
+            .join(format!("{sha256}.zip"))
+    }
+
+    /// Promotes into `request.to`: under the environment's lock, decides
+    /// against the policy and runs the plan (or, dry, only plans).
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`] when the policy says no; the store's, the targets' and
+    /// the checks' failures.
+    pub async fn promote(
+        &self,
+        request: &PromoteRequest,
+        events: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<PromoteOutcome, PromoteError> {
+        self.environment(&request.to)?;
+        if request.dry_run {
+            return Ok(match self.decide(request).await?? {
+                Decision::AlreadyThere { env, candidate } => {
+                    PromoteOutcome::AlreadyThere { env, candidate }
+                }
+                Decision::Promote(plan) => PromoteOutcome::Planned(plan),
+            });
+        }
+        if let Some(budget) = request.wait_soak {
+            self.wait_soak(request, budget, events).await?;
+        }
+        // The plan is made under the environment's lock: a promotion that
+        // waited for another must see what that one left.
+        let what = format!("promote into {}", request.to);
+        self.locked(&request.to, &what, async {
+            match self.decide(request).await?? {
+                Decision::AlreadyThere { env, candidate } => {
+                    Ok(PromoteOutcome::AlreadyThere { env, candidate })
+                }
+                Decision::Promote(plan) => {
+                    let run = self
+                        .execute(&plan, request.artifact.clone(), false, events)
+                        .await?;
+                    Ok(PromoteOutcome::Finished(run))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Rolls `request.env` back: to the previous release by switching (or
+    /// restarting) it, or to `request.to` redeployed by digest through the
+    /// environment's steps.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::NeverLive`] for a version that never went live there;
+    /// the target's refusal when there is nothing to roll back to; the
+    /// store's and targets' failures.
+    pub async fn rollback(
+        &self,
+        request: &RollbackRequest,
+        events: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<RollbackOutcome, PromoteError> {
+        let envcfg = self.environment(&request.env)?;
+        let env = &request.env;
+        if let Some(version) = &request.to {
+            let what = format!("roll {env} back to {version}");
+            return self
+                .locked(env, &what, async {
+                    let history = self.store.history(env, HISTORY_DEPTH).await?;
+                    match rollback_plan(&self.config, env, version, &history)? {
+                        Decision::AlreadyThere { env, candidate } => {
+                            Ok(RollbackOutcome::AlreadyThere { env, candidate })
+                        }
+                        Decision::Promote(plan) => Ok(RollbackOutcome::Finished(
+                            self.execute(&plan, request.artifact.clone(), true, events)
+                                .await?,
+                        )),
+                    }
+                })
+                .await;
+        }
+        let built = targets::build(
+            envcfg,
+            &self.agent_dir(),
+            &self.vars,
+            &self.http,
+            Mode::Change,
+        )
+        .await?;
+        self.locked(env, "rollback", async {
+            let current = self.store.current(env).await?;
+            let switched = built.target.rollback().await?;
+            let live_version = switched.live_version.clone().unwrap_or_default();
+            let sha = self.history_digest(env, &live_version).await?;
+            let at = now();
+            let record = Record {
+                env: env.clone(),
+                version: live_version.clone(),
+                sha256: sha.clone().unwrap_or_default(),
+                outcome: Outcome::ManualRollback,
+                live_version: Some(live_version),
+                live_sha256: sha,
+                at,
+                live_since: Some(at),
+                by: self.by.clone(),
+                note: format!(
+                    "rolled back from {}",
+                    switched.idle_version.as_deref().unwrap_or("?")
+                ),
+            };
+            self.store
+                .append(env, &record, current.as_ref().map(|c| &c.revision))
+                .await?;
+            Ok(RollbackOutcome::Switched {
+                env: env.clone(),
+                live_version: switched.live_version,
+                idle_version: switched.idle_version,
+            })
+        })
+        .await
+    }
+
+    /// Every environment: its newest record, whether its live address
+    /// answers healthy and which slot takes the traffic, all asked at once.
+    ///
+    /// # Errors
+    ///
+    /// The store's failures.
+    pub async fn status(&self) -> Result<Vec<EnvStatus>, PromoteError> {
+        let rows = self.config.environments.iter().map(|e| async move {
+            let record = self.store.current(&e.name).await?.map(|s| s.record);
+            let (healthy, slot) = match &record {
+                Some(_) => tokio::join!(self.health_of(e), self.live_slot(e)),
+                None => (None, None),
+            };
+            Ok::<_, PromoteError>(EnvStatus {
+                env: e.name.clone(),
+                record,
+                healthy,
+                slot,
+            })
+        });
+        futures_util::future::join_all(rows)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// The newest `limit` records of `env`, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`PromoteError::UnknownEnvironment`]; the store's failures.
+    pub async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, PromoteError> {
+        self.environment(env)?;
+        Ok(self.store.history(env, limit).await?)
+    }
+
+    /// What a promotion would do now: the state of every environment, read
+    /// once, against the policy.
+    ///
+    /// # Errors
+    ///
+    /// The store's failures; a refusal is the inner result.
+    pub async fn decide(
+        &self,
+        request: &PromoteRequest,
+    ) -> Result<Result<Decision, Refusal>, PromoteError> {
+        let reads = self.config.environments.iter().map(|e| async move {
+            let record = self.store.current(&e.name).await?.map(|s| s.record);
+            let healthy = match (&record, targets::known_live(e)) {
+                (Some(_), Some((url, path))) => self.healthy(&url, &path).await,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            Ok::<_, PromoteError>((e.name.clone(), EnvNow { record, healthy }))
+        });
+        let states: BTreeMap<String, EnvNow> = futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let gate = request.gate.as_ref().is_some_and(|g| g.passed);
+        let first = self
+            .config
+            .environments
+            .first()
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        let first_history = self.store.history(&first, HISTORY_DEPTH).await?;
+        let gate_passed = |v: &str| {
+            gate || first_history
+                .iter()
+                .any(|r| r.version == v && r.outcome == Outcome::Live)
+        };
+        let artifact = match (&request.version, &request.sha256) {
+            (Some(v), Some(d)) => Some(Candidate {
+                version: v.clone(),
+                sha256: d.to_string(),
+            }),
+            _ => None,
+        };
+        let state = |name: &str| {
+            states.get(name).cloned().unwrap_or(EnvNow {
+                record: None,
+                healthy: false,
+            })
+        };
+        Ok(plan(
+            &self.config,
+            &request.to,
+            request.version.as_deref(),
+            artifact.as_ref(),
+            &state,
+            &gate_passed,
+            now(),
+        ))
+    }
+
+    /// Waits, up to `budget`, while the only reason to refuse the promotion
+    /// is the previous environment's soak time; anything else (or a soak
+    /// longer than the budget) is left to the promotion to say.
+    async fn wait_soak(
+        &self,
+        request: &PromoteRequest,
+        budget: Duration,
+        events: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<(), PromoteError> {
+        let deadline = now().saturating_add(budget.as_secs());
+        loop {
+            let Err(Refusal::NotSoaked {
+                env,
+                previous,
+                version,
+                ran,
+                needs,
+            }) = self.decide(request).await?
+            else {
+                return Ok(());
+            };
+            let left = needs.saturating_sub(ran).max(1);
+            if now().saturating_add(left) > deadline {
+                return Ok(());
+            }
+            let wait = Duration::from_secs(left);
+            events(Event::WaitingSoak {
+                env,
+                previous,
+                version,
+                ran,
+                needs,
+                wait,
+            });
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Runs `body` holding `env`'s lock, and releases the lock whatever
+    /// `body` did; `body`'s failure wins over the unlock's.
+    async fn locked<T>(
+        &self,
+        env: &str,
+        what: &str,
+        body: impl Future<Output = Result<T, PromoteError>>,
+    ) -> Result<T, PromoteError> {
+        let lock: LockGuard = self
+            .store
+            .lock(env, &self.by, what, now(), STALE_LOCK_SECS)
+            .await?;
+        let result = body.await;
+        let unlocked = self.store.unlock(lock).await;
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+
+    /// Carries out `plan` under the environment's lock (held by the
+    /// caller): a promotion, or (`by_hand`) a release brought back by hand.
+    async fn execute(
+        &self,
+        plan: &Plan,
+        artifact: Option<PathBuf>,
+        by_hand: bool,
+        events: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<Finished, PromoteError> {
+        let envcfg = self.environment(&plan.env)?;
+        let artifact = artifact.unwrap_or_else(|| self.stored_artifact(&plan.candidate.sha256));
+        let sha256 =
+            plan.candidate.sha256.parse().map_err(|e| {
+                PromoteError::Setup(format!("digest {}: {e}", plan.candidate.sha256))
+            })?;
+        let release = Release {
+            version: plan.candidate.version.clone(),
+            sha256,
+            artifact,
+        };
+        targets::check_same_bytes(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
+        let built = targets::build(
+            envcfg,
+            &self.agent_dir(),
+            &self.vars,
+            &self.http,
+            Mode::Change,
+        )
+        .await?;
+        let live_url = built.live_url().await?;
+        let ctx = Context {
+            root: self.root.clone(),
+            by: self.by.clone(),
+            live_url,
+            by_hand,
+        };
+        events(Event::Starting {
+            plan: plan.clone(),
+            by_hand,
+        });
+        let started = Instant::now();
+        let mut report = |r: StepReport| events(Event::Step(r));
+        let result = promote_locked(
+            &self.store,
+            &built.target,
+            &self.http,
+            envcfg,
+            &built.health_path,
+            plan,
+            &release,
+            &ctx,
+            &mut report,
+        )
+        .await?;
+        Ok(Finished {
+            plan: plan.clone(),
+            result,
+            took: started.elapsed(),
+        })
+    }
+
+    async fn history_digest(
+        &self,
+        env: &str,
+        version: &str,
+    ) -> Result<Option<String>, PromoteError> {
+        Ok(self
+            .store
+            .history(env, HISTORY_DEPTH)
+            .await?
+            .into_iter()
+            .find(|r| r.version == version)
+            .map(|r| r.sha256))
+    }
+
+    /// One probe of `path` at `url`, no retries: a status answers now.
+    async fn healthy(&self, url: &url::Url, path: &str) -> bool {
+        let check = HealthCheck::new(url.clone(), path);
+        matches!(probe(&self.http, &check).await, Probe::Healthy)
+    }
+
+    /// Whether `e`'s live address answers healthy: the front of a local
+    /// environment; a cloud environment's live URL as its target says;
+    /// `None` when that cannot be asked from here (no credentials).
+    async fn health_of(&self, e: &Environment) -> Option<bool> {
+        if let Some((url, path)) = targets::known_live(e) {
+            return Some(self.healthy(&url, &path).await);
+        }
+        let built =
+            match targets::build(e, &self.agent_dir(), &self.vars, &self.quick(), Mode::Read).await
+            {
+                Ok(b) => b,
+                Err(why) => {
+                    tracing::info!(env = e.name, "health not checked: {why}");
+                    return None;
+                }
+            };
+        match built.live_url().await {
+            Ok(url) => Some(self.healthy(&url, &built.health_path).await),
+            Err(why) => {
+                tracing::info!(env = e.name, "health not checked: {why}");
+                None
+            }
+        }
+    }
+
+    /// The slot live traffic goes to, as the target says; `None` when it
+    /// cannot be asked. A local environment is asked without being
+    /// declared (status changes nothing).
+    async fn live_slot(&self, e: &Environment) -> Option<String> {
+        let quick = self.quick();
+        let status = match &e.target {
+            pipeline_config::TargetConfig::Local { .. } => {
+                let agent = AgentRef::from_state_dir(&self.agent_dir()).ok()?;
+                LocalTarget::new(quick, agent, &e.name)
+                    .with_timeout(Duration::from_secs(10))
+                    .status()
+                    .await
+                    .ok()?
+            }
+            _ => {
+                let built = targets::build(e, &self.agent_dir(), &self.vars, &quick, Mode::Read)
+                    .await
+                    .ok()?;
+                built.target.status().await.ok()?
+            }
+        };
+        status.live().map(|s| s.slot.clone())
+    }
+
+    /// The HTTP core for reading status: one attempt per request. A
+    /// status answers with what it sees now; an agent that is down is an
+    /// answer, not a reason to retry for a minute.
+    fn quick(&self) -> Http {
+        self.http.clone().with_policy(RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        })
+    }
+}
+
+/// The state store `[state]` chooses.
+fn store_of(
+    config: &PipelineConfig,
+    config_path: &Path,
+    root: &Path,
+    vars: &Env,
+    http: &Http,
+) -> Result<AnyStore, PromoteError> {
+    match &config.state {
+        StateSettings::Git => {
+            let token = vars
+                .get_secret("GIT_TOKEN")
+                .or_else(|| vars.get_secret("GITHUB_TOKEN"));
+            let git = pipeline_gitflow::GitCli::new(root, &config.branches.remote, None, token);
+            Ok(AnyStore::Git(GitStore::new(root, git)))
+        }
+        StateSettings::GithubDeployments { repository } => {
+            let token = vars.get_secret("GITHUB_TOKEN").ok_or_else(|| {
+                PromoteError::Setup(format!(
+                    "{}: [state] kind = \"github-deployments\" needs GITHUB_TOKEN \
+                     (a token with deployments: write and contents: write)",
+                    config_path.display()
+                ))
+            })?;
+            let raw = vars
+                .get("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com");
+            let api = Endpoint::parse("GITHUB_API_URL", raw)
+                .map_err(|e| PromoteError::Setup(e.to_string()))?;
+            let log_url = match (
+                vars.get("GITHUB_SERVER_URL"),
+                vars.get("GITHUB_REPOSITORY"),
+                vars.get("GITHUB_RUN_ID"),
+            ) {
+                (Some(server), Some(repo), Some(run)) => Some(format!(
+                    "{}/{repo}/actions/runs/{run}",
+                    server.trim_end_matches('/')
+                )),
+                _ => None,
+            };
+            let store = GitHubStore::new(http.clone(), api, repository, token)
+                .map_err(|e| {
+                    PromoteError::Setup(format!(
+                        "{}: [state] repository: {e}",
+                        config_path.display()
+                    ))
+                })?
+                .with_tag_prefix(config.branches.tag_prefix.clone())
+                .with_log_url(log_url);
+            Ok(AnyStore::GitHub(store))
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// The first 12 characters of a digest.
+pub(crate) fn short(d: &str) -> &str {
+    d.char_indices().nth(12).map_or(d, |(i, _)| &d[..i])
+}
