@@ -54,6 +54,16 @@ struct Cli {
     /// The repository (its remote keeps the state).
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
     repo: PathBuf,
+    /// Where artifacts are kept by digest [default: pipeline.toml's
+    /// `[artifact] store`, relative to the repository]: a directory the
+    /// jobs of a CI run share, when each step runs in a job of its own.
+    #[arg(
+        long,
+        global = true,
+        env = "PIPELINE_ARTIFACT_STORE",
+        value_name = "DIR"
+    )]
+    artifact_store: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
@@ -175,7 +185,10 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
     let config = pipeline_promotion::load_config(&cli.config)?;
     let http = pipeline_cli::http::http("pipeline-promote", progress)
         .map_err(|e| Failure::usage(format!("cannot set up the HTTP client: {e}")))?;
-    let promoter = Promoter::new(config, &cli.config, &cli.repo, http, session.env().clone())?;
+    let mut promoter = Promoter::new(config, &cli.config, &cli.repo, http, session.env().clone())?;
+    if let Some(dir) = &cli.artifact_store {
+        promoter = promoter.with_artifact_store(dir);
+    }
     let mut out = std::io::stdout().lock();
     match &cli.command {
         Command::Promote(args) => {

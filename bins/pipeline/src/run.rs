@@ -256,11 +256,13 @@ pub(crate) fn run(
         .as_str()
         .context("no sha256 from pipeline-deploy package")?
         .to_owned();
-    let store = repo.join(&config.artifact.store);
-    std::fs::create_dir_all(&store)
-        .with_context(|| format!("cannot create {}", store.display()))?;
-    std::fs::copy(&out, store.join(format!("{sha}.zip")))
-        .with_context(|| format!("cannot keep the artifact in {}", store.display()))?;
+    let digest: pipeline_artifact::Sha256Digest = sha
+        .parse()
+        .with_context(|| format!("pipeline-deploy package printed {sha:?}"))?;
+    let store = pipeline_artifact::ArtifactStore::new(repo.join(&config.artifact.store));
+    store
+        .put(&out, &digest)
+        .with_context(|| format!("cannot keep the artifact in {}", store.dir().display()))?;
     eprintln!("    {} sha256 {sha}", out.display());
 
     // 5. Deploy to the first environment, then promote along the others.

@@ -6,7 +6,9 @@
 //! step refers to the artifact by its SHA-256 ([`Sha256Digest`]) and checks it
 //! with [`verify`] before use. On the machine that runs it, [`unpack`]
 //! extracts it strictly and safely (checked names, no links, limits against
-//! zip bombs, every CRC verified) into a new release directory.
+//! zip bombs, every CRC verified) into a new release directory. Between the
+//! two, an [`ArtifactStore`] keeps zips by digest, written whole or not at
+//! all.
 //!
 //! # The archive
 //!
@@ -81,6 +83,7 @@
 mod digest;
 mod ignore;
 mod package;
+mod store;
 mod unpack;
 mod walk;
 mod zip;
@@ -89,4 +92,5 @@ pub use digest::{
     DigestMismatch, ParseDigestError, Sha256Digest, VerifyError, sha256_file, verify,
 };
 pub use package::{Artifact, DEFAULT_EXCLUDES, IGNORE_FILE, PackageError, PackageOptions, package};
+pub use store::{ArtifactStore, StoreError};
 pub use unpack::{UnpackError, UnpackLimits, Unpacked, unpack};

@@ -129,6 +129,26 @@ pub enum PromoteError {
         /// The release's digest.
         sha256: String,
     },
+    /// The release's artifact is not in the artifact store, and no file
+    /// was given.
+    #[error(
+        "the artifact of {version} ({sha256}) is not in the artifact store {}: promote it into \
+         the first environment from a checkout that has it (--artifact FILE), or give this \
+         job the store (--artifact-store DIR, or carry the directory between jobs)",
+        store.display()
+    )]
+    ArtifactMissing {
+        /// The release.
+        version: String,
+        /// Its digest.
+        sha256: String,
+        /// The store's directory.
+        store: PathBuf,
+    },
+    /// The artifact given could not be kept in the store (other bytes than
+    /// its digest, unreadable).
+    #[error(transparent)]
+    Artifact(#[from] pipeline_artifact::StoreError),
     /// A check could not be started.
     #[error("cannot run `{command}`: {source}")]
     Spawn {
@@ -160,6 +180,8 @@ impl Classified for PromoteError {
             PromoteError::Config(_)
             | PromoteError::UnknownEnvironment { .. }
             | PromoteError::Spawn { .. }
+            | PromoteError::ArtifactMissing { .. }
+            | PromoteError::Artifact(_)
             | PromoteError::Setup(_) => Exit::Usage,
         }
     }

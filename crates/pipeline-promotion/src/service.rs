@@ -12,9 +12,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pipeline_artifact::Sha256Digest;
+use pipeline_artifact::{ArtifactStore, Sha256Digest};
 use pipeline_ci::{Env, Exit};
-use pipeline_config::{Environment, PipelineConfig, StateSettings};
+use pipeline_config::{Environment, PipelineConfig, StateSettings, TargetConfig};
 use pipeline_http::{Endpoint, Http, RetryPolicy};
 use pipeline_targets::health::{HealthCheck, Probe, probe};
 use pipeline_targets::local::{AgentRef, LocalTarget};
@@ -410,6 +410,7 @@ pub struct Promoter {
     http: Http,
     vars: Env,
     by: String,
+    artifacts: ArtifactStore,
 }
 
 impl Promoter {
@@ -455,15 +456,31 @@ impl Promoter {
         store: AnyStore,
     ) -> Self {
         let by = actor(&vars);
+        let root = root.into();
+        let artifacts = ArtifactStore::new(root.join(&config.artifact.store));
         Self {
             config,
             config_path: config_path.into(),
-            root: root.into(),
+            root,
             store,
             http,
             vars,
             by,
+            artifacts,
         }
+    }
+
+    /// Keeps artifacts in `dir` instead of `[artifact] store` (relative to
+    /// the repository): a directory the jobs of a CI run share.
+    #[must_use]
+    pub fn with_artifact_store(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.artifacts = ArtifactStore::new(dir);
+        self
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> &ArtifactStore {
+        &self.artifacts
     }
 
     /// Records changes as made by `by` instead of [`actor`]'s answer.
@@ -508,11 +525,33 @@ impl Promoter {
         self.root.join(&self.config.agent.state_dir)
     }
 
-    /// Where the artifact store keeps `sha256`'s zip.
-    pub fn stored_artifact(&self, sha256: &str) -> PathBuf {
-        self.root
-            .join(&self.config.artifact.store)
-            .join(format!("{sha256}.zip"))
+    /// The file of `candidate` for `env`: `given` kept in the artifact
+    /// store by digest (checked against it), else the store's. A Cloud Run
+    /// environment runs an image and needs no file.
+    fn artifact_for(
+        &self,
+        env: &Environment,
+        candidate: &Candidate,
+        given: Option<PathBuf>,
+    ) -> Result<PathBuf, PromoteError> {
+        let digest: Sha256Digest = candidate
+            .sha256
+            .parse()
+            .map_err(|e| PromoteError::Setup(format!("digest {}: {e}", candidate.sha256)))?;
+        if matches!(env.target, TargetConfig::CloudRun { .. }) {
+            return Ok(given.unwrap_or_else(|| self.artifacts.path(&digest)));
+        }
+        match given {
+            Some(file) => Ok(self.artifacts.put(&file, &digest)?),
+            None => self
+                .artifacts
+                .get(&digest)
+                .ok_or_else(|| PromoteError::ArtifactMissing {
+                    version: candidate.version.clone(),
+                    sha256: candidate.sha256.clone(),
+                    store: self.artifacts.dir().to_path_buf(),
+                }),
+        }
     }
 
     /// Promotes into `request.to`: under the environment's lock, decides
@@ -795,7 +834,10 @@ impl Promoter {
         events: &mut (dyn FnMut(Event) + Send),
     ) -> Result<Finished, PromoteError> {
         let envcfg = self.environment(&plan.env)?;
-        let artifact = artifact.unwrap_or_else(|| self.stored_artifact(&plan.candidate.sha256));
+        // Before anything is deployed or recorded: a promotion that cannot
+        // even start leaves no trace.
+        targets::check_same_bytes(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
+        let artifact = self.artifact_for(envcfg, &plan.candidate, artifact)?;
         let sha256 =
             plan.candidate.sha256.parse().map_err(|e| {
                 PromoteError::Setup(format!("digest {}: {e}", plan.candidate.sha256))
@@ -805,7 +847,6 @@ impl Promoter {
             sha256,
             artifact,
         };
-        targets::check_same_bytes(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
         let built = targets::build(
             envcfg,
             &self.agent_dir(),

@@ -45,7 +45,7 @@ struct World {
     repo: PathBuf,
     agent: Child,
     state: PathBuf,
-    fronts: [String; 2],
+    fronts: Vec<String>,
 }
 
 impl Drop for World {
@@ -101,6 +101,38 @@ fn leads_group_in(pid: i32, dir: &Path) -> bool {
 
 impl World {
     fn start(validate: &str, verify_secs: u64) -> World {
+        let w = World::agent();
+        let testapp = bin("pipeline-testapp");
+        let config = format!(
+            r#"
+[test]
+command = "true"
+
+[artifact]
+source = "app"
+
+[[environment]]
+name = "dev"
+target = {{ kind = "local", front = "{f0}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
+requires = {{ gate = true }}
+
+[[environment]]
+name = "prod"
+target = {{ kind = "local", front = "{f1}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
+validate = [{{ name = "smoke", command = '{validate}', timeout_secs = 20 }}]
+verify = {{ health_for_secs = {verify_secs} }}
+"#,
+            f0 = w.fronts[0],
+            f1 = w.fronts[1],
+            app = testapp.display(),
+        );
+        fs::write(w.repo.join("pipeline.toml"), config).unwrap();
+        w
+    }
+
+    /// A repository with a remote, a running agent and three free front
+    /// addresses; no pipeline.toml yet.
+    fn agent() -> World {
         let root = tempfile::tempdir().unwrap();
         let repo = repo_with_remote(root.path());
         let state = repo.join(".pipeline/agent");
@@ -125,35 +157,9 @@ impl World {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let fronts = [
-            format!("127.0.0.1:{}", free_port()),
-            format!("127.0.0.1:{}", free_port()),
-        ];
-        let testapp = bin("pipeline-testapp");
-        let config = format!(
-            r#"
-[test]
-command = "true"
-
-[artifact]
-source = "app"
-
-[[environment]]
-name = "dev"
-target = {{ kind = "local", front = "{f0}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
-requires = {{ gate = true }}
-
-[[environment]]
-name = "prod"
-target = {{ kind = "local", front = "{f1}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
-validate = [{{ name = "smoke", command = '{validate}', timeout_secs = 20 }}]
-verify = {{ health_for_secs = {verify_secs} }}
-"#,
-            f0 = fronts[0],
-            f1 = fronts[1],
-            app = testapp.display(),
-        );
-        fs::write(repo.join("pipeline.toml"), config).unwrap();
+        let fronts = (0..3)
+            .map(|_| format!("127.0.0.1:{}", free_port()))
+            .collect();
         World {
             _root: root,
             repo,
@@ -433,4 +439,158 @@ fn two_promotions_into_one_environment_never_interleave() {
     // The lock is gone: a later promotion is not refused by it.
     let refs = git(&w.repo, &["ls-remote", "origin", "refs/pipeline/locks/*"]);
     assert!(refs.is_empty(), "{refs}");
+}
+
+/// Each step its own job: the first environment gets the build's zip from
+/// `pipeline-deploy package` (outside the store), which keeps it by digest;
+/// the next environments are promoted from other clones of the repository,
+/// sharing only the remote (the records) and the artifact store.
+#[test]
+fn promoting_step_by_step_from_separate_checkouts_shares_only_the_remote_and_the_store() {
+    let w = World::agent();
+    let testapp = bin("pipeline-testapp");
+    let shared = w._root.path().join("shared-artifacts");
+    let config = format!(
+        r#"
+[test]
+command = "true"
+
+[artifact]
+source = "app"
+
+[agent]
+state_dir = "{state}"
+
+[[environment]]
+name = "dev"
+target = {{ kind = "local", front = "{f0}", command = "exec {app}", health_timeout_secs = 20 }}
+
+[[environment]]
+name = "qa"
+target = {{ kind = "local", front = "{f1}", command = "exec {app}", health_timeout_secs = 20 }}
+
+[[environment]]
+name = "prod"
+target = {{ kind = "local", front = "{f2}", command = "exec {app}", health_timeout_secs = 20 }}
+"#,
+        state = w.state.display(),
+        f0 = w.fronts[0],
+        f1 = w.fronts[1],
+        f2 = w.fronts[2],
+        app = testapp.display(),
+    );
+    fs::write(w.repo.join("pipeline.toml"), &config).unwrap();
+    // The build: a zip in dist/, as `pipeline-deploy package` leaves it.
+    let src = w.repo.join("app");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("VERSION"), "1.0.0").unwrap();
+    let o = Command::new(bin("pipeline-deploy"))
+        .args([
+            "package",
+            "--source",
+            "app",
+            "--out",
+            "dist/app.zip",
+            "--json",
+        ])
+        .current_dir(&w.repo)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sha = doc["sha256"].as_str().unwrap().to_owned();
+
+    let promote = |dir: &Path, args: &[&str]| {
+        Command::new(bin("pipeline-promote"))
+            .args(["--artifact-store", shared.to_str().unwrap(), "promote"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("PIPELINE_ARTIFACT_STORE")
+            .output()
+            .unwrap()
+    };
+    let o = promote(
+        &w.repo,
+        &[
+            "--to",
+            "dev",
+            "--version",
+            "1.0.0",
+            "--sha256",
+            &sha,
+            "--artifact",
+            "dist/app.zip",
+            "--gate-json",
+            "gate.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+    // The first promotion kept the zip in the store, by digest.
+    let kept = shared.join(format!("{sha}.zip"));
+    assert_eq!(
+        fs::read(&kept).unwrap(),
+        fs::read(w.repo.join("dist/app.zip")).unwrap()
+    );
+
+    // A second job: a fresh clone, nothing of the first job's files.
+    let remote = w._root.path().join("remote.git");
+    let clone = |name: &str| {
+        let dir = w._root.path().join(name);
+        git(
+            w._root.path(),
+            &[
+                "clone",
+                "-q",
+                remote.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        fs::write(dir.join("pipeline.toml"), &config).unwrap();
+        dir
+    };
+    let b = clone("job-qa");
+    let o = promote(&b, &["--to", "qa", "--version", "1.0.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+
+    // A job without the store: refused before anything is recorded,
+    // naming the store and what to do.
+    let c = clone("job-prod");
+    let o = Command::new(bin("pipeline-promote"))
+        .args(["promote", "--to", "prod", "--version", "1.0.0"])
+        .current_dir(&c)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("PIPELINE_ARTIFACT_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not in the artifact store") && text(&o).contains(&sha),
+        "{}",
+        text(&o)
+    );
+    let o = Command::new(bin("pipeline-promote"))
+        .args(["history", "--env", "prod", "--json"])
+        .current_dir(&c)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["records"], serde_json::json!([]), "{doc}");
+    let refs = git(&c, &["ls-remote", "origin", "refs/pipeline/*"]);
+    assert!(!refs.contains("envs/prod"), "{refs}");
+    assert!(!refs.contains("locks/prod"), "{refs}");
+
+    // With the store (here through the variable), the third job goes on.
+    let o = Command::new(bin("pipeline-promote"))
+        .args(["promote", "--to", "prod", "--version", "1.0.0"])
+        .current_dir(&c)
+        .env_remove("GITHUB_ACTIONS")
+        .env("PIPELINE_ARTIFACT_STORE", &shared)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(2).as_deref(), Some("1.0.0"));
 }
