@@ -40,6 +40,9 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+// Errors name the environment, the ref, the holder and the service's words;
+// they are the cold path.
+#![allow(clippy::result_large_err)]
 
 pub mod engine;
 pub mod plan;
@@ -55,7 +58,7 @@ use pipeline_ci::{Classified, Exit};
 use pipeline_config::{ConfigError, PipelineConfig};
 use pipeline_targets::TargetError;
 
-pub use engine::{Promoted, StepReport};
+pub use engine::{Promoted, Reconciled, StepReport};
 pub use pipeline_gitflow::{parse_rfc3339, rfc3339};
 pub use plan::{Candidate, Decision, EnvNow, Plan, Refusal, Step, plan, rollback_plan};
 pub use record::{Outcome, Record};
@@ -93,7 +96,7 @@ pub enum PromoteError {
     },
     /// The state store refused or failed (locked, moved, unreachable).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
     /// The policy refuses the promotion, or it cannot be asked for.
     #[error(transparent)]
     Refused(#[from] Refusal),
@@ -149,6 +152,22 @@ pub enum PromoteError {
     /// its digest, unreadable).
     #[error(transparent)]
     Artifact(#[from] pipeline_artifact::StoreError),
+    /// Traffic moved and how it ended could not be recorded (or what is
+    /// live could not be told): the error names what the environment
+    /// serves, and the next run that takes the lock finishes the record.
+    #[error(
+        "{env}: {why}; {env} serves {}; the record ends with the intent to switch, and the next \
+         promotion or rollback of {env} finishes it",
+        serving.as_deref().unwrap_or("an unknown version")
+    )]
+    Unrecorded {
+        /// The environment.
+        env: String,
+        /// The version its live traffic reaches, if known.
+        serving: Option<String>,
+        /// What failed.
+        why: String,
+    },
     /// A check could not be started.
     #[error("cannot run `{command}`: {source}")]
     Spawn {
@@ -164,6 +183,12 @@ pub enum PromoteError {
     Setup(String),
 }
 
+impl From<StoreError> for PromoteError {
+    fn from(e: StoreError) -> Self {
+        PromoteError::Store(Box::new(e))
+    }
+}
+
 impl From<TargetError> for PromoteError {
     fn from(e: TargetError) -> Self {
         PromoteError::Target(Box::new(e))
@@ -177,6 +202,7 @@ impl Classified for PromoteError {
             PromoteError::Store(e) => e.exit(),
             PromoteError::Refused(r) => r.exit(),
             PromoteError::OtherBytes { .. } => Exit::Refused,
+            PromoteError::Unrecorded { .. } => Exit::External,
             PromoteError::Config(_)
             | PromoteError::UnknownEnvironment { .. }
             | PromoteError::Spawn { .. }
@@ -190,6 +216,7 @@ impl Classified for PromoteError {
 impl Classified for StoreError {
     fn exit(&self) -> Exit {
         match self {
+            StoreError::MissingTag { .. } => Exit::Usage,
             StoreError::Conflict { .. }
             | StoreError::Locked { .. }
             | StoreError::LockLost { .. } => Exit::Refused,
@@ -222,6 +249,22 @@ pub fn load_config(path: &Path) -> Result<PipelineConfig, ConfigError> {
         source,
     })?;
     pipeline_config::parse(path, &text)
+}
+
+/// An error and its causes on one line, leaving out a cause whose words
+/// the message already holds.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
 }
 
 /// Seconds since the Unix epoch.

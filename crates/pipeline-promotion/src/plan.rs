@@ -429,6 +429,7 @@ validate = [{ name = "smoke", command = "pytest" }]
             live_since: Some(since),
             by: "test".into(),
             note: String::new(),
+            lock: None,
         }
     }
 

@@ -15,6 +15,21 @@ pub enum Outcome {
     Failed,
     /// A rollback asked for by hand.
     ManualRollback,
+    /// An intent, written before traffic moves to `version` in a
+    /// promotion: the record after it says how the switch ended. A run that
+    /// finds it newest (its writer died, or could not write the end) asks
+    /// the target what is live and finishes it.
+    Switching,
+    /// The same for a rollback asked for by hand.
+    RollingBack,
+}
+
+impl Outcome {
+    /// Whether this is an intent ([`Outcome::Switching`],
+    /// [`Outcome::RollingBack`]) rather than how a change ended.
+    pub fn is_intent(self) -> bool {
+        matches!(self, Outcome::Switching | Outcome::RollingBack)
+    }
 }
 
 /// One change of an environment.
@@ -40,6 +55,11 @@ pub struct Record {
     pub by: String,
     /// What happened, in words (the failed check, for instance).
     pub note: String,
+    /// The id of the environment's lock its writer held: a lock whose run
+    /// has written its final record is released, whatever became of the
+    /// release request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
 }
 
 impl Record {

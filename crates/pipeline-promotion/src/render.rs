@@ -11,6 +11,8 @@ pub fn outcome_word(o: Outcome) -> &'static str {
         Outcome::RolledBack => "rolled back",
         Outcome::Failed => "failed",
         Outcome::ManualRollback => "manual rollback",
+        Outcome::Switching => "switching",
+        Outcome::RollingBack => "rolling back",
     }
 }
 

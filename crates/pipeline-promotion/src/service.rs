@@ -18,13 +18,13 @@ use pipeline_config::{Environment, PipelineConfig, StateSettings, TargetConfig};
 use pipeline_http::{Endpoint, Http, RetryPolicy};
 use pipeline_targets::health::{HealthCheck, Probe, probe};
 use pipeline_targets::local::{AgentRef, LocalTarget};
-use pipeline_targets::{Release, Target as _};
+use pipeline_targets::{AnyTarget, Release, Target as _};
 use serde::Deserialize;
 
-use crate::engine::{Context, Promoted, StepReport, promote_locked};
+use crate::engine::{Context, Promoted, Reconciled, StepReport, promote_locked};
 use crate::plan::{Candidate, Decision, EnvNow, Plan, Refusal, plan, rollback_plan};
 use crate::record::{Outcome, Record};
-use crate::store::{AnyStore, GitHubStore, GitStore, LockGuard, StateStore as _};
+use crate::store::{AnyStore, GitHubStore, GitStore, LockGuard, StateStore as _, StoreError};
 use crate::targets::{self, Mode};
 use crate::{PromoteError, now};
 
@@ -216,6 +216,19 @@ pub enum Event {
     },
     /// A step ended.
     Step(StepReport),
+    /// An intent an earlier run left was finished before this run.
+    Reconciled {
+        /// The environment.
+        env: String,
+        /// The intent's version.
+        version: String,
+        /// What the environment serves.
+        serving: String,
+        /// What was done.
+        note: String,
+    },
+    /// Something the caller should know that did not stop the run.
+    Warning(String),
 }
 
 impl fmt::Display for Event {
@@ -242,6 +255,16 @@ impl fmt::Display for Event {
                 plan.from,
                 plan.env
             ),
+            Event::Reconciled {
+                env,
+                version,
+                serving,
+                note,
+            } => write!(
+                f,
+                "{env}: {note} (the switch to {version} an earlier run left unrecorded); {serving} live"
+            ),
+            Event::Warning(w) => write!(f, "warning: {w}"),
             Event::Step(r) => {
                 let mark = if r.ok { "ok " } else { "FAILED" };
                 write!(
@@ -581,20 +604,23 @@ impl Promoter {
         // The plan is made under the environment's lock: a promotion that
         // waited for another must see what that one left.
         let what = format!("promote into {}", request.to);
-        self.locked(&request.to, &what, async {
+        let lock = self.take_lock(&request.to, &what).await?;
+        let result = async {
+            self.reconcile(&request.to, &lock, events).await?;
             match self.decide(request).await?? {
                 Decision::AlreadyThere { env, candidate } => {
                     Ok(PromoteOutcome::AlreadyThere { env, candidate })
                 }
                 Decision::Promote(plan) => {
                     let run = self
-                        .execute(&plan, request.artifact.clone(), false, events)
+                        .execute(&plan, &lock, request.artifact.clone(), false, events)
                         .await?;
                     Ok(PromoteOutcome::Finished(run))
                 }
             }
-        })
-        .await
+        }
+        .await;
+        self.release(lock, result, events).await
     }
 
     /// Rolls `request.env` back: to the previous release by switching (or
@@ -613,62 +639,183 @@ impl Promoter {
     ) -> Result<RollbackOutcome, PromoteError> {
         let envcfg = self.environment(&request.env)?;
         let env = &request.env;
-        if let Some(version) = &request.to {
-            let what = format!("roll {env} back to {version}");
-            return self
-                .locked(env, &what, async {
-                    let history = self.store.history(env, HISTORY_DEPTH).await?;
-                    match rollback_plan(&self.config, env, version, &history)? {
-                        Decision::AlreadyThere { env, candidate } => {
-                            Ok(RollbackOutcome::AlreadyThere { env, candidate })
-                        }
-                        Decision::Promote(plan) => Ok(RollbackOutcome::Finished(
-                            self.execute(&plan, request.artifact.clone(), true, events)
-                                .await?,
-                        )),
+        let what = match &request.to {
+            Some(version) => format!("roll {env} back to {version}"),
+            None => "rollback".to_owned(),
+        };
+        let lock = self.take_lock(env, &what).await?;
+        let result = async {
+            if let Some(Reconciled::Finished {
+                serving,
+                by_hand: true,
+                ..
+            }) = self.reconcile(env, &lock, events).await?
+            {
+                // An earlier rollback by hand switched and could not record
+                // it: now recorded, it is done; doing it again would undo it.
+                return Ok(RollbackOutcome::Switched {
+                    env: env.clone(),
+                    live_version: Some(serving),
+                    idle_version: None,
+                });
+            }
+            if let Some(version) = &request.to {
+                let history = self.store.history(env, HISTORY_DEPTH).await?;
+                return match rollback_plan(&self.config, env, version, &history)? {
+                    Decision::AlreadyThere { env, candidate } => {
+                        Ok(RollbackOutcome::AlreadyThere { env, candidate })
                     }
-                })
-                .await;
+                    Decision::Promote(plan) => Ok(RollbackOutcome::Finished(
+                        self.execute(&plan, &lock, request.artifact.clone(), true, events)
+                            .await?,
+                    )),
+                };
+            }
+            let built = targets::build(
+                envcfg,
+                &self.agent_dir(),
+                &self.vars,
+                &self.http,
+                Mode::Change,
+            )
+            .await?;
+            self.switch_back_by_hand(envcfg, &built.target, &lock).await
         }
+        .await;
+        self.release(lock, result, events).await
+    }
+
+    /// A rollback by hand to the release the idle slot holds: the intent
+    /// recorded, the switch back, the record.
+    async fn switch_back_by_hand(
+        &self,
+        env: &Environment,
+        target: &AnyTarget,
+        lock: &LockGuard,
+    ) -> Result<RollbackOutcome, PromoteError> {
+        let name = &env.name;
+        let current = self.store.current(name).await?;
+        let status = target.status().await?;
+        let idle = status
+            .slots
+            .iter()
+            .find(|s| !s.live && s.version.is_some())
+            .and_then(|s| s.version.clone());
+        let (Some(idle), Some(current)) = (idle, current) else {
+            // Nothing recorded or nothing idle: the target says why not.
+            let switched = target.rollback().await?;
+            return Err(PromoteError::Setup(format!(
+                "{name}: rolled back to {} with no record to follow; promote into {name} to \
+                 record what it runs",
+                switched.live_version.as_deref().unwrap_or("?")
+            )));
+        };
+        let idle_sha = self.history_digest(name, &idle).await?;
+        let record = |outcome: Outcome, live: Option<(String, Option<String>)>, note: String| {
+            let at = now();
+            Record {
+                env: name.clone(),
+                version: idle.clone(),
+                sha256: idle_sha.clone().unwrap_or_default(),
+                outcome,
+                live_version: live.as_ref().map(|l| l.0.clone()),
+                live_sha256: live.and_then(|l| l.1),
+                at,
+                live_since: Some(at),
+                by: self.by.clone(),
+                note,
+                lock: Some(lock.id().to_owned()),
+            }
+        };
+        let from = current.record.live_version.clone();
+        let intent = record(
+            Outcome::RollingBack,
+            from.clone()
+                .map(|v| (v, current.record.live_sha256.clone())),
+            format!(
+                "rolling back from {} to {idle}",
+                from.as_deref().unwrap_or("nothing")
+            ),
+        );
+        if !self.store.holds(lock).await? {
+            return Err(PromoteError::Setup(format!(
+                "{name}: the lock was taken over before the switch; nothing moved"
+            )));
+        }
+        let intent_at = self
+            .store
+            .append(name, &intent, Some(&current.revision))
+            .await?;
+        let switched = target.rollback().await?;
+        let live = switched.live_version.clone().unwrap_or_default();
+        let done = record(
+            Outcome::ManualRollback,
+            Some((live.clone(), self.history_digest(name, &live).await?)),
+            format!(
+                "rolled back from {}",
+                switched.idle_version.as_deref().unwrap_or("?")
+            ),
+        );
+        if let Err(e) = self.store.append(name, &done, Some(&intent_at)).await {
+            return Err(PromoteError::Unrecorded {
+                env: name.clone(),
+                serving: Some(live),
+                why: format!(
+                    "the rollback could not be recorded ({})",
+                    crate::error_chain(&e)
+                ),
+            });
+        }
+        Ok(RollbackOutcome::Switched {
+            env: name.clone(),
+            live_version: switched.live_version,
+            idle_version: switched.idle_version,
+        })
+    }
+
+    /// Finishes an intent an earlier run left newest in `env` (see
+    /// [`crate::engine::reconcile`]), under the lock.
+    async fn reconcile(
+        &self,
+        env: &str,
+        lock: &LockGuard,
+        events: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<Option<Reconciled>, PromoteError> {
+        if self.store.current(env).await?.is_none() {
+            return Ok(None);
+        }
+        let envcfg = self.environment(env)?;
         let built = targets::build(
             envcfg,
             &self.agent_dir(),
             &self.vars,
             &self.http,
-            Mode::Change,
+            Mode::Read,
         )
         .await?;
-        self.locked(env, "rollback", async {
-            let current = self.store.current(env).await?;
-            let switched = built.target.rollback().await?;
-            let live_version = switched.live_version.clone().unwrap_or_default();
-            let sha = self.history_digest(env, &live_version).await?;
-            let at = now();
-            let record = Record {
-                env: env.clone(),
-                version: live_version.clone(),
-                sha256: sha.clone().unwrap_or_default(),
-                outcome: Outcome::ManualRollback,
-                live_version: Some(live_version),
-                live_sha256: sha,
-                at,
-                live_since: Some(at),
-                by: self.by.clone(),
-                note: format!(
-                    "rolled back from {}",
-                    switched.idle_version.as_deref().unwrap_or("?")
-                ),
-            };
-            self.store
-                .append(env, &record, current.as_ref().map(|c| &c.revision))
-                .await?;
-            Ok(RollbackOutcome::Switched {
-                env: env.clone(),
-                live_version: switched.live_version,
-                idle_version: switched.idle_version,
-            })
-        })
-        .await
+        let done = crate::engine::reconcile(
+            &self.store,
+            &built.target,
+            envcfg,
+            &self.by,
+            Some(lock.id()),
+        )
+        .await?;
+        if let Reconciled::Finished {
+            version,
+            serving,
+            note,
+            ..
+        } = &done
+        {
+            events(Event::Reconciled {
+                env: env.to_owned(),
+                version: version.clone(),
+                serving: serving.clone(),
+                note: note.clone(),
+            });
+        }
+        Ok(Some(done))
     }
 
     /// Every environment: its newest record, whether its live address
@@ -702,9 +849,18 @@ impl Promoter {
     /// # Errors
     ///
     /// [`PromoteError::UnknownEnvironment`]; the store's failures.
+    /// An intent followed by how it ended is left out: the record after it
+    /// tells the same change.
     pub async fn history(&self, env: &str, limit: usize) -> Result<Vec<Record>, PromoteError> {
         self.environment(env)?;
-        Ok(self.store.history(env, limit).await?)
+        let all = self.store.history(env, limit.saturating_mul(2)).await?;
+        Ok(all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, r)| *i == 0 || !r.outcome.is_intent())
+            .map(|(_, r)| r)
+            .take(limit)
+            .collect())
     }
 
     /// What a promotion would do now: the state of every environment, read
@@ -805,23 +961,111 @@ impl Promoter {
         }
     }
 
-    /// Runs `body` holding `env`'s lock, and releases the lock whatever
-    /// `body` did; `body`'s failure wins over the unlock's.
-    async fn locked<T>(
-        &self,
-        env: &str,
-        what: &str,
-        body: impl Future<Output = Result<T, PromoteError>>,
-    ) -> Result<T, PromoteError> {
-        let lock: LockGuard = self
+    /// Takes `env`'s lock for this run; a lock an earlier run of this
+    /// checkout could not give back (its note in [`Self::ended_locks`]) is
+    /// taken over.
+    async fn take_lock(&self, env: &str, what: &str) -> Result<LockGuard, PromoteError> {
+        match self
             .store
             .lock(env, &self.by, what, now(), STALE_LOCK_SECS)
-            .await?;
-        let result = body.await;
-        let unlocked = self.store.unlock(lock).await;
-        let value = result?;
-        unlocked?;
-        Ok(value)
+            .await
+        {
+            Err(StoreError::Locked { id, .. }) if self.lock_ended(env, &id) => {
+                let guard = self
+                    .store
+                    .take_over(env, &self.by, what, now(), &id)
+                    .await?;
+                self.forget_ended_lock(env);
+                Ok(guard)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Releases `lock` whatever the run did, retried as the HTTP core
+    /// retries. The run's failure wins over the release's. A lock that
+    /// cannot be given back is noted in this checkout (the next run here
+    /// takes it over); after a run that recorded its end, the record says
+    /// so to every runner too.
+    async fn release<T>(
+        &self,
+        lock: LockGuard,
+        result: Result<T, PromoteError>,
+        events: &mut (dyn FnMut(Event) + Send),
+    ) -> Result<T, PromoteError> {
+        let env = lock.env().to_owned();
+        let id = lock.id().to_owned();
+        let policy = self.http.policy().clone();
+        let mut attempt = 1;
+        let unlocked = loop {
+            match self.store.unlock(lock.clone()).await {
+                Err(
+                    e @ (StoreError::Remote { .. }
+                    | StoreError::Api { .. }
+                    | StoreError::Git { .. }),
+                ) if attempt < policy.max_attempts => {
+                    tracing::info!(env, "the lock could not be released ({e}); trying again");
+                    tokio::time::sleep(policy.backoff(attempt, fastrand::f64())).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        if let Err(e) = &unlocked
+            && !matches!(e, StoreError::LockLost { .. })
+        {
+            self.note_ended_lock(&env, &id);
+        }
+        match (result, unlocked) {
+            (Err(e), _) => Err(e),
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(value), Err(e @ StoreError::LockLost { .. })) => {
+                events(Event::Warning(format!("{env}: {}", crate::error_chain(&e))));
+                Ok(value)
+            }
+            (Ok(value), Err(e)) => {
+                events(Event::Warning(format!(
+                    "{env}: the lock could not be released ({}); its run is recorded, so the \
+                     next run takes it as released",
+                    crate::error_chain(&e)
+                )));
+                Ok(value)
+            }
+        }
+    }
+
+    /// Where this checkout notes the locks its runs ended without giving
+    /// back: `.pipeline/ended-locks/<env>`, one lock id a line.
+    fn ended_locks(&self, env: &str) -> PathBuf {
+        self.root.join(".pipeline/ended-locks").join(env)
+    }
+
+    fn lock_ended(&self, env: &str, id: &str) -> bool {
+        !id.is_empty()
+            && std::fs::read_to_string(self.ended_locks(env))
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == id))
+    }
+
+    fn note_ended_lock(&self, env: &str, id: &str) {
+        let path = self.ended_locks(env);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(id);
+        text.push('\n');
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        if let Err(e) = written {
+            tracing::warn!(
+                env,
+                "cannot note the lock left behind in {}: {e}",
+                path.display()
+            );
+        }
+    }
+
+    fn forget_ended_lock(&self, env: &str) {
+        let _ = std::fs::remove_file(self.ended_locks(env));
     }
 
     /// Carries out `plan` under the environment's lock (held by the
@@ -829,6 +1073,7 @@ impl Promoter {
     async fn execute(
         &self,
         plan: &Plan,
+        lock: &LockGuard,
         artifact: Option<PathBuf>,
         by_hand: bool,
         events: &mut (dyn FnMut(Event) + Send),
@@ -861,6 +1106,7 @@ impl Promoter {
             by: self.by.clone(),
             live_url,
             by_hand,
+            lock: Some(lock.id().to_owned()),
         };
         events(Event::Starting {
             plan: plan.clone(),
@@ -870,6 +1116,7 @@ impl Promoter {
         let mut report = |r: StepReport| events(Event::Step(r));
         let result = promote_locked(
             &self.store,
+            lock,
             &built.target,
             &self.http,
             envcfg,

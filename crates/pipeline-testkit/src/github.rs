@@ -99,6 +99,11 @@ struct State {
     /// The deployments' refs that exist (`None`: any).
     known_refs: Option<BTreeSet<String>>,
     faults: VecDeque<Fault>,
+    /// Requests answered so far.
+    served: usize,
+    /// An outage: requests numbered in this range (from 0, counted by
+    /// `served`) get this status.
+    outage: Option<(std::ops::Range<usize>, u16)>,
     /// Seconds added to the clock.
     clock_offset: u64,
 }
@@ -172,6 +177,20 @@ impl FakeGitHub {
             path_contains: path_contains.to_owned(),
             reply,
         });
+    }
+
+    /// An outage: after `skip` more requests, the next `count` get
+    /// `status` with GitHub's error body for it (a 502's is a bare page in
+    /// production; the JSON here names the status).
+    pub fn outage(&self, skip: usize, count: usize, status: u16) {
+        let mut s = self.inner.lock();
+        let from = s.served + skip;
+        s.outage = Some((from..from + count, status));
+    }
+
+    /// How many requests the fake has answered.
+    pub fn served(&self) -> usize {
+        self.inner.lock().served
     }
 
     /// How many faults given with [`FakeGitHub::fault`] have not been
@@ -370,6 +389,17 @@ impl Inner {
         let path = req.url.path().to_owned();
         {
             let mut s = self.lock();
+            let n = s.served;
+            s.served += 1;
+            if let Some((range, status)) = &s.outage
+                && range.contains(&n)
+            {
+                let status = *status;
+                return Reply::json(
+                    status,
+                    &json!({"message": format!("Server Error ({status})")}),
+                );
+            }
             if let Some(i) = s
                 .faults
                 .iter()
@@ -605,7 +635,15 @@ impl Inner {
 
     fn get_ref(&self, reference: &str) -> Reply {
         let full = format!("refs/{reference}");
-        let sha = self.lock().refs.get(&full).cloned();
+        let s = self.lock();
+        let mut sha = s.refs.get(&full).cloned();
+        // The release tags exist as the deployments' refs do.
+        if let (None, Some(tag)) = (&sha, reference.strip_prefix("tags/"))
+            && s.known_refs.as_ref().is_none_or(|k| k.contains(tag))
+        {
+            sha = Some(object_id(&full));
+        }
+        drop(s);
         match sha {
             Some(sha) => Reply::json(200, &self.ref_json(&full, &sha)),
             None => fixture_error(404, "error-404.json"),

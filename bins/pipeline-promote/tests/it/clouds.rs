@@ -412,13 +412,24 @@ fn github_deployments_hold_the_record_and_the_lock() {
 
     let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Two deployments: the intent, written before traffic moved (in
+    // progress, then inactive once its outcome is recorded), and the
+    // outcome.
     let deployments = github.deployments();
-    assert_eq!(deployments.len(), 1, "{deployments:?}");
-    let d = &deployments[0];
-    assert_eq!(
-        (d.environment.as_str(), d.reference.as_str()),
-        ("prod", "v2.0.0")
-    );
+    assert_eq!(deployments.len(), 2, "{deployments:?}");
+    let (intent, d) = (&deployments[0], &deployments[1]);
+    for d in &deployments {
+        assert_eq!(
+            (d.environment.as_str(), d.reference.as_str()),
+            ("prod", "v2.0.0")
+        );
+    }
+    let states: Vec<String> = github
+        .statuses(intent.id)
+        .into_iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(states, ["in_progress", "inactive"]);
     let statuses = github.statuses(d.id);
     assert_eq!(statuses.len(), 1, "{statuses:?}");
     assert_eq!(statuses[0].state, "success");
@@ -471,7 +482,11 @@ fn github_deployments_hold_the_record_and_the_lock() {
         "nothing deployed"
     );
     w.rt.block_on(other.unlock(guard)).unwrap();
-    assert_eq!(github.deployments().len(), 1);
+    assert_eq!(
+        github.deployments().len(),
+        2,
+        "nothing recorded by the refused run"
+    );
 }
 
 #[test]
@@ -496,4 +511,31 @@ fn github_deployments_without_a_token_is_a_configuration_error() {
         text(&o)
     );
     assert!(github.deployments().is_empty());
+}
+
+#[test]
+fn a_release_tag_missing_on_github_is_found_before_traffic_moves() {
+    let mut w = World::new();
+    let gcp = start_gcp(&w);
+    let github = w.rt.block_on(FakeGitHub::start());
+    github.known_refs(&["v1.0.0"]);
+    github_world(&mut w, &gcp, &github, "2.0.0");
+    let o = w.promote("2.0.0", &digest_hex("2.0.0"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("the tag v2.0.0 is not in octo-org/pipeline-app"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("ok switch"), "{}", text(&o));
+    assert!(w.rt.block_on(gcp.patches()).is_empty(), "nothing deployed");
+    assert!(github.deployments().is_empty(), "nothing recorded");
+    // The lock was given back.
+    let lock = github.reference("refs/pipeline/deploy-locks/prod").unwrap();
+    assert!(
+        github
+            .commit_message(&lock)
+            .unwrap()
+            .starts_with("pipeline lock prod: released")
+    );
 }

@@ -54,6 +54,20 @@ impl StateStore for AnyStore {
         }
     }
 
+    async fn take_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        held: &str,
+    ) -> Result<LockGuard, StoreError> {
+        match self {
+            Self::Git(s) => s.take_over(env, owner, what, now, held),
+            Self::GitHub(s) => s.take_over(env, owner, what, now, held).await,
+        }
+    }
+
     async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
         match self {
             Self::Git(s) => s.unlock(guard),
@@ -65,6 +79,20 @@ impl StateStore for AnyStore {
         match self {
             Self::Git(s) => s.locked_by(env),
             Self::GitHub(s) => s.locked_by(env).await,
+        }
+    }
+
+    async fn holds(&self, guard: &LockGuard) -> Result<bool, StoreError> {
+        match self {
+            Self::Git(s) => s.holds(guard),
+            Self::GitHub(s) => s.holds(guard).await,
+        }
+    }
+
+    async fn preflight(&self, env: &str, version: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Git(_) => Ok(()),
+            Self::GitHub(s) => s.preflight(env, version).await,
         }
     }
 }

@@ -147,6 +147,7 @@ fn parse_lock(reference: &str, commit: &str, bytes: Option<&[u8]>) -> Result<Loc
         by: lock.by,
         what: lock.what,
         since: lock.since,
+        id: lock.nonce,
     })
 }
 
@@ -168,6 +169,8 @@ fn summary(record: &Record) -> String {
         Outcome::RolledBack => "rolled back",
         Outcome::Failed => "failed",
         Outcome::ManualRollback => "rolled back by hand",
+        Outcome::Switching => "switching",
+        Outcome::RollingBack => "rolling back by hand",
     };
     let mut line = format!(
         "{}: {} {outcome} (sha256 {digest}) by {}",
@@ -650,6 +653,36 @@ impl GitStore {
         now: u64,
         stale_after: u64,
     ) -> Result<LockGuard, StoreError> {
+        self.lock_over(env, owner, what, now, stale_after, None)
+    }
+
+    /// See [`StateStore::take_over`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn take_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        held: &str,
+    ) -> Result<LockGuard, StoreError> {
+        self.lock_over(env, owner, what, now, u64::MAX, Some(held))
+    }
+
+    /// Takes the lock, over a stale one, one whose run recorded its end,
+    /// or the one `released` names.
+    fn lock_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        stale_after: u64,
+        released: Option<&str>,
+    ) -> Result<LockGuard, StoreError> {
         let refs = EnvRefs::new(env)?;
         let file = LockFile {
             by: owner.to_owned(),
@@ -668,12 +701,33 @@ impl GitStore {
             by: file.by,
             what: file.what,
             since: file.since,
+            id: file.nonce,
         };
         let mut seen = None;
         for _ in 0..LOCK_ATTEMPTS {
             let held = self.read_lock(&refs)?;
             let expected = match held {
                 None => None,
+                Some((oid, holder))
+                    if released.is_some_and(|id| id == holder.id && !id.is_empty()) =>
+                {
+                    tracing::info!(
+                        "the lock of {env} ({}) was left by a run of this checkout that ended: \
+                         taking it over",
+                        refs.lock
+                    );
+                    Some(oid)
+                }
+                Some((oid, holder)) if self.finished(env, &holder)? => {
+                    tracing::info!(
+                        "the lock of {env} ({}) held by {} ({}) belongs to a run that recorded its \
+                         end: taking it as released",
+                        refs.lock,
+                        holder.by,
+                        holder.what
+                    );
+                    Some(oid)
+                }
                 Some((oid, holder)) => match lock_state(holder.since, now, stale_after) {
                     LockState::Held => {
                         return Err(StoreError::Locked {
@@ -682,6 +736,7 @@ impl GitStore {
                             by: holder.by,
                             what: holder.what,
                             since: holder.since,
+                            id: holder.id,
                         });
                     }
                     LockState::Stale => {
@@ -749,6 +804,28 @@ impl GitStore {
         }
     }
 
+    /// Whether the run holding `holder` has written its final record: its
+    /// lock is as good as released (its release failed, or its reply was
+    /// lost).
+    fn finished(&self, env: &str, holder: &LockInfo) -> Result<bool, StoreError> {
+        if holder.id.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.current(env)?.is_some_and(|c| {
+            c.record.lock.as_deref() == Some(holder.id.as_str()) && !c.record.outcome.is_intent()
+        }))
+    }
+
+    /// See [`StateStore::holds`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn holds(&self, guard: &LockGuard) -> Result<bool, StoreError> {
+        let refs = EnvRefs::new(guard.env())?;
+        Ok(self.read_remote(&refs, &refs.lock)?.as_deref() == Some(guard.revision().as_str()))
+    }
+
     /// See [`StateStore::locked_by`].
     ///
     /// # Errors
@@ -789,12 +866,27 @@ impl StateStore for GitStore {
         GitStore::lock(self, env, owner, what, now, stale_after)
     }
 
+    async fn take_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        held: &str,
+    ) -> Result<LockGuard, StoreError> {
+        GitStore::take_over(self, env, owner, what, now, held)
+    }
+
     async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
         GitStore::unlock(self, guard)
     }
 
     async fn locked_by(&self, env: &str) -> Result<Option<LockInfo>, StoreError> {
         GitStore::locked_by(self, env)
+    }
+
+    async fn holds(&self, guard: &LockGuard) -> Result<bool, StoreError> {
+        GitStore::holds(self, guard)
     }
 }
 
@@ -816,6 +908,7 @@ mod tests {
             live_since: Some(1_700_000_000),
             by: "ci run 42".to_owned(),
             note: String::new(),
+            lock: None,
         }
     }
 
@@ -900,6 +993,7 @@ mod tests {
                 by: "ci run 7".to_owned(),
                 what: "promote 1.2.0 to qa".to_owned(),
                 since: 1_700_000_000,
+                id: "ab".to_owned(),
             }
         );
         // Without a nonce (written by hand): fine.
@@ -994,6 +1088,7 @@ mod tests {
             by: "ci run 7".into(),
             what: "promote 1.2.0".into(),
             since: 1_700_000_000,
+            id: "ab".into(),
         };
         assert_eq!(
             locked.to_string(),

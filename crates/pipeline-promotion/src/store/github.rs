@@ -82,6 +82,9 @@ pub struct GitHubStore {
     tag_prefix: String,
     log_url: Option<String>,
     timeout: Duration,
+    /// Deployments seen discarded (an `error` status is for good): read
+    /// once per process, however many walks pass them.
+    discarded: std::sync::Mutex<std::collections::BTreeSet<u64>>,
 }
 
 /// A repository name that is not `owner/name`.
@@ -124,6 +127,7 @@ impl GitHubStore {
             tag_prefix: "v".to_owned(),
             log_url: None,
             timeout: Duration::from_secs(120),
+            discarded: std::sync::Mutex::default(),
         })
     }
 
@@ -174,6 +178,22 @@ impl GitHubStore {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Response, StoreError> {
+        self.call_as(env, op, method, path, query, body, None).await
+    }
+
+    /// [`GitHubStore::call`], saying whether the request may be sent again
+    /// after a failure that may have reached GitHub (`None`: by its method).
+    #[allow(clippy::too_many_arguments)]
+    async fn call_as(
+        &self,
+        env: &str,
+        op: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        idempotent: Option<bool>,
+    ) -> Result<Response, StoreError> {
         let url = self
             .api
             .at(&format!("repos/{}/{path}", self.repository), query);
@@ -189,6 +209,9 @@ impl GitHubStore {
             );
         if let Some(body) = body {
             req = req.body(Body::json(body));
+        }
+        if let Some(yes) = idempotent {
+            req = req.idempotent(yes);
         }
         self.http
             .send(&req, Instant::now() + self.timeout)
@@ -206,6 +229,23 @@ impl GitHubStore {
         body: Option<&Value>,
     ) -> Result<T, StoreError> {
         let reply = self.call(env, op, method, path, query, body).await?;
+        reply.json(op).map_err(api_error(env))
+    }
+
+    /// [`GitHubStore::json`] for a request that makes a new object each
+    /// time (a tree, a commit): sending it again does no harm.
+    async fn json_idempotent<T: serde::de::DeserializeOwned>(
+        &self,
+        env: &str,
+        op: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<T, StoreError> {
+        let reply = self
+            .call_as(env, op, method, path, query, body, Some(true))
+            .await?;
         reply.json(op).map_err(api_error(env))
     }
 
@@ -263,8 +303,24 @@ impl GitHubStore {
         Ok(true)
     }
 
-    /// What the statuses of deployment `id` make of it.
+    /// What the statuses of deployment `id` make of it, a discarded one
+    /// remembered (for reads: a writer's checks ask [`Self::standing_now`]).
     async fn standing(&self, env: &str, id: u64) -> Result<Standing, StoreError> {
+        if self.is_discarded(id) {
+            return Ok(Standing::Discarded);
+        }
+        self.standing_now(env, id).await
+    }
+
+    fn is_discarded(&self, id: u64) -> bool {
+        self.discarded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&id)
+    }
+
+    /// What the statuses of deployment `id` make of it now.
+    async fn standing_now(&self, env: &str, id: u64) -> Result<Standing, StoreError> {
         let mut statuses: Vec<Status> = self
             .json(
                 env,
@@ -276,7 +332,14 @@ impl GitHubStore {
             )
             .await?;
         statuses.sort_by_key(|s| std::cmp::Reverse(s.id));
-        Ok(standing_of(&statuses))
+        let standing = standing_of(&statuses);
+        if standing == Standing::Discarded {
+            self.discarded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id);
+        }
+        Ok(standing)
     }
 
     /// The newest record and the deployments listed to find it.
@@ -350,13 +413,16 @@ impl GitHubStore {
         if let Some(url) = &self.log_url {
             body["log_url"] = json!(url);
         }
-        self.call(
+        // Posting the same status twice changes nothing that matters: it
+        // is retried like a read when its reply is lost.
+        self.call_as(
             env,
             &format!("set deployment {id} of {env} to {state}"),
             Method::POST,
             &format!("deployments/{id}/statuses"),
             &[],
             Some(&body),
+            Some(true),
         )
         .await?;
         Ok(())
@@ -441,7 +507,7 @@ impl GitHubStore {
     ) -> Result<String, StoreError> {
         let text = message.render(env);
         let tree: GitObject = self
-            .json(
+            .json_idempotent(
                 env,
                 &format!("write the tree of {env}'s lock"),
                 Method::POST,
@@ -457,7 +523,7 @@ impl GitHubStore {
             .await?;
         let parents: Vec<&str> = parent.into_iter().collect();
         let commit: GitObject = self
-            .json(
+            .json_idempotent(
                 env,
                 &format!("write the commit of {env}'s lock"),
                 Method::POST,
@@ -485,14 +551,17 @@ impl GitHubStore {
                 )
                 .await
             }
+            // Moving a ref to where it is already is a fast-forward of
+            // nothing: sent again after a lost reply, it changes nothing.
             Some(_) => {
-                self.call(
+                self.call_as(
                     env,
                     &format!("move {reference}"),
                     Method::PATCH,
                     &format!("git/refs/{}", reference.trim_start_matches("refs/")),
                     &[],
                     Some(&json!({"sha": to, "force": false})),
+                    Some(true),
                 )
                 .await
             }
@@ -502,6 +571,103 @@ impl GitHubStore {
             Err(StoreError::Api { source, .. }) if lost_race(&source) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Takes the lock, over a stale one, one whose run recorded its end,
+    /// or the one `released` names.
+    async fn lock_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        stale_after: u64,
+        released: Option<&str>,
+    ) -> Result<LockGuard, StoreError> {
+        Self::check_env(env)?;
+        let reference = Self::lock_ref(env);
+        let mine = LockMessage {
+            state: LockState::Held,
+            by: owner.to_owned(),
+            what: what.to_owned(),
+            since: now,
+            id: format!("{:016x}", fastrand::u64(..)),
+        };
+        let guard = |commit: String, mine: LockMessage| {
+            LockGuard::new(
+                env,
+                Revision::new(commit),
+                LockInfo {
+                    by: mine.by,
+                    what: mine.what,
+                    since: mine.since,
+                    id: mine.id,
+                },
+            )
+        };
+        for _ in 0..LOCK_ATTEMPTS {
+            let tip = self.lock_tip(env).await?;
+            if let Some(sha) = &tip {
+                let held = self.lock_commit(env, sha).await?;
+                if held.state == LockState::Held {
+                    if released.is_some_and(|id| id == held.id && !id.is_empty()) {
+                        tracing::info!(
+                            env,
+                            by = held.by,
+                            "the lock was left by a run of this checkout that ended: taking it over"
+                        );
+                    } else if self.finished(env, &held.id).await? {
+                        tracing::info!(
+                            env,
+                            by = held.by,
+                            what = held.what,
+                            "the lock's run recorded its end: taking the lock as released"
+                        );
+                    } else if now.saturating_sub(held.since) <= stale_after {
+                        return Err(StoreError::Locked {
+                            env: env.to_owned(),
+                            reference,
+                            by: held.by,
+                            what: held.what,
+                            since: held.since,
+                            id: held.id,
+                        });
+                    } else {
+                        tracing::warn!(
+                            env,
+                            by = held.by,
+                            what = held.what,
+                            "taking over a stale lock held since {}",
+                            held.since
+                        );
+                    }
+                }
+            }
+            let commit = self.lock_write(env, &mine, tip.as_deref()).await?;
+            if self.lock_move(env, tip.as_deref(), &commit).await? {
+                return Ok(guard(commit, mine));
+            }
+            // Refused: someone else moved it, or this very request landed
+            // and its reply was lost (then the ref is at our commit).
+            if self.lock_tip(env).await?.as_deref() == Some(commit.as_str()) {
+                return Ok(guard(commit, mine));
+            }
+        }
+        Err(StoreError::Corrupt {
+            reference,
+            reason: format!("it kept moving over {LOCK_ATTEMPTS} attempts to take it"),
+        })
+    }
+
+    /// Whether the run that took the lock `id` has written its final
+    /// record: its lock is as good as released.
+    async fn finished(&self, env: &str, id: &str) -> Result<bool, StoreError> {
+        if id.is_empty() {
+            return Ok(false);
+        }
+        let (newest, _) = self.newest(env).await?;
+        Ok(newest
+            .is_some_and(|n| n.record.lock.as_deref() == Some(id) && !n.record.outcome.is_intent()))
     }
 
     async fn discard(&self, env: &str, mine: u64, winner: u64) -> Result<(), StoreError> {
@@ -518,12 +684,17 @@ impl GitHubStore {
     /// revision and is a record or may still become one; one left without
     /// a status for [`ABANDONED_AFTER`] seconds before `now` (by GitHub's
     /// clock) is discarded as abandoned instead.
+    ///
+    /// A writer that holds the environment's lock (`locked`) knows every
+    /// deployment still without a status was left by a writer that lost
+    /// it or died: those are discarded at once.
     async fn first_rival(
         &self,
         env: &str,
         mine: u64,
         expected_id: Option<u64>,
         now: u64,
+        locked: bool,
     ) -> Result<Option<u64>, StoreError> {
         let mut l = self.listing(env).await?;
         // Every deployment after `expected` is needed: read on until one
@@ -542,7 +713,7 @@ impl GitHubStore {
             .collect();
         rivals.sort_by_key(|d| d.id);
         for rival in rivals {
-            match self.standing(env, rival.id).await? {
+            match self.standing_now(env, rival.id).await? {
                 Standing::Discarded => {}
                 Standing::Record => return Ok(Some(rival.id)),
                 Standing::Undecided => {
@@ -550,7 +721,7 @@ impl GitHubStore {
                     let age = rival
                         .created_unix()
                         .map_or(0, |born| now.saturating_sub(born));
-                    if now != u64::MAX && age > ABANDONED_AFTER {
+                    if locked || (now != u64::MAX && age > ABANDONED_AFTER) {
                         tracing::warn!(
                             env,
                             deployment = rival.id,
@@ -614,6 +785,7 @@ impl super::StateStore for GitHubStore {
             actual,
         };
         let (now, _) = self.newest(env).await?;
+        let previous_was_intent = now.as_ref().is_some_and(|s| s.record.outcome.is_intent());
         let now = now.map(|s| s.revision);
         if now.as_ref() != expected {
             return Err(conflict(now));
@@ -644,8 +816,15 @@ impl super::StateStore for GitHubStore {
             )
             .await?;
         let mine = created.id;
+        let locked = record.lock.is_some();
         if let Some(rival) = self
-            .first_rival(env, mine, expected_id, created.created_unix().unwrap_or(0))
+            .first_rival(
+                env,
+                mine,
+                expected_id,
+                created.created_unix().unwrap_or(0),
+                locked,
+            )
             .await?
         {
             self.discard(env, mine, rival).await?;
@@ -654,19 +833,34 @@ impl super::StateStore for GitHubStore {
         let state = match record.outcome {
             Outcome::Live | Outcome::ManualRollback => "success",
             Outcome::RolledBack | Outcome::Failed => "failure",
+            Outcome::Switching | Outcome::RollingBack => "in_progress",
         };
         self.post_status(env, mine, state, &summary).await?;
         // Checked again once decided: a rival GitHub listed late, or a
         // writer that took this deployment for abandoned while this one
         // stalled, wins over it.
-        let discarded = self.standing(env, mine).await? == Standing::Discarded;
-        let late = self.first_rival(env, mine, expected_id, u64::MAX).await?;
+        let discarded = self.standing_now(env, mine).await? == Standing::Discarded;
+        let late = self
+            .first_rival(env, mine, expected_id, u64::MAX, false)
+            .await?;
         if discarded || late.is_some() {
             if let (false, Some(winner)) = (discarded, late) {
                 self.discard(env, mine, winner).await?;
             }
             let (actual, _) = self.newest(env).await?;
             return Err(conflict(actual.map(|s| s.revision)));
+        }
+        // The intent this record ends shows as done in GitHub's view.
+        if let (Some(previous), false) = (expected_id, record.outcome.is_intent())
+            && previous_was_intent
+            && let Err(e) = self
+                .post_status(env, previous, "inactive", "superseded by its outcome")
+                .await
+        {
+            tracing::info!(
+                env,
+                "the intent {previous} stays in progress in GitHub's view: {e}"
+            );
         }
         Ok(Revision::new(mine.to_string()))
     }
@@ -679,54 +873,20 @@ impl super::StateStore for GitHubStore {
         now: u64,
         stale_after: u64,
     ) -> Result<LockGuard, StoreError> {
-        Self::check_env(env)?;
-        let reference = Self::lock_ref(env);
-        let mine = LockMessage {
-            state: LockState::Held,
-            by: owner.to_owned(),
-            what: what.to_owned(),
-            since: now,
-        };
-        for _ in 0..LOCK_ATTEMPTS {
-            let tip = self.lock_tip(env).await?;
-            if let Some(sha) = &tip {
-                let held = self.lock_commit(env, sha).await?;
-                if held.state == LockState::Held {
-                    if now.saturating_sub(held.since) <= stale_after {
-                        return Err(StoreError::Locked {
-                            env: env.to_owned(),
-                            reference,
-                            by: held.by,
-                            what: held.what,
-                            since: held.since,
-                        });
-                    }
-                    tracing::warn!(
-                        env,
-                        by = held.by,
-                        what = held.what,
-                        "taking over a stale lock held since {}",
-                        held.since
-                    );
-                }
-            }
-            let commit = self.lock_write(env, &mine, tip.as_deref()).await?;
-            if self.lock_move(env, tip.as_deref(), &commit).await? {
-                return Ok(LockGuard::new(
-                    env,
-                    Revision::new(commit),
-                    LockInfo {
-                        by: mine.by,
-                        what: mine.what,
-                        since: mine.since,
-                    },
-                ));
-            }
-        }
-        Err(StoreError::Corrupt {
-            reference,
-            reason: format!("it kept moving over {LOCK_ATTEMPTS} attempts to take it"),
-        })
+        self.lock_over(env, owner, what, now, stale_after, None)
+            .await
+    }
+
+    async fn take_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        held: &str,
+    ) -> Result<LockGuard, StoreError> {
+        self.lock_over(env, owner, what, now, u64::MAX, Some(held))
+            .await
     }
 
     async fn unlock(&self, guard: LockGuard) -> Result<(), StoreError> {
@@ -737,6 +897,7 @@ impl super::StateStore for GitHubStore {
             by: guard.info().by.clone(),
             what: guard.info().what.clone(),
             since: guard.info().since,
+            id: guard.id().to_owned(),
         };
         let ours = guard.revision().as_str();
         let commit = self.lock_write(env, &released, Some(ours)).await?;
@@ -750,7 +911,9 @@ impl super::StateStore for GitHubStore {
             None => Ok(()),
             Some(sha) => {
                 let now = self.lock_commit(env, &sha).await?;
-                if now == released {
+                if now.state == LockState::Released && now.id == released.id && !now.id.is_empty()
+                    || now == released
+                {
                     return Ok(());
                 }
                 Err(StoreError::LockLost {
@@ -774,7 +937,39 @@ impl super::StateStore for GitHubStore {
             by: lock.by,
             what: lock.what,
             since: lock.since,
+            id: lock.id,
         }))
+    }
+
+    async fn holds(&self, guard: &LockGuard) -> Result<bool, StoreError> {
+        Self::check_env(guard.env())?;
+        Ok(self.lock_tip(guard.env()).await?.as_deref() == Some(guard.revision().as_str()))
+    }
+
+    async fn preflight(&self, env: &str, version: &str) -> Result<(), StoreError> {
+        Self::check_env(env)?;
+        let tag = format!("{}{version}", self.tag_prefix);
+        match self
+            .call(
+                env,
+                &format!("read the tag {tag}"),
+                Method::GET,
+                &format!("git/ref/tags/{tag}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::Api { source, .. }) if source.status() == Some(404) => {
+                Err(StoreError::MissingTag {
+                    env: env.to_owned(),
+                    tag,
+                    repository: self.repository.clone(),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -812,6 +1007,8 @@ fn summary(record: &Record) -> String {
         Outcome::RolledBack => "rolled back",
         Outcome::Failed => "failed",
         Outcome::ManualRollback => "rolled back to by hand",
+        Outcome::Switching => "switching",
+        Outcome::RollingBack => "rolling back to by hand",
     };
     let mut s = format!("{} {word} by {}", record.version, record.by);
     if !record.note.is_empty() {
@@ -845,7 +1042,8 @@ struct Listing {
 /// What a deployment's statuses make of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Standing {
-    /// A final status and never `error`: a record.
+    /// A final status (or `in_progress`, an intent's) and never `error`:
+    /// a record.
     Record,
     /// An `error` status somewhere: discarded, never a record.
     Discarded,
@@ -856,10 +1054,12 @@ enum Standing {
 fn standing_of(statuses: &[Status]) -> Standing {
     if statuses.iter().any(|s| s.state == "error") {
         Standing::Discarded
-    } else if statuses
-        .iter()
-        .any(|s| matches!(s.state.as_str(), "success" | "failure" | "inactive"))
-    {
+    } else if statuses.iter().any(|s| {
+        matches!(
+            s.state.as_str(),
+            "success" | "failure" | "inactive" | "in_progress"
+        )
+    }) {
         Standing::Record
     } else {
         Standing::Undecided
@@ -939,6 +1139,9 @@ struct LockMessage {
     by: String,
     what: String,
     since: u64,
+    /// The lock's id, which the records of its run carry.
+    #[serde(default)]
+    id: String,
 }
 
 impl LockMessage {
@@ -983,10 +1186,9 @@ mod tests {
     #[test]
     fn statuses_decide_what_a_deployment_is() {
         assert_eq!(standing_of(&[]), Standing::Undecided);
-        assert_eq!(
-            standing_of(&[status(1, "in_progress")]),
-            Standing::Undecided
-        );
+        assert_eq!(standing_of(&[status(1, "queued")]), Standing::Undecided);
+        // An intent, written before traffic moves, is a record.
+        assert_eq!(standing_of(&[status(1, "in_progress")]), Standing::Record);
         assert_eq!(standing_of(&[status(1, "success")]), Standing::Record);
         assert_eq!(
             standing_of(&[status(2, "inactive"), status(1, "success")]),
@@ -1007,6 +1209,7 @@ mod tests {
             by: "ci run 7\nforged line".to_owned(),
             what: "promote 1.2.0 to qa".to_owned(),
             since: 1_700_000_000,
+            id: "ab12".to_owned(),
         };
         let text = m.render("qa");
         assert!(text.starts_with("pipeline lock qa: held by ci run 7 forged line ("));

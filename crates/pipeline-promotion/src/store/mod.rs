@@ -64,6 +64,9 @@ pub struct LockInfo {
     pub what: String,
     /// Since when (Unix seconds).
     pub since: u64,
+    /// The lock's own id: the records its run writes carry it.
+    #[serde(skip)]
+    pub id: String,
 }
 
 /// A held lock of one environment; give it back with
@@ -102,6 +105,11 @@ impl LockGuard {
     /// Who holds it, for what, since when.
     pub fn info(&self) -> &LockInfo {
         &self.info
+    }
+
+    /// The lock's id, which the records written under it carry.
+    pub fn id(&self) -> &str {
+        &self.info.id
     }
 }
 
@@ -153,6 +161,8 @@ pub enum StoreError {
         what: String,
         /// Since when (Unix seconds).
         since: u64,
+        /// The lock's id.
+        id: String,
     },
     /// The lock was taken over (it had gone stale) by someone else, who
     /// holds it now: it was left alone.
@@ -198,6 +208,19 @@ pub enum StoreError {
         command: String,
         /// git's message, redacted.
         stderr: String,
+    },
+    /// The release's tag is not where the store needs it.
+    #[error(
+        "the tag {tag} is not in {repository}: a record of {env} names the release's tag; push \
+         the tag (pipeline-git release) before promoting"
+    )]
+    MissingTag {
+        /// The environment.
+        env: String,
+        /// The tag.
+        tag: String,
+        /// The repository.
+        repository: String,
     },
     /// The GitHub API refused or failed (after retries).
     #[error("the GitHub state of {env} is out of reach")]
@@ -279,6 +302,22 @@ pub trait StateStore {
         stale_after: u64,
     ) -> impl Future<Output = Result<LockGuard, StoreError>> + Send;
 
+    /// Takes `env`'s lock over from the lock `held` (its id), known to be
+    /// released: its run ended and could not give it back. Only that lock
+    /// is taken over; any other holder is [`StoreError::Locked`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Locked`]; other [`StoreError`]s.
+    fn take_over(
+        &self,
+        env: &str,
+        owner: &str,
+        what: &str,
+        now: u64,
+        held: &str,
+    ) -> impl Future<Output = Result<LockGuard, StoreError>> + Send;
+
     /// Releases a lock, only if it is still the one `guard` took. A lock
     /// that is gone already counts as released.
     ///
@@ -287,6 +326,29 @@ pub trait StateStore {
     /// [`StoreError::LockLost`] when someone else took it over; other
     /// [`StoreError`]s.
     fn unlock(&self, guard: LockGuard) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Checks, before traffic moves, that a record of `version` in `env`
+    /// can be written (the GitHub store needs the release's tag). Nothing
+    /// to check by default.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::MissingTag`] and the store's failures.
+    fn preflight(
+        &self,
+        env: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (env, version);
+        async { Ok(()) }
+    }
+
+    /// Whether `guard`'s lock is still held (nobody took it over).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    fn holds(&self, guard: &LockGuard) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Who holds `env`'s lock, if anyone (stale or not).
     ///

@@ -167,5 +167,6 @@ pub(crate) fn record(env: &str, version: &str, at: u64, by: &str) -> Record {
         live_since: Some(at),
         by: by.to_owned(),
         note: String::new(),
+        lock: None,
     }
 }

@@ -494,3 +494,82 @@ async fn a_ref_update_refused_for_another_reason_is_an_error_not_a_lost_race() {
     );
     assert!(error_chain(&err).contains("Object does not exist"), "{err}");
 }
+
+#[tokio::test]
+async fn deployments_found_discarded_are_read_once_however_many_walks_pass_them() {
+    let fake = FakeGitHub::start().await;
+    let store = store(&fake);
+    let base = append(&store, &record("qa", "1.0.0", 1, "ci"), None).await;
+    for n in 0..101 {
+        let forged = json!({"pipeline": {"previous": base.as_str(), "record": record("qa", &format!("9.{n}.0"), 1, "x")}});
+        fake.insert_deployment("qa", forged, &["error"]);
+    }
+    let statuses_read = |requests: &[wiremock::Request]| {
+        requests
+            .iter()
+            .filter(|r| r.method.as_str() == "GET" && r.url.path().ends_with("/statuses"))
+            .count()
+    };
+    let before = statuses_read(&fake.requests().await);
+    // What a rollback reads: the newest record, the history (twice), again.
+    for _ in 0..3 {
+        assert_eq!(store.current("qa").await.unwrap().unwrap().revision, base);
+        assert_eq!(store.history("qa", 200).await.unwrap().len(), 1);
+    }
+    let read = statuses_read(&fake.requests().await) - before;
+    // Each discarded deployment once, the record once per walk.
+    assert!(read <= 101 + 6, "{read} status lists read");
+}
+
+#[tokio::test]
+async fn a_writer_holding_the_lock_discards_a_dead_writers_deployment_at_once() {
+    let fake = FakeGitHub::start().await;
+    let store = store(&fake);
+    let base = append(&store, &record("qa", "1.0.0", 1, "base"), None).await;
+    // A writer that created its deployment and died a second ago.
+    let payload = json!({"pipeline": {"previous": base.as_str(), "record": record("qa", "2.0.0", 2, "dead")}});
+    let dead = fake.insert_deployment("qa", payload, &[]);
+    let lock = store.lock("qa", "me", "promote", 3, 3600).await.unwrap();
+    let mut mine = record("qa", "3.0.0", 3, "me");
+    mine.lock = Some(lock.id().to_owned());
+    let rev = append(&store, &mine, Some(&base)).await;
+    assert_eq!(fake.state_of(dead).as_deref(), Some("error"));
+    assert_eq!(store.current("qa").await.unwrap().unwrap().revision, rev);
+    store.unlock(lock).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_tag_is_found_before_anything_is_written() {
+    let fake = FakeGitHub::start().await;
+    fake.known_refs(&["v1.0.0"]);
+    let store = store(&fake);
+    store.preflight("qa", "1.0.0").await.unwrap();
+    let e = store.preflight("qa", "2.0.0").await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the tag v2.0.0 is not in octo-org/pipeline-app: a record of qa names the release's tag; \
+         push the tag (pipeline-git release) before promoting"
+    );
+    assert!(fake.deployments().is_empty());
+}
+
+#[tokio::test]
+async fn a_lock_whose_run_recorded_its_end_is_taken_as_released() {
+    let fake = FakeGitHub::start().await;
+    let store = store(&fake);
+    let lock = store.lock("qa", "run 1", "promote", 1, 3600).await.unwrap();
+    let mut done = record("qa", "1.0.0", 1, "run 1");
+    done.lock = Some(lock.id().to_owned());
+    append(&store, &done, None).await;
+    // Its release never happened (a 502 for good): the lock still stands,
+    // but its run is over, so the next run takes it.
+    drop(lock);
+    let next = store.lock("qa", "run 2", "promote", 2, 3600).await.unwrap();
+    assert_eq!(next.info().by, "run 2");
+    // A lock whose run has not recorded its end is still respected.
+    let e = store
+        .lock("qa", "run 3", "promote", 3, 3600)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Locked { .. }), "{e}");
+}

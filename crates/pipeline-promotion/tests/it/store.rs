@@ -7,7 +7,7 @@ use std::sync::Barrier;
 
 use pipeline_ci::Secret;
 use pipeline_gitflow::{GitCli, RemoteError};
-use pipeline_promotion::{GitStore, LockInfo, Record, Revision, StoreError};
+use pipeline_promotion::{GitStore, Record, Revision, StoreError};
 
 use crate::fixture::{TestRepo, quick_retry, record};
 
@@ -299,6 +299,7 @@ fn one_promotion_per_environment_at_a_time() {
             by,
             what,
             since,
+            ..
         } => {
             assert_eq!((env.as_str(), reference.as_str()), ("qa", QA_LOCK));
             assert_eq!(by, "runner-a");
@@ -312,14 +313,12 @@ fn one_promotion_per_environment_at_a_time() {
         "qa is locked by runner-a since 2023-11-14 22:13:20 UTC (promote 1.2.0 to qa); lock ref \
          refs/pipeline/locks/qa"
     );
+    let held = sb.locked_by("qa").unwrap().unwrap();
     assert_eq!(
-        sb.locked_by("qa").unwrap(),
-        Some(LockInfo {
-            by: "runner-a".to_owned(),
-            what: "promote 1.2.0 to qa".to_owned(),
-            since: 1_700_000_000,
-        })
+        (held.by.as_str(), held.what.as_str(), held.since),
+        ("runner-a", "promote 1.2.0 to qa", 1_700_000_000)
     );
+    assert_eq!(held.id.len(), 16, "{held:?}");
     // Other environments are free.
     let dev = sb
         .lock(
