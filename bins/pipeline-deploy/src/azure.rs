@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_ci::{CiSink, Env};
 use pipeline_cli::http::StderrProgress;
 use pipeline_targets::Release;
 use pipeline_targets::azure::env::{AzureSettings, DEFAULT_ARM_ENDPOINT};
@@ -15,32 +15,54 @@ use pipeline_targets::azure::{
 };
 
 use crate::Exit;
-use crate::targets::{Action, Failure, act};
+use crate::Failure;
+use crate::targets::{Action, act};
 
-const AZURE_HELP: &str = "Credentials come from the environment, as the Azure SDKs read them: \
-AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with AZURE_FEDERATED_TOKEN_FILE, \
-or, inside GitHub Actions with `permissions: id-token: write`, with the job's OIDC token \
-(ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN). Secrets are never printed.\n\n\
-Exit codes: 0 success; 1 the step said no (the deployment failed, the slot never served the \
-new version healthy, the slot holds another version, nothing to roll back to); 2 usage, \
-configuration or input error (bad flag, an artifact whose SHA-256 differs, credentials or \
-permissions refused, an app that does not exist); 3 Resource Manager, Kudu or the network \
-failed after retries.";
+fn azure_help() -> String {
+    pipeline_cli::after_help(
+        "Credentials come from the environment, as the Azure SDKs read them: AZURE_TENANT_ID and \
+         AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with AZURE_FEDERATED_TOKEN_FILE, or, inside \
+         GitHub Actions with `permissions: id-token: write`, with the job's OIDC token \
+         (ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN). Secrets are never printed.",
+        &[
+            "pipeline-deploy azure deploy --resource-group rg --app my-app --slot staging \\\n      --artifact dist/app.zip --sha256 <hex> --version 1.4.0",
+            "pipeline-deploy azure swap --resource-group rg --app my-app --slot staging --version 1.4.0",
+            "pipeline-deploy azure rollback --resource-group rg --app my-app --slot staging",
+            "pipeline-deploy azure status --resource-group rg --app my-app --json",
+        ],
+        &[
+            (
+                Exit::Refused,
+                "here: the deployment failed, the slot never served the new version healthy, \
+                 the slot holds another version, nothing to roll back to",
+            ),
+            (
+                Exit::Usage,
+                "here: an artifact whose SHA-256 differs, credentials or permissions refused, an \
+                 app that does not exist",
+            ),
+            (
+                Exit::External,
+                "here: Resource Manager, Kudu or the network",
+            ),
+        ],
+    )
+}
 
 /// Azure App Service with deployment slots.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AzureCommand {
     /// Deploy the artifact into the slot (created if missing) and wait until it serves the version.
-    #[command(after_help = AZURE_HELP)]
+    #[command(after_help = azure_help())]
     Deploy(Box<DeployArgs>),
     /// Swap the slot into production.
-    #[command(after_help = AZURE_HELP)]
+    #[command(after_help = azure_help())]
     Swap(SwapArgs),
     /// Swap back: production gets the release the slot holds again.
-    #[command(after_help = AZURE_HELP)]
+    #[command(after_help = azure_help())]
     Rollback(CommonArgs),
     /// Show the version and digest in production and in each slot.
-    #[command(after_help = AZURE_HELP)]
+    #[command(after_help = azure_help())]
     Status(CommonArgs),
 }
 
@@ -133,10 +155,6 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
     }
 }
 
-pub(crate) fn run(cmd: AzureCommand, env: &Env, secrets: &[Secret]) -> Exit {
-    crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
-}
-
 fn target(
     args: &CommonArgs,
     env: &Env,
@@ -164,7 +182,7 @@ fn target(
     )
 }
 
-async fn dispatch(
+pub(crate) async fn dispatch(
     cmd: AzureCommand,
     env: &Env,
     progress: Arc<StderrProgress>,

@@ -4,18 +4,36 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use pipeline_cli::Exit;
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 the step said no (the deployment failed, \
-the slot never served the new version healthy, nothing to roll back to); \
-2 usage, configuration or input error (bad flag, missing source, a symbolic link in the tree, \
-an unreadable file, an artifact whose SHA-256 differs from the one expected, credentials or \
-permissions refused, an app that does not exist); \
-3 an external system failed after retries (network, Resource Manager, Kudu).";
+fn deploy_help() -> String {
+    pipeline_cli::after_help(
+        "",
+        &[
+            "pipeline-deploy package --source app --out dist/app.zip",
+            "pipeline-deploy verify --artifact dist/app.zip --sha256 <hex>",
+            "pipeline-deploy local deploy --env qa --artifact dist/app.zip --sha256 <hex> --version 1.4.0",
+            "pipeline-deploy azure swap --resource-group rg --app my-app --slot staging",
+        ],
+        &[
+            (
+                Exit::Refused,
+                "here: the deployment failed, the slot never served the new version healthy, \
+                 nothing to roll back to",
+            ),
+            (
+                Exit::Usage,
+                "here: a missing source, a symbolic link in the tree, an artifact whose SHA-256 \
+                 differs from the one expected",
+            ),
+        ],
+    )
+}
 
 /// Package the deployment artifact, check it by digest, deploy it to a slot
 /// and swap it live.
 #[derive(Debug, Parser)]
-#[command(name = "pipeline-deploy", version, after_help = EXIT_CODES)]
+#[command(name = "pipeline-deploy", version, after_help = deploy_help())]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -26,10 +44,10 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Write the source tree as a deterministic zip and print its SHA-256.
-    #[command(after_help = PACKAGE_HELP)]
+    #[command(after_help = package_help())]
     Package(PackageArgs),
     /// Check that an artifact has the SHA-256 expected.
-    #[command(after_help = VERIFY_HELP)]
+    #[command(after_help = verify_help())]
     Verify(VerifyArgs),
     /// Azure App Service with deployment slots.
     #[command(subcommand)]
@@ -42,16 +60,35 @@ pub(crate) enum Command {
     Local(crate::local::LocalCommand),
 }
 
-const VERIFY_HELP: &str = "Exit codes: 0 the artifact has that SHA-256; 2 it has another \
-(both digests are printed), it cannot be read, or a flag is bad.";
+fn verify_help() -> String {
+    pipeline_cli::after_help(
+        "",
+        &["pipeline-deploy verify --artifact dist/app.zip --sha256 <hex>"],
+        &[(
+            Exit::Usage,
+            "here: the artifact has another SHA-256 (both digests are printed) or cannot be read",
+        )],
+    )
+}
 
-const PACKAGE_HELP: &str = "Entries are sorted by path, dated 1980-01-01 00:00:00, mode 0644 \
-(0755 with any execute bit), deflated at level 6; directories are not stored; symbolic links \
-are refused unless excluded. Default exclusions: __pycache__/ *.pyc .pytest_cache/ .venv/ venv/ \
-.git/ tests/ /.deployignore; then the lines of SOURCE/.deployignore (gitignore syntax, `!` \
-re-includes); then --exclude.\n\n\
-Exit codes: 0 success; 2 usage, configuration or input error (bad flag or pattern, missing \
-source, output inside the source, a symbolic link, an unreadable file, nothing left to package).";
+fn package_help() -> String {
+    pipeline_cli::after_help(
+        "Entries are sorted by path, dated 1980-01-01 00:00:00, mode 0644 (0755 with any execute \
+         bit), deflated at level 6; directories are not stored; symbolic links are refused unless \
+         excluded. Default exclusions: __pycache__/ *.pyc .pytest_cache/ .venv/ venv/ .git/ tests/ \
+         /.deployignore; then the lines of SOURCE/.deployignore (gitignore syntax, `!` \
+         re-includes); then --exclude.",
+        &[
+            "pipeline-deploy package --source app --out dist/app.zip",
+            "pipeline-deploy package --source app --out dist/app.zip --exclude '*.log' --json",
+        ],
+        &[(
+            Exit::Usage,
+            "here: a bad pattern, a missing source, output inside the source, a symbolic link, an \
+             unreadable file, nothing left to package",
+        )],
+    )
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct PackageArgs {

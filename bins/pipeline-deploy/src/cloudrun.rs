@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_ci::{CiSink, Env};
 use pipeline_cli::http::StderrProgress;
 use pipeline_targets::Release;
 use pipeline_targets::cloudrun::env::GcpSettings;
@@ -14,33 +14,54 @@ use pipeline_targets::cloudrun::{
 };
 
 use crate::Exit;
-use crate::targets::{Action, Failure, act};
+use crate::Failure;
+use crate::targets::{Action, act};
 
-const CLOUD_RUN_HELP: &str = "Credentials, in this order: a key file (--credentials or \
-GOOGLE_APPLICATION_CREDENTIALS) of type service_account or external_account; Workload Identity \
-Federation from GitHub Actions OIDC (GOOGLE_WORKLOAD_IDENTITY_PROVIDER, the provider's resource \
-name, with `permissions: id-token: write`; GOOGLE_SERVICE_ACCOUNT to impersonate); else the \
-metadata server. Secrets are never printed.\n\n\
-Exit codes: 0 success; 1 the step said no (the revision failed, never served the version \
-healthy, its name is taken by another configuration, nothing to swap or roll back to); 2 usage, \
-configuration or input error (bad flag, an image without @sha256:, credentials or permissions \
-refused, a service that does not exist); 3 Cloud Run, the token services or the network failed \
-after retries.";
+fn cloud_run_help() -> String {
+    pipeline_cli::after_help(
+        "Credentials, in this order: a key file (--credentials or GOOGLE_APPLICATION_CREDENTIALS) \
+         of type service_account or external_account; Workload Identity Federation from GitHub \
+         Actions OIDC (GOOGLE_WORKLOAD_IDENTITY_PROVIDER, the provider's resource name, with \
+         `permissions: id-token: write`; GOOGLE_SERVICE_ACCOUNT to impersonate); else the \
+         metadata server. Secrets are never printed.",
+        &[
+            "pipeline-deploy cloud-run deploy --project my-proj --region europe-west1 --service app \\\n      --image europe-docker.pkg.dev/my-proj/apps/app@sha256:<hex> --version 1.4.0",
+            "pipeline-deploy cloud-run swap --project my-proj --region europe-west1 --service app --version 1.4.0",
+            "pipeline-deploy cloud-run rollback --project my-proj --region europe-west1 --service app",
+        ],
+        &[
+            (
+                Exit::Refused,
+                "here: the revision failed, never served the version healthy, its name is taken \
+                 by another configuration, nothing to swap or roll back to",
+            ),
+            (
+                Exit::Usage,
+                "here: an image without @sha256:, credentials or permissions refused, a service \
+                 that does not exist",
+            ),
+            (
+                Exit::External,
+                "here: Cloud Run, the token services or the network",
+            ),
+        ],
+    )
+}
 
 /// Google Cloud Run with tagged revisions (`green`, `blue`).
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudRunCommand {
     /// Create a revision of the image tagged green at 0 % and wait until its tag URL serves the version.
-    #[command(after_help = CLOUD_RUN_HELP)]
+    #[command(after_help = cloud_run_help())]
     Deploy(Box<DeployArgs>),
     /// Give the green revision all the traffic; the previous one is tagged blue.
-    #[command(after_help = CLOUD_RUN_HELP)]
+    #[command(after_help = cloud_run_help())]
     Swap(SwapArgs),
     /// Give the blue revision all the traffic again.
-    #[command(after_help = CLOUD_RUN_HELP)]
+    #[command(after_help = cloud_run_help())]
     Rollback(CommonArgs),
     /// Show the tagged revisions, their versions, traffic and URLs.
-    #[command(after_help = CLOUD_RUN_HELP)]
+    #[command(after_help = cloud_run_help())]
     Status(CommonArgs),
 }
 
@@ -101,10 +122,6 @@ pub(crate) struct SwapArgs {
     release_version: Option<String>,
 }
 
-pub(crate) fn run(cmd: CloudRunCommand, env: &Env, secrets: &[Secret]) -> Exit {
-    crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
-}
-
 fn target(
     args: &CommonArgs,
     env: &Env,
@@ -130,7 +147,7 @@ fn target(
     )
 }
 
-async fn dispatch(
+pub(crate) async fn dispatch(
     cmd: CloudRunCommand,
     env: &Env,
     progress: Arc<StderrProgress>,

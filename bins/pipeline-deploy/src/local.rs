@@ -12,30 +12,53 @@ use pipeline_targets::Release;
 use pipeline_targets::local::{AgentRef, LocalTarget};
 
 use crate::Exit;
-use crate::targets::{Action, Failure, act};
+use crate::Failure;
+use crate::targets::{Action, act};
 
-const LOCAL_HELP: &str = "The agent is found from --agent-url with PIPELINE_AGENT_TOKEN, or \
-from its state directory (--state-dir, PIPELINE_AGENT_STATE_DIR), where it writes agent.json \
-and its token.\n\n\
-Exit codes: 0 success; 1 the step said no (the release never became healthy, another \
-operation runs in the environment, the idle slot holds another version, nothing to roll back \
-to); 2 usage, configuration or input error (bad flag, no agent, a refused token, an unknown \
-environment, an artifact whose SHA-256 differs); 3 the agent did not answer after retries.";
+fn local_help() -> String {
+    pipeline_cli::after_help(
+        "The agent is found from --agent-url with PIPELINE_AGENT_TOKEN, or from its state \
+         directory (--state-dir, PIPELINE_AGENT_STATE_DIR), where it writes agent.json and its \
+         token.",
+        &[
+            "pipeline-deploy local deploy --env qa --artifact dist/app.zip --sha256 <hex> --version 1.4.0 \\\n      --state-dir ~/.local/state/pipeline-agent",
+            "pipeline-deploy local swap --env qa --version 1.4.0",
+            "pipeline-deploy local rollback --env qa",
+            "pipeline-deploy local status --env qa --json",
+        ],
+        &[
+            (
+                Exit::Refused,
+                "here: the release never became healthy, another operation runs in the \
+                 environment, the idle slot holds another version, nothing to roll back to",
+            ),
+            (
+                Exit::Usage,
+                "here: no agent, a refused token, an unknown environment, an artifact whose \
+                 SHA-256 differs",
+            ),
+            (
+                Exit::External,
+                "here: the agent did not answer after retries",
+            ),
+        ],
+    )
+}
 
 /// The local host agent.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LocalCommand {
     /// Deploy the artifact into the environment's idle slot and wait until it is healthy.
-    #[command(after_help = LOCAL_HELP)]
+    #[command(after_help = local_help())]
     Deploy(DeployArgs),
     /// Switch traffic to the idle slot.
-    #[command(after_help = LOCAL_HELP)]
+    #[command(after_help = local_help())]
     Swap(SwapArgs),
     /// Bring back the previous release (an instant switch back while it is warm).
-    #[command(after_help = LOCAL_HELP)]
+    #[command(after_help = local_help())]
     Rollback(CommonArgs),
     /// Show both slots of the environment.
-    #[command(after_help = LOCAL_HELP)]
+    #[command(after_help = local_help())]
     Status(CommonArgs),
 }
 
@@ -85,10 +108,6 @@ pub(crate) struct SwapArgs {
     release_version: Option<String>,
 }
 
-pub(crate) fn run(cmd: LocalCommand, env: &Env, secrets: &[Secret]) -> Exit {
-    crate::targets::run(env, secrets, |progress| dispatch(cmd, env, progress))
-}
-
 fn target(
     args: &CommonArgs,
     env: &Env,
@@ -125,7 +144,7 @@ fn target(
     Ok(LocalTarget::new(http, agent, &args.env).with_timeout(Duration::from_secs(args.timeout)))
 }
 
-async fn dispatch(
+pub(crate) async fn dispatch(
     cmd: LocalCommand,
     env: &Env,
     progress: Arc<StderrProgress>,

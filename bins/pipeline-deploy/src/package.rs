@@ -2,14 +2,13 @@
 
 use std::io::Write as _;
 
-use anyhow::Context as _;
 use pipeline_artifact::{Artifact, PackageOptions};
 use pipeline_ci::{Env, GitHub};
 
-use crate::Exit;
 use crate::cli::PackageArgs;
+use crate::{Exit, Failure};
 
-pub(crate) fn run(args: &PackageArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &PackageArgs, env: &Env) -> Result<Exit, Failure> {
     let mut options = PackageOptions::new().default_excludes(!args.no_default_excludes);
     for pattern in &args.exclude {
         options = options.exclude(pattern.clone());
@@ -26,7 +25,7 @@ pub(crate) fn run(args: &PackageArgs, env: &Env) -> anyhow::Result<Exit> {
 
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        writeln!(stdout, "{}", json(&artifact)).context("cannot write to stdout")?;
+        writeln!(stdout, "{}", json(&artifact)).map_err(stdout_gone)?;
     } else {
         // The `sha256sum` format, so `sha256sum -c` can check it.
         writeln!(
@@ -35,7 +34,7 @@ pub(crate) fn run(args: &PackageArgs, env: &Env) -> anyhow::Result<Exit> {
             artifact.sha256(),
             artifact.path().display()
         )
-        .context("cannot write to stdout")?;
+        .map_err(stdout_gone)?;
         let _ = writeln!(
             std::io::stderr(),
             "packaged {} files ({} bytes) into {} ({} bytes)",
@@ -48,9 +47,16 @@ pub(crate) fn run(args: &PackageArgs, env: &Env) -> anyhow::Result<Exit> {
     drop(stdout);
     if let Some(github) = GitHub::from_env(env) {
         if github.output_file().is_some() {
-            github.set_output("artifact", &artifact.path().display().to_string())?;
-            github.set_output("sha256", &artifact.sha256().to_string())?;
-            github.set_output("size", &artifact.size().to_string())?;
+            let outputs = [
+                ("artifact", artifact.path().display().to_string()),
+                ("sha256", artifact.sha256().to_string()),
+                ("size", artifact.size().to_string()),
+            ];
+            for (name, value) in outputs {
+                github
+                    .set_output(name, &value)
+                    .map_err(|e| Failure::usage(e.to_string()))?;
+            }
         } else {
             tracing::warn!(
                 "GITHUB_ACTIONS is set but GITHUB_OUTPUT is not: no step outputs written"
@@ -69,4 +75,8 @@ fn json(artifact: &Artifact) -> serde_json::Value {
         "files": artifact.files(),
         "source_bytes": artifact.source_bytes(),
     })
+}
+
+pub(crate) fn stdout_gone(e: std::io::Error) -> Failure {
+    Failure::usage(format!("cannot write to stdout: {e}"))
 }

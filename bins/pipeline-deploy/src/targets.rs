@@ -7,84 +7,25 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use pipeline_ci::{CiSink, Env, Secret};
+use pipeline_ci::CiSink;
 use pipeline_cli::http::StderrProgress;
-use pipeline_targets::{Outcome, Release, Target, TargetError, TargetStatus};
+use pipeline_targets::{Release, Target, TargetStatus};
 
-use crate::Exit;
+use crate::{Exit, Failure};
 
-/// The environment variables whose values must never be printed.
-pub(crate) const SECRET_VARS: &[&str] = &[
-    "AZURE_CLIENT_SECRET",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "ACTIONS_RUNTIME_TOKEN",
-    "PIPELINE_AGENT_TOKEN",
-    "GOOGLE_OAUTH_ACCESS_TOKEN",
-    "CLOUDSDK_AUTH_ACCESS_TOKEN",
-];
-
-fn redact(text: &str, secrets: &[Secret]) -> String {
-    let refs: Vec<&Secret> = secrets.iter().collect();
-    pipeline_ci::redact(text, &refs)
-}
-
-/// A failure: its exit code and its message (redacted before printing).
-pub(crate) struct Failure {
-    pub(crate) exit: Exit,
-    pub(crate) message: String,
-}
-
-impl Failure {
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Self {
-            exit: Exit::Usage,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<TargetError> for Failure {
-    fn from(e: TargetError) -> Self {
-        let exit = match e.outcome() {
-            Outcome::Refused => Exit::Refused,
-            Outcome::Caller => Exit::Usage,
-            _ => Exit::External,
-        };
-        Self {
-            exit,
-            message: pipeline_cli::error_chain(&e),
-        }
-    }
-}
-
-/// Masks the secrets inside Actions, runs `body` on a current-thread
-/// runtime with progress on stderr, and prints a failure redacted.
-pub(crate) fn run<F, Fut>(env: &Env, secrets: &[Secret], body: F) -> Exit
+/// Runs `body` on a current-thread runtime with progress on stderr.
+pub(crate) fn run<F, Fut>(session: &pipeline_cli::Session, body: F) -> Result<Exit, Failure>
 where
     F: FnOnce(Arc<StderrProgress>) -> Fut,
     Fut: Future<Output = Result<Exit, Failure>>,
 {
-    if env.is_github_actions() {
-        // On stderr, which the runner reads for workflow commands too, so
-        // that stdout stays one JSON document with --json.
-        let mut err = std::io::stderr().lock();
-        for s in secrets {
-            let _ = writeln!(err, "{}", pipeline_ci::add_mask(s));
-        }
-    }
     let Some(runtime) = pipeline_cli::http::runtime() else {
-        return Exit::External;
+        return Ok(Exit::External);
     };
-    let progress = Arc::new(StderrProgress::new().with_secrets(secrets.to_vec()));
+    let progress = Arc::new(StderrProgress::new().with_secrets(session.secrets().to_vec()));
     let result = runtime.block_on(body(Arc::clone(&progress)));
     progress.finish();
-    match result {
-        Ok(exit) => exit,
-        Err(Failure { exit, message }) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", redact(&message, secrets));
-            exit
-        }
-    }
+    result
 }
 
 /// The longest timeout accepted: a week.

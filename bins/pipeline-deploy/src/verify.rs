@@ -2,12 +2,10 @@
 
 use std::io::Write as _;
 
-use anyhow::Context as _;
-
-use crate::Exit;
 use crate::cli::VerifyArgs;
+use crate::{Exit, Failure};
 
-pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
     // A mismatch is an error: exit 2, both digests named.
     pipeline_artifact::verify(&args.artifact, &args.sha256)?;
     let mut stdout = std::io::stdout().lock();
@@ -22,6 +20,6 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     } else {
         writeln!(stdout, "{}: OK ({})", args.artifact.display(), args.sha256)
     }
-    .context("cannot write to stdout")?;
+    .map_err(crate::package::stdout_gone)?;
     Ok(Exit::Success)
 }

@@ -16,26 +16,36 @@ use pipeline_promotion::{
 };
 
 fn after_help() -> String {
-    format!(
+    pipeline_cli::after_help(
         "Cloud environments take their credentials and endpoints from the environment, as \
          `pipeline-deploy azure` and `pipeline-deploy cloud-run` do (AZURE_TENANT_ID, \
          AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE or GitHub Actions \
          OIDC; GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_WORKLOAD_IDENTITY_PROVIDER or the metadata \
          server; AZURE_AUTHORITY_HOST, PIPELINE_AZURE_*_ENDPOINT, PIPELINE_GCP_*_ENDPOINT). \
          PIPELINE_AZURE_SLOT_URL and PIPELINE_AZURE_LIVE_URL replace the URLs made of the slot's \
-         and production's default host names.\n\n{}",
-        pipeline_cli::exit_codes_help(&[
+         and production's default host names.",
+        &[
+            "pipeline-promote promote --to ci --version 1.4.0 --sha256 <hex> --artifact dist/app.zip \\\n      --gate-json .pipeline/gate.json",
+            "pipeline-promote promote --to qa --version 1.4.0 --wait-soak 600",
+            "pipeline-promote promote --to production --dry-run",
+            "pipeline-promote rollback --env qa",
+            "pipeline-promote rollback --env qa --to 1.3.0",
+            "pipeline-promote status",
+            "pipeline-promote history --env production --limit 5",
+        ],
+        &[
             (
                 Exit::Refused,
                 "here: a policy refused the promotion, validation failed before the switch, \
                  verification failed after it and traffic went back, another promotion holds \
-                 the environment"
+                 the environment",
             ),
             (
                 Exit::External,
-                "here: a target, the agent or the state store"
+                "here: a target, the agent or the state store; when a switch could not be \
+                 recorded, the message names what the environment serves",
             ),
-        ])
+        ],
     )
 }
 

@@ -94,3 +94,24 @@ pub use digest::{
 pub use package::{Artifact, DEFAULT_EXCLUDES, IGNORE_FILE, PackageError, PackageOptions, package};
 pub use store::{ArtifactStore, StoreError};
 pub use unpack::{UnpackError, UnpackLimits, Unpacked, unpack};
+
+/// Every failure of this crate is the caller's input: a tree that cannot be
+/// packaged, an artifact that is not the one named, one that does not
+/// unpack (exit 2).
+macro_rules! input_errors {
+    ($($t:ty),*) => {$(
+        impl pipeline_ci::Classified for $t {
+            fn exit(&self) -> pipeline_ci::Exit {
+                pipeline_ci::Exit::Usage
+            }
+        }
+    )*};
+}
+input_errors!(
+    PackageError,
+    VerifyError,
+    DigestMismatch,
+    ParseDigestError,
+    StoreError,
+    UnpackError
+);

@@ -99,6 +99,26 @@ pub fn exit_codes_help(specifics: &[(Exit, &str)]) -> String {
     s
 }
 
+/// The text after a command's `--help`: what to know, examples (one
+/// command line each), and the exit codes with what this command adds.
+pub fn after_help(about: &str, examples: &[&str], specifics: &[(Exit, &str)]) -> String {
+    let mut s = String::new();
+    if !about.is_empty() {
+        s.push_str(about);
+        s.push_str("\n\n");
+    }
+    if !examples.is_empty() {
+        s.push_str("Examples:");
+        for e in examples {
+            s.push_str("\n  ");
+            s.push_str(e);
+        }
+        s.push_str("\n\n");
+    }
+    s.push_str(&exit_codes_help(specifics));
+    s
+}
+
 /// An error and its causes on one line, `a: b: c`, leaving out a cause
 /// whose words the message already holds (errors that embed their source).
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -594,3 +594,31 @@ target = {{ kind = "local", front = "{f2}", command = "exec {app}", health_timeo
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(w.version_at(2).as_deref(), Some("1.0.0"));
 }
+
+#[test]
+fn secrets_are_masked_inside_actions_and_help_ends_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(bin("pipeline-promote"))
+        .args(["--config", "missing.toml", "status"])
+        .current_dir(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_TOKEN", "ghs_promoteSecret123")
+        .env("AZURE_CLIENT_SECRET", "azureSecret456")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("::add-mask::ghs_promoteSecret123"), "{err}");
+    assert!(err.contains("::add-mask::azureSecret456"), "{err}");
+    assert!(err.contains("missing.toml"), "{err}");
+    let o = Command::new(bin("pipeline-promote"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        help.contains("Examples:\n  pipeline-promote promote --to"),
+        "{help}"
+    );
+    assert!(help.contains("Exit codes:\n  0  success"), "{help}");
+}
