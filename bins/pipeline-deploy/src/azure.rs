@@ -200,7 +200,7 @@ pub(crate) async fn dispatch(
                 sha256: args.sha256,
                 artifact: args.artifact.clone(),
             };
-            let extra = serde_json::json!({ "app": args.common.app });
+            let names = [("app", args.common.app.as_str())];
             return act(
                 &t,
                 Action::Deploy(release),
@@ -208,7 +208,7 @@ pub(crate) async fn dispatch(
                 &sink,
                 &progress,
                 "azure",
-                extra,
+                &names,
             )
             .await;
         }
@@ -220,10 +220,9 @@ pub(crate) async fn dispatch(
         AzureCommand::Status(args) => (args, Action::Status, false),
     };
     let t = target(&args, env, Arc::clone(&progress))?;
-    let extra = if extra {
-        serde_json::json!({ "app": args.app, "slot": args.slot })
-    } else {
-        serde_json::json!({ "app": args.app })
-    };
-    act(&t, action, args.json, &sink, &progress, "azure", extra).await
+    let mut names = vec![("app", args.app.as_str())];
+    if extra {
+        names.push(("slot", args.slot.as_str()));
+    }
+    act(&t, action, args.json, &sink, &progress, "azure", &names).await
 }

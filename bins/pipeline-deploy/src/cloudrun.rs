@@ -165,8 +165,10 @@ pub(crate) async fn dispatch(
                 sha256: image.digest,
                 artifact: PathBuf::new(),
             };
-            let extra =
-                serde_json::json!({ "service": args.common.service, "image": image.reference });
+            let names = [
+                ("service", args.common.service.as_str()),
+                ("image", image.reference.as_str()),
+            ];
             return act(
                 &t,
                 Action::Deploy(release),
@@ -174,7 +176,7 @@ pub(crate) async fn dispatch(
                 &sink,
                 &progress,
                 "cloud-run",
-                extra,
+                &names,
             )
             .await;
         }
@@ -183,6 +185,6 @@ pub(crate) async fn dispatch(
         CloudRunCommand::Status(args) => (args, Action::Status),
     };
     let t = target(&args, env, Arc::clone(&progress))?;
-    let extra = serde_json::json!({ "service": args.service });
-    act(&t, action, args.json, &sink, &progress, "cloud-run", extra).await
+    let names = [("service", args.service.as_str())];
+    act(&t, action, args.json, &sink, &progress, "cloud-run", &names).await
 }

@@ -174,6 +174,6 @@ pub(crate) async fn dispatch(
             (args, Action::Status, t)
         }
     };
-    let extra = serde_json::json!({ "env": args.env });
-    act(&t, action, args.json, &sink, &progress, "local", extra).await
+    let names = [("env", args.env.as_str())];
+    act(&t, action, args.json, &sink, &progress, "local", &names).await
 }

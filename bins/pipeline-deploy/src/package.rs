@@ -4,6 +4,7 @@ use std::io::Write as _;
 
 use pipeline_artifact::{Artifact, PackageOptions};
 use pipeline_ci::{Env, GitHub};
+use pipeline_contracts::deploy::PackageDoc;
 
 use crate::cli::PackageArgs;
 use crate::{Exit, Failure};
@@ -66,15 +67,16 @@ pub(crate) fn run(args: &PackageArgs, env: &Env) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
-fn json(artifact: &Artifact) -> serde_json::Value {
-    serde_json::json!({
-        "schema": "pipeline-deploy/package/v1",
-        "artifact": artifact.path().display().to_string(),
-        "sha256": artifact.sha256().to_string(),
-        "size": artifact.size(),
-        "files": artifact.files(),
-        "source_bytes": artifact.source_bytes(),
-    })
+fn json(artifact: &Artifact) -> String {
+    let doc = PackageDoc {
+        schema: PackageDoc::SCHEMA.to_owned(),
+        artifact: artifact.path().display().to_string(),
+        sha256: artifact.sha256().to_string(),
+        size: artifact.size(),
+        files: artifact.files() as u64,
+        source_bytes: artifact.source_bytes(),
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
 }
 
 pub(crate) fn stdout_gone(e: std::io::Error) -> Failure {

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use pipeline_ci::CiSink;
 use pipeline_cli::http::StderrProgress;
+use pipeline_contracts::deploy::TargetDoc;
 use pipeline_targets::{Release, Target, TargetStatus};
 
 use crate::{Exit, Failure};
@@ -85,8 +86,8 @@ pub(crate) enum Action {
 }
 
 /// Runs `action` on `target` and prints the result: text, or with `json`
-/// one document of schema `pipeline-deploy/<kind>/v1` holding `extra`'s
-/// fields too. Inside Actions a deploy sets the outputs `slot_url` and
+/// one [`TargetDoc`] of schema `pipeline-deploy/<kind>/v1` with `names`
+/// (what names the target) among its fields. Inside Actions a deploy sets the outputs `slot_url` and
 /// `version`.
 pub(crate) async fn act<T: Target>(
     target: &T,
@@ -95,20 +96,28 @@ pub(crate) async fn act<T: Target>(
     sink: &CiSink,
     progress: &StderrProgress,
     kind: &str,
-    extra: serde_json::Value,
+    names: &[(&str, &str)],
 ) -> Result<Exit, Failure> {
     let started = Instant::now();
-    let mut doc = serde_json::json!({ "schema": format!("pipeline-deploy/{kind}/v1") });
+    let mut doc = TargetDoc {
+        schema: TargetDoc::schema(kind),
+        action: String::new(),
+        deployed: None,
+        seconds: None,
+        switched: None,
+        status: None,
+        target: names
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
     let text = match action {
         Action::Deploy(release) => {
             let deployed = target.deploy(&release).await?;
             progress.finish();
             let _ = sink.set_output("slot_url", &deployed.url);
             let _ = sink.set_output("version", &deployed.version);
-            doc["action"] = "deploy".into();
-            doc["deployed"] = serde_json::to_value(&deployed).unwrap_or_default();
-            doc["seconds"] = started.elapsed().as_secs_f64().into();
-            format!(
+            let text = format!(
                 "deployed {} ({}) to slot {} of {} in {:.1}s; it serves at {}\n",
                 deployed.version,
                 short(&deployed.sha256),
@@ -116,14 +125,17 @@ pub(crate) async fn act<T: Target>(
                 target.describe(),
                 started.elapsed().as_secs_f64(),
                 deployed.url
-            )
+            );
+            doc.action = "deploy".to_owned();
+            doc.deployed = Some(deployed);
+            doc.seconds = Some(started.elapsed().as_secs_f64());
+            text
         }
         Action::Swap(expect) => {
             let switched = target.swap(expect.as_deref()).await?;
             progress.finish();
-            doc["action"] = "swap".into();
-            doc["switched"] = serde_json::to_value(&switched).unwrap_or_default();
-            if switched.already {
+            doc.action = "swap".to_owned();
+            let text = if switched.already {
                 format!(
                     "{} already live on {}; nothing to swap\n",
                     switched.live_version.as_deref().unwrap_or("?"),
@@ -136,34 +148,37 @@ pub(crate) async fn act<T: Target>(
                     switched.live_version.as_deref().unwrap_or("?"),
                     switched.idle_version.as_deref().unwrap_or("?")
                 )
-            }
+            };
+            doc.switched = Some(switched);
+            text
         }
         Action::Rollback => {
             let switched = target.rollback().await?;
             progress.finish();
-            doc["action"] = "rollback".into();
-            doc["switched"] = serde_json::to_value(&switched).unwrap_or_default();
-            format!(
+            doc.action = "rollback".to_owned();
+            let text = format!(
                 "rolled back {}: {} live again, {} in the idle slot\n",
                 target.describe(),
                 switched.live_version.as_deref().unwrap_or("?"),
                 switched.idle_version.as_deref().unwrap_or("?")
-            )
+            );
+            doc.switched = Some(switched);
+            text
         }
         Action::Status => {
             let status = target.status().await?;
             progress.finish();
-            doc["action"] = "status".into();
-            doc["status"] = serde_json::to_value(&status).unwrap_or_default();
-            render_status(&status)
+            doc.action = "status".to_owned();
+            let text = render_status(&status);
+            doc.status = Some(status);
+            text
         }
     };
-    if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
-        doc.extend(extra);
-    }
     let mut stdout = std::io::stdout().lock();
     let written = if json {
-        writeln!(stdout, "{doc}")
+        let text = serde_json::to_string(&doc)
+            .map_err(|e| Failure::usage(format!("cannot write the JSON document: {e}")))?;
+        writeln!(stdout, "{text}")
     } else {
         write!(stdout, "{text}")
     };

@@ -3,6 +3,8 @@
 use std::io::Write as _;
 
 use crate::cli::VerifyArgs;
+use pipeline_contracts::deploy::VerifyDoc;
+
 use crate::{Exit, Failure};
 
 pub(crate) fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
@@ -10,13 +12,17 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Exit, Failure> {
     pipeline_artifact::verify(&args.artifact, &args.sha256)?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        let doc = serde_json::json!({
-            "schema": "pipeline-deploy/verify/v1",
-            "artifact": args.artifact.display().to_string(),
-            "sha256": args.sha256.to_string(),
-            "verified": true,
-        });
-        writeln!(stdout, "{doc}")
+        let doc = VerifyDoc {
+            schema: VerifyDoc::SCHEMA.to_owned(),
+            artifact: args.artifact.display().to_string(),
+            sha256: args.sha256.to_string(),
+            verified: true,
+        };
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string(&doc).unwrap_or_default()
+        )
     } else {
         writeln!(stdout, "{}: OK ({})", args.artifact.display(), args.sha256)
     }

@@ -11,6 +11,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use pipeline_cli::http::StderrProgress;
 use pipeline_cli::{Exit, Failure, Session};
+use pipeline_contracts::promote::{
+    EnvStatusRow, HistoryDoc, PlanDoc, PromoteDoc, StatusDoc, short,
+};
 use pipeline_promotion::{
     Event, GateEvidence, PromoteOutcome, PromoteRequest, Promoter, RollbackOutcome, RollbackRequest,
 };
@@ -187,6 +190,13 @@ fn say(out: &mut impl std::io::Write, text: impl std::fmt::Display) {
     let _ = writeln!(out, "{text}");
 }
 
+fn print_json(out: &mut impl std::io::Write, doc: &impl serde::Serialize) {
+    match serde_json::to_string(doc) {
+        Ok(text) => say(out, text),
+        Err(e) => tracing::error!("cannot write the JSON document: {e}"),
+    }
+}
+
 fn show(event: Event) {
     let _ = writeln!(std::io::stderr(), "{event}");
 }
@@ -231,9 +241,12 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
                 }
                 PromoteOutcome::Planned(plan) => {
                     if args.json {
-                        say(
+                        print_json(
                             &mut out,
-                            serde_json::json!({ "schema": "pipeline-promote/plan/v1", "plan": plan }),
+                            &PlanDoc {
+                                schema: PlanDoc::SCHEMA.to_owned(),
+                                plan,
+                            },
                         );
                     } else {
                         say(&mut out, plan.render());
@@ -287,17 +300,21 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
         Command::Status(args) => {
             let rows = promoter.status().await?;
             if args.json {
-                let envs: Vec<_> = rows
-                    .iter()
-                    .map(|r| {
-                        serde_json::json!({
-                            "env": r.env, "record": r.record, "healthy": r.healthy, "slot": r.slot,
-                        })
+                let envs = rows
+                    .into_iter()
+                    .map(|r| EnvStatusRow {
+                        env: r.env,
+                        record: r.record,
+                        healthy: r.healthy,
+                        slot: r.slot,
                     })
                     .collect();
-                say(
+                print_json(
                     &mut out,
-                    serde_json::json!({ "schema": "pipeline-promote/status/v1", "envs": envs }),
+                    &StatusDoc {
+                        schema: StatusDoc::SCHEMA.to_owned(),
+                        envs,
+                    },
                 );
             } else {
                 say(&mut out, pipeline_promotion::render::status_table(&rows));
@@ -307,9 +324,13 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
         Command::History(args) => {
             let history = promoter.history(&args.env, args.limit).await?;
             if args.json {
-                say(
+                print_json(
                     &mut out,
-                    serde_json::json!({ "schema": "pipeline-promote/history/v1", "env": args.env, "records": history }),
+                    &HistoryDoc {
+                        schema: HistoryDoc::SCHEMA.to_owned(),
+                        env: args.env.clone(),
+                        records: history,
+                    },
                 );
             } else {
                 for r in &history {
@@ -323,21 +344,18 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
 
 fn finished(out: &mut impl std::io::Write, run: &pipeline_promotion::Finished, json: bool) {
     if json {
-        say(
+        print_json(
             out,
-            serde_json::json!({
-                "schema": "pipeline-promote/promote/v1",
-                "env": run.plan.env, "version": run.plan.candidate.version,
-                "sha256": run.plan.candidate.sha256,
-                "outcome": run.outcome_word(),
-                "message": run.message(),
-            }),
+            &PromoteDoc {
+                schema: PromoteDoc::SCHEMA.to_owned(),
+                env: run.plan.env.clone(),
+                version: run.plan.candidate.version.clone(),
+                sha256: run.plan.candidate.sha256.clone(),
+                outcome: run.outcome_word().to_owned(),
+                message: run.message(),
+            },
         );
     } else {
         say(out, run.message());
     }
-}
-
-fn short(d: &str) -> &str {
-    d.char_indices().nth(12).map_or(d, |(i, _)| &d[..i])
 }

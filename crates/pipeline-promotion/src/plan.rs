@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use pipeline_contracts::promote::{Candidate, Plan, Step};
+
 use crate::record::Record;
 use pipeline_config::{Environment, PipelineConfig, Strategy};
 
@@ -13,106 +15,6 @@ pub struct EnvNow {
     pub record: Option<Record>,
     /// Whether its live slot answers healthy now.
     pub healthy: bool,
-}
-
-/// What is being promoted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Candidate {
-    /// The version.
-    pub version: String,
-    /// Its artifact's SHA-256.
-    pub sha256: String,
-}
-
-/// One step of a promotion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Step {
-    /// Put the artifact into the idle slot.
-    Deploy {
-        /// The target, in words.
-        target: String,
-    },
-    /// Run a check against the idle slot.
-    Validate {
-        /// Its name.
-        name: String,
-        /// Its command.
-        command: String,
-    },
-    /// Move traffic.
-    Switch,
-    /// Watch the live slot's health.
-    WatchHealth {
-        /// For how long.
-        secs: u64,
-    },
-    /// Run a check against the live slot.
-    Verify {
-        /// Its name.
-        name: String,
-        /// Its command.
-        command: String,
-    },
-    /// Record the outcome.
-    Record,
-}
-
-/// A promotion to make.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    /// The environment.
-    pub env: String,
-    /// What goes there.
-    pub candidate: Candidate,
-    /// Where it comes from (the previous environment, or the build).
-    pub from: String,
-    /// What is live there now.
-    pub replaces: Option<Candidate>,
-    /// The steps, in order.
-    pub steps: Vec<Step>,
-    /// Whether a failed verification switches back by itself.
-    pub auto_rollback: bool,
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Step::Deploy { target } => write!(f, "deploy to the idle slot of {target}"),
-            Step::Validate { name, command } => {
-                write!(f, "validate the idle slot: {name} (`{command}`)")
-            }
-            Step::Switch => f.write_str("switch live traffic to it"),
-            Step::WatchHealth { secs } => write!(f, "watch the live address's health for {secs}s"),
-            Step::Verify { name, command } => write!(f, "verify live: {name} (`{command}`)"),
-            Step::Record => f.write_str("record the outcome"),
-        }
-    }
-}
-
-impl Plan {
-    /// The plan for a reader: what goes where, the steps numbered.
-    pub fn render(&self) -> String {
-        let mut s = format!(
-            "promote {} ({}) from {} into {}{}:\n",
-            self.candidate.version,
-            crate::service::short(&self.candidate.sha256),
-            self.from,
-            self.env,
-            self.replaces
-                .as_ref()
-                .map(|r| format!(", replacing {}", r.version))
-                .unwrap_or_default()
-        );
-        for (i, step) in self.steps.iter().enumerate() {
-            s.push_str(&format!("  {}. {step}\n", i + 1));
-        }
-        s.push_str(&format!(
-            "  automatic rollback if a check after the switch fails: {}",
-            if self.auto_rollback { "yes" } else { "no" }
-        ));
-        s
-    }
 }
 
 /// What to do.

@@ -1272,7 +1272,4 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-/// The first 12 characters of a digest.
-pub(crate) fn short(d: &str) -> &str {
-    d.char_indices().nth(12).map_or(d, |(i, _)| &d[..i])
-}
+pub(crate) use pipeline_contracts::promote::short;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use pipeline_artifact::Sha256Digest;
-use serde::Serialize;
 
 /// What is being deployed: a version and the artifact's bytes, by digest.
 #[derive(Debug, Clone)]
@@ -17,69 +16,7 @@ pub struct Release {
     pub artifact: PathBuf,
 }
 
-/// One slot as a target reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SlotStatus {
-    /// The slot's name (`production`, `staging`, `blue`, …).
-    pub slot: String,
-    /// Whether live traffic goes to it.
-    pub live: bool,
-    /// Its own URL, if it has one.
-    pub url: Option<String>,
-    /// The version recorded for it, if any.
-    pub version: Option<String>,
-    /// The artifact digest recorded for it, if any.
-    pub sha256: Option<String>,
-    /// The platform's own state of it (`Running`, `Stopped`, …).
-    pub state: Option<String>,
-}
-
-/// Every slot of a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetStatus {
-    /// The target, such as `azure:pipeline-app`.
-    pub target: String,
-    /// The slots, live first.
-    pub slots: Vec<SlotStatus>,
-}
-
-impl TargetStatus {
-    /// The slot taking live traffic.
-    pub fn live(&self) -> Option<&SlotStatus> {
-        self.slots.iter().find(|s| s.live)
-    }
-
-    /// The slot named `name`.
-    pub fn slot(&self, name: &str) -> Option<&SlotStatus> {
-        self.slots.iter().find(|s| s.slot == name)
-    }
-}
-
-/// The result of a deploy into the idle slot.
-#[derive(Debug, Clone, Serialize)]
-pub struct Deployed {
-    /// The slot deployed to.
-    pub slot: String,
-    /// Its URL, to validate against before traffic moves.
-    pub url: String,
-    /// The version now in it, confirmed by its health answer.
-    pub version: String,
-    /// The artifact digest.
-    pub sha256: String,
-    /// The platform's deployment id, if it has one.
-    pub deployment_id: Option<String>,
-}
-
-/// The result of a switch (or a switch back).
-#[derive(Debug, Clone, Serialize)]
-pub struct Switched {
-    /// The version now live.
-    pub live_version: Option<String>,
-    /// The version now in the idle slot (what a switch back restores).
-    pub idle_version: Option<String>,
-    /// Whether the switch had already happened (a re-run after a lost reply).
-    pub already: bool,
-}
+pub use pipeline_contracts::deploy::{Deployed, SlotStatus, Switched, TargetStatus};
 
 /// Why a target operation failed, and so which exit code it gets.
 #[derive(Debug, thiserror::Error)]
