@@ -71,22 +71,26 @@ fn git_cli(repo: &Repo, args: &RepoArgs, flow: &FlowArgs, env: &Env) -> GitCli {
         ))
 }
 
-/// `--unshallow`: deepen a shallow clone before anything is read.
+/// `--unshallow`: deepen a shallow clone before anything is read, and
+/// fetch the `branches` the command reads that a single-branch clone
+/// lacks. Gives the repository back opened again after a fetch: the
+/// handle opened before it would still see the history cut.
 pub(crate) fn unshallow(
-    repo: &Repo,
+    repo: Repo,
     args: &RepoArgs,
     flow: &FlowArgs,
     env: &Env,
-) -> anyhow::Result<()> {
+    branches: &[&str],
+) -> anyhow::Result<Repo> {
     if !flow.unshallow {
-        return Ok(());
+        return Ok(repo);
     }
     if !repo.is_shallow() {
         tracing::info!(
             "{} is not shallow: nothing to deepen",
             repo.path().display()
         );
-        return Ok(());
+        return Ok(repo);
     }
     if flow.dry_run {
         eprintln!(
@@ -94,14 +98,15 @@ pub(crate) fn unshallow(
             repo.path().display(),
             args.remote
         );
-        return Ok(());
+        return Ok(repo);
     }
     eprintln!(
         "deepening the shallow clone: git fetch --unshallow --tags {}",
         args.remote
     );
-    git_cli(repo, args, flow, env).fetch_unshallow()?;
-    Ok(())
+    let cli = git_cli(&repo, args, flow, env);
+    let (repo, _) = repo.deepen(&cli, branches)?;
+    Ok(repo)
 }
 
 /// The step outputs every command writes inside GitHub Actions.
@@ -150,7 +155,8 @@ fn short(id: &str) -> &str {
 
 pub(crate) fn sync(args: &SyncArgs, env: &Env) -> anyhow::Result<Exit> {
     let repo = open(&args.repo)?;
-    unshallow(&repo, &args.repo, &args.flow, env)?;
+    let branches = [args.repo.develop_branch.as_str(), &args.repo.main_branch];
+    let repo = unshallow(repo, &args.repo, &args.flow, env, &branches)?;
     let plan = repo.plan_sync(&read_options(&args.repo))?;
     let (develop, master) = (plan.develop(), plan.master());
     let what = match plan.integration() {
@@ -218,7 +224,7 @@ pub(crate) fn sync(args: &SyncArgs, env: &Env) -> anyhow::Result<Exit> {
 
 pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> anyhow::Result<Exit> {
     let repo = open(&args.repo)?;
-    unshallow(&repo, &args.repo, &args.flow, env)?;
+    let repo = unshallow(repo, &args.repo, &args.flow, env, &[&args.repo.main_branch])?;
     let branch = format!("hotfix/{}", args.name);
     let (commit, created) =
         repo.start_branch(&read_options(&args.repo), &branch, args.flow.dry_run)?;
@@ -247,7 +253,8 @@ pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> anyhow::Result<
 
 pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> anyhow::Result<Exit> {
     let repo = open(&args.repo)?;
-    unshallow(&repo, &args.repo, &args.flow, env)?;
+    let branches = [args.repo.develop_branch.as_str(), &args.repo.main_branch];
+    let repo = unshallow(repo, &args.repo, &args.flow, env, &branches)?;
     let date = args.tag.date.unwrap_or_else(today);
     let mut request =
         ReleaseRequest::new(request(&args.repo, &args.plan), date).merge(args.tag.merge.into());
@@ -260,9 +267,12 @@ pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> anyhow::Result<Exit> {
 
 pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> anyhow::Result<Exit> {
     let repo = open(&args.repo)?;
-    unshallow(&repo, &args.repo, &args.flow, env)?;
-    let branch = match &args.name {
-        Some(name) => format!("hotfix/{name}"),
+    let named = args.name.as_ref().map(|name| format!("hotfix/{name}"));
+    let mut branches = vec![args.repo.develop_branch.as_str(), &args.repo.main_branch];
+    branches.extend(named.as_deref());
+    let repo = unshallow(repo, &args.repo, &args.flow, env, &branches)?;
+    let branch = match named {
+        Some(branch) => branch,
         None => repo
             .current_branch()
             .filter(|b| b.starts_with("hotfix/"))

@@ -54,7 +54,7 @@ fn compute(
     // Absolute, so that errors name a place even for `--repo .`.
     let path = std::path::absolute(&repo.repo).unwrap_or_else(|_| repo.repo.clone());
     let opened = Repo::open(&path)?;
-    crate::flow::unshallow(&opened, repo, flow, env)?;
+    let opened = crate::flow::unshallow(opened, repo, flow, env, &[&repo.develop_branch])?;
     let history = opened.history(&options)?;
     tracing::info!(
         "{} is {} at {}",

@@ -22,6 +22,7 @@ use crate::date::Date;
 use crate::git::{HistoryError, ReadOptions, Repo, id};
 use crate::history::{BranchTip, CommitId};
 use crate::plan::{NoRelease, Plan, PlanError, Request, plan};
+use crate::remote::RemoteError;
 use crate::version::{BumpOverride, Version};
 
 /// Who makes tags and merge commits.
@@ -92,6 +93,21 @@ pub enum FlowError {
     /// The release cannot be planned.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The git command line failed against the remote.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// A shallow clone that fetching did not make complete.
+    #[error(
+        "{} is still a shallow clone after `git fetch --unshallow --tags {remote}`: nothing was \
+         read from the cut history; fetch the whole history (`fetch-depth: 0` in actions/checkout)",
+        .repo.display()
+    )]
+    StillShallow {
+        /// The remote fetched from.
+        remote: String,
+        /// The repository.
+        repo: std::path::PathBuf,
+    },
     /// `--commit` does not name a commit.
     #[error("{rev:?} is not a commit in {}", .repo.display())]
     Revision {

@@ -511,6 +511,17 @@ impl Repo {
     }
 }
 
+/// Whether libgit2 shows `commit` without the parents its object names:
+/// a shallow boundary as libgit2 read it when the repository was opened,
+/// even if `.git/shallow` says otherwise now.
+fn grafted(commit: &git2::Commit<'_>) -> bool {
+    commit.parent_count() == 0
+        && commit
+            .raw_header_bytes()
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(b"parent "))
+}
+
 pub(crate) fn id(oid: Oid) -> CommitId {
     CommitId::new(oid.to_string())
 }
@@ -631,7 +642,7 @@ impl<'a> Walk<'a> {
             let Some(commit) = self.pending.remove(&oid) else {
                 continue;
             };
-            let cut = self.shallow.contains(&oid);
+            let cut = self.shallow.contains(&oid) || grafted(&commit);
             let parents: Vec<Oid> = if cut {
                 Vec::new()
             } else {

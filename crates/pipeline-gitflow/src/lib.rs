@@ -78,7 +78,7 @@ pub use flow::{
 pub use git::{HistoryError, ReadOptions, Repo};
 pub use history::{BranchTip, Commit, CommitId, History, Tag};
 pub use plan::{Change, ChangeKind, NoRelease, Plan, PlanError, Reason, Release, Request, plan};
-pub use remote::{GitCli, PushCheck, PushRef, PushReport, RefStatus, RemoteError, Retry};
+pub use remote::{Deepened, GitCli, PushCheck, PushRef, PushReport, RefStatus, RemoteError, Retry};
 pub use version::{
     Bump, BumpOverride, InvalidChannel, InvalidVersion, PreRelease, TagFormat, Version,
     parse_release_version,

@@ -41,6 +41,9 @@ use std::time::Duration;
 
 use pipeline_ci::Secret;
 
+use crate::flow::FlowError;
+use crate::git::Repo;
+
 /// How often and how patiently network failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
@@ -515,6 +518,17 @@ impl GitCli {
         .map(drop)
     }
 
+    /// `git fetch <remote> <refspecs>…`.
+    ///
+    /// # Errors
+    ///
+    /// [`RemoteError`].
+    pub fn fetch(&self, refspecs: &[String]) -> Result<(), RemoteError> {
+        let mut args = vec!["fetch", "--quiet", "--no-tags", self.remote.as_str()];
+        args.extend(refspecs.iter().map(String::as_str));
+        self.run("fetch", &args, |_| false).map(drop)
+    }
+
     /// `git ls-remote <remote> <refs>…`: ref → id (peeled tags as
     /// `<ref>^{}`).
     ///
@@ -643,6 +657,73 @@ impl GitCli {
             });
         }
         Ok(compare_push(refs, &parse_ls_remote(&stdout)))
+    }
+}
+
+/// What [`Repo::deepen`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deepened {
+    /// The clone was not shallow: nothing fetched.
+    NotShallow,
+    /// The whole history was fetched.
+    Fetched,
+}
+
+impl Repo {
+    /// Deepens a shallow clone: `git fetch --unshallow --tags <remote>`,
+    /// then each of `branches` the remote has and the clone has no
+    /// remote-tracking ref for (a single-branch clone has no
+    /// `<remote>/master`), into `refs/remotes/<remote>/<branch>`.
+    ///
+    /// Takes the repository and gives it back opened again: libgit2 reads
+    /// the shallow boundary when a repository is opened and keeps hiding
+    /// the parents of the old boundary commits afterwards, so a handle
+    /// opened before the fetch would still see the history cut. A
+    /// repository still shallow after the fetch is an error: nothing is
+    /// ever read from a history that may be cut.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::Remote`] when git fails against the remote,
+    /// [`FlowError::StillShallow`], [`FlowError::History`] when the
+    /// repository cannot be opened again.
+    pub fn deepen(self, git: &GitCli, branches: &[&str]) -> Result<(Repo, Deepened), FlowError> {
+        if !self.is_shallow() {
+            return Ok((self, Deepened::NotShallow));
+        }
+        git.fetch_unshallow()?;
+        let remote = git.remote().to_owned();
+        let missing: Vec<String> = branches
+            .iter()
+            .filter(|branch| {
+                let tracking = format!("refs/remotes/{remote}/{branch}");
+                self.repo.find_reference(&tracking).is_err()
+            })
+            .map(|branch| format!("refs/heads/{branch}"))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(String::as_str).collect();
+            let present = git.ls_remote(&names)?;
+            let refspecs: Vec<String> = missing
+                .iter()
+                .filter(|name| present.contains_key(name.as_str()))
+                .map(|name| {
+                    let branch = name.trim_start_matches("refs/heads/");
+                    format!("+{name}:refs/remotes/{remote}/{branch}")
+                })
+                .collect();
+            if !refspecs.is_empty() {
+                git.fetch(&refspecs)?;
+            }
+        }
+        let path = self.path.clone();
+        drop(self);
+        let reopened = Repo::open(&path)?;
+        if reopened.is_shallow() {
+            return Err(FlowError::StillShallow { remote, repo: path });
+        }
+        Ok((reopened, Deepened::Fetched))
     }
 }
 

@@ -8,6 +8,7 @@ mod fixture;
 
 mod daemon;
 mod flow;
+mod unshallow;
 
 use std::path::Path;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use fixture::TestRepo;
 use pipeline_gitflow::{
-    History, HistoryError, ReadOptions, Repo, Request, TagFormat, Version, plan,
+    Deepened, GitCli, History, HistoryError, ReadOptions, Repo, Request, TagFormat, Version, plan,
 };
 
 fn read(repo: &TestRepo) -> History {
@@ -330,6 +330,76 @@ fn shallow_clones_fail_with_the_fix_unless_the_tag_is_inside() {
     // Unshallowed: fine.
     shallow.git(&["fetch", "-q", "--unshallow", "--tags"]);
     assert_eq!(read(&shallow).commits().len(), 5);
+}
+
+#[test]
+fn a_handle_opened_before_deepening_never_reads_the_cut_history_as_whole() {
+    let remote = TestRepo::new();
+    remote.commit("chore: init");
+    remote.annotated_tag("v1.0.0");
+    for i in 0..5 {
+        remote.commit(&format!("fix: number {i}"));
+    }
+    for depth in ["1", "2"] {
+        let shallow = TestRepo::clone_of(&remote.url(), &["--depth", depth]);
+        let stale = Repo::open(shallow.path()).unwrap();
+        shallow.git(&["fetch", "-q", "--unshallow", "--tags"]);
+        assert_eq!(
+            shallow.git(&["rev-parse", "--is-shallow-repository"]),
+            "false"
+        );
+        // libgit2 still hides the old boundary's parents from this handle:
+        // the walk must notice rather than plan from "no release tag".
+        match stale.history(&ReadOptions::default()) {
+            Err(HistoryError::Shallow { commit, .. }) => assert_eq!(
+                commit.as_str(),
+                shallow.git(&[
+                    "rev-parse",
+                    &format!("origin/develop~{}", depth.parse::<u32>().unwrap() - 1)
+                ])
+            ),
+            other => panic!("depth {depth}: {other:?}"),
+        }
+        // Opened again, it sees the whole history.
+        assert_eq!(read(&shallow).commits().len(), 5);
+    }
+}
+
+#[test]
+fn deepen_fetches_the_whole_history_and_the_missing_branches() {
+    let remote = TestRepo::new();
+    remote.commit("chore: init");
+    remote.annotated_tag("v1.0.0");
+    remote.git(&["branch", "master"]);
+    for i in 0..5 {
+        remote.commit(&format!("fix: number {i}"));
+    }
+    let shallow = TestRepo::clone_of(&remote.url(), &["--depth", "1", "--branch", "develop"]);
+    let repo = Repo::open(shallow.path()).unwrap();
+    let git = GitCli::new(repo.path(), "origin", Some(&remote.url()), None);
+    let (repo, deepened) = repo.deepen(&git, &["develop", "master", "gone"]).unwrap();
+    assert_eq!(deepened, Deepened::Fetched);
+    assert!(!repo.is_shallow());
+    let history = repo.history(&ReadOptions::default()).unwrap();
+    assert_eq!(history.base().unwrap().name(), "v1.0.0");
+    assert_eq!(history.commits().len(), 5);
+    // The single-branch clone had no origin/master: fetched; `gone` is not
+    // on the remote: left alone.
+    assert_eq!(
+        shallow.git(&["rev-parse", "refs/remotes/origin/master"]),
+        remote.git(&["rev-parse", "master"])
+    );
+    assert_eq!(
+        shallow.git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/remotes/origin/gone"
+        ]),
+        ""
+    );
+    // Not shallow any more: nothing to do.
+    let (_, again) = repo.deepen(&git, &["develop"]).unwrap();
+    assert_eq!(again, Deepened::NotShallow);
 }
 
 #[test]
