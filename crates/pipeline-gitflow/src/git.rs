@@ -7,9 +7,13 @@
 //! branches, and what HEAD is attached to never matters.
 //!
 //! **Tags** are every `refs/tags/<prefix><semver>`, annotated or
-//! lightweight, peeled to the commit (from `packed-refs` when it records the
-//! peeled id, else by reading the tag object); tags of trees or blobs are
-//! ignored.
+//! lightweight, peeled to the commit; tags of trees or blobs are ignored.
+//! The refs are read from the ref store's files, only those whose names
+//! are versions; the peeled id comes from `packed-refs` when git recorded
+//! it, else from the pack, reading the first line of the tag object (see
+//! the private `tags` and `pack` modules), else from libgit2. Every
+//! version tag is peeled, not only the highest: a lower version on a newer
+//! commit (a merged hotfix) still marks its commits released.
 //!
 //! **The walk** starts at the branch tip and follows every parent (not only
 //! the first: a release tag on a merged hotfix branch counts), newest
@@ -40,6 +44,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, RepositoryOpenFlags};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::history::{BranchTip, Commit, CommitId, History, Tag};
+use crate::pack::{Object, Packs};
+use crate::tags;
 use crate::version::TagFormat;
 
 /// Commits visited after only released ones are left, as git's `SLOP`:
@@ -177,6 +183,15 @@ pub enum HistoryError {
         /// The repository.
         repo: PathBuf,
     },
+    /// The tags' refs could not be read.
+    #[error("cannot read the tags in {}", .repo.display())]
+    Tags {
+        /// The repository.
+        repo: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
     /// libgit2 could not read something.
     #[error("cannot read {what} in {}", .repo.display())]
     Read {
@@ -285,60 +300,81 @@ impl Repo {
             .collect())
     }
 
+    /// Every release tag with the commit it peels to, highest version
+    /// first (ties by name). The refs are read from the ref store's files
+    /// ([`crate::tags`]) and peeled from the packs ([`crate::pack`]);
+    /// libgit2 answers whatever those leave open.
     pub(crate) fn tags_with_oids(
         &self,
         format: &TagFormat,
     ) -> Result<Vec<(Oid, Tag)>, HistoryError> {
-        let glob_error = |source| self.read_error("the tags".to_owned(), source);
-        let mut tags = Vec::new();
+        let common = self.repo.commondir();
+        let refs = tags::release_tag_refs(common, format).map_err(|source| HistoryError::Tags {
+            repo: self.path.clone(),
+            source,
+        })?;
+        // The object to look at for each ref: the peeled one when
+        // packed-refs recorded it (still to be checked to be a commit: a
+        // tag of a tree is not a release), else the ref's target.
+        let object = |value: &tags::Value| match *value {
+            tags::Value::Id {
+                peeled: Some(Some(peeled)),
+                ..
+            } => Some(peeled),
+            tags::Value::Id { target, .. } => Some(target),
+            tags::Value::Other => None,
+        };
+        let wanted: Vec<Oid> = refs.iter().filter_map(|r| object(&r.value)).collect();
+        let mut answers = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            Packs::open(&common.join("objects")).peel(&wanted)
+        }
+        .into_iter();
         let mut odb = None;
-        for reference in self
-            .repo
-            .references_glob("refs/tags/*")
-            .map_err(glob_error)?
-        {
-            let reference = reference.map_err(glob_error)?;
-            let Some(name) = reference
-                .name_bytes()
-                .strip_prefix(b"refs/tags/")
-                .and_then(|name| std::str::from_utf8(name).ok())
-            else {
-                continue;
-            };
-            let Some(version) = format.parse(name) else {
-                continue;
-            };
-            let what = || format!("tag {name}");
-            let commit = match (reference.target_peel(), reference.target()) {
-                // packed-refs recorded the peeled commit of an annotated tag.
-                (Some(peeled), _) => Some(peeled),
-                (None, Some(target)) => {
-                    let odb = match &odb {
-                        Some(odb) => odb,
-                        None => odb.insert(
-                            self.repo
-                                .odb()
-                                .map_err(|source| self.read_error(what(), source))?,
-                        ),
-                    };
-                    let (_, kind) = odb
-                        .read_header(target)
-                        .map_err(|source| self.read_error(what(), source))?;
-                    match kind {
-                        ObjectType::Commit => Some(target),
-                        ObjectType::Tag => reference
-                            .peel(ObjectType::Any)
-                            .ok()
-                            .filter(|object| object.kind() == Some(ObjectType::Commit))
-                            .map(|object| object.id()),
-                        _ => None,
+        let mut tags = Vec::with_capacity(refs.len());
+        for r in refs {
+            let what = || format!("tag {}", r.name);
+            let commit = match object(&r.value) {
+                Some(target) => match answers.next().flatten() {
+                    Some(Object::Commit) => Some(target),
+                    Some(Object::TagOfCommit(commit)) => Some(commit),
+                    Some(Object::NotACommit) => None,
+                    None => {
+                        let odb = match &odb {
+                            Some(odb) => odb,
+                            None => odb.insert(
+                                self.repo
+                                    .odb()
+                                    .map_err(|source| self.read_error(what(), source))?,
+                            ),
+                        };
+                        let (_, kind) = odb
+                            .read_header(target)
+                            .map_err(|source| self.read_error(what(), source))?;
+                        match kind {
+                            ObjectType::Commit => Some(target),
+                            ObjectType::Tag => self
+                                .repo
+                                .find_object(target, Some(ObjectType::Tag))
+                                .and_then(|tag| tag.peel(ObjectType::Any))
+                                .ok()
+                                .filter(|object| object.kind() == Some(ObjectType::Commit))
+                                .map(|object| object.id()),
+                            _ => None,
+                        }
                     }
-                }
+                },
                 // A symbolic ref under refs/tags: resolve it.
-                (None, None) => reference.peel_to_commit().ok().map(|c| c.id()),
+                None => self
+                    .repo
+                    .find_reference(&format!("refs/tags/{}", r.name))
+                    .and_then(|reference| reference.peel_to_commit())
+                    .ok()
+                    .map(|c| c.id()),
             };
             if let Some(commit) = commit {
-                tags.push((commit, Tag::new(name, version, id(commit))));
+                tags.push((commit, Tag::new(r.name, r.version, id(commit))));
             }
         }
         tags.sort_by(|(_, a), (_, b)| {

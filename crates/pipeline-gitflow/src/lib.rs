@@ -64,8 +64,10 @@ mod date;
 pub mod flow;
 pub mod git;
 mod history;
+mod pack;
 pub mod plan;
 pub mod remote;
+mod tags;
 mod version;
 
 pub use changelog::{Entry, ReleaseNotes, Section, SectionKind};

@@ -120,6 +120,94 @@ fn packed_refs_peel_annotated_tags() {
     assert_eq!(next_version(&history).as_deref(), Some("1.1.0"));
 }
 
+/// What git says the release tags are: name and commit, for every tag
+/// whose name is a version and which peels to a commit.
+fn git_release_tags(repo: &TestRepo) -> BTreeSet<(String, String)> {
+    repo.git(&[
+        "for-each-ref",
+        "--format=%(refname:strip=2) %(objecttype) %(*objecttype) %(objectname) %(*objectname)",
+        "refs/tags",
+    ])
+    .lines()
+    .filter_map(|line| {
+        let f: Vec<&str> = line.split(' ').collect();
+        let name = f[0];
+        TagFormat::default().parse(name)?;
+        match (f[1], f[2]) {
+            ("commit", _) => Some((name.to_owned(), f[3].to_owned())),
+            ("tag", "commit") => Some((name.to_owned(), f[4].to_owned())),
+            // A tag of a tag: git's %(*objectname) peels one level only.
+            ("tag", "tag") => Some((
+                name.to_owned(),
+                repo.git(&["rev-parse", &format!("{name}^{{commit}}")]),
+            )),
+            _ => None,
+        }
+    })
+    .collect()
+}
+
+fn our_release_tags(repo: &TestRepo) -> BTreeSet<(String, String)> {
+    Repo::open(repo.path())
+        .unwrap()
+        .release_tags(&TagFormat::default())
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name().to_owned(), t.commit().as_str().to_owned()))
+        .collect()
+}
+
+#[test]
+fn release_tags_are_peeled_as_git_peels_them_in_every_layout() {
+    let repo = TestRepo::new();
+    // Enough objects that a pack is a pack.
+    for i in 0..120 {
+        std::fs::write(repo.path().join(format!("f{}", i % 9)), format!("{i}\n")).unwrap();
+        repo.git(&["add", "."]);
+        repo.git_dated(&["commit", "-q", "-m", &format!("feat: change {i}")]);
+        match i % 5 {
+            0 => repo.annotated_tag(&format!("v1.{i}.0")),
+            1 => repo.tag(&format!("v1.{i}.0")),
+            2 => repo.annotated_tag(&format!("v1.{i}.0-rc.1")),
+            _ => {}
+        }
+    }
+    let tree = repo.git(&["rev-parse", "HEAD^{tree}"]);
+    let blob = repo.git(&["rev-parse", "HEAD:f0"]);
+    repo.git(&["tag", "-a", "v9.0.0", "-m", "a tree", &tree]);
+    repo.git(&["tag", "v9.1.0", &blob]);
+    repo.git(&["tag", "-a", "v9.2.0", "-m", "a tag of a tag", "v1.0.0"]);
+    repo.git(&["symbolic-ref", "refs/tags/v9.3.0", "refs/tags/v1.5.0"]);
+    repo.git(&["tag", "latest"]);
+    let expected = git_release_tags(&repo);
+    assert_eq!(expected.len(), 24 + 24 + 24 + 2);
+    assert!(expected.contains(&(
+        "v9.3.0".to_owned(),
+        repo.git(&["rev-parse", "v1.5.0^{commit}"])
+    )));
+
+    // Loose objects, loose refs.
+    assert_eq!(our_release_tags(&repo), expected, "loose objects");
+    // One pack, loose refs: what `git fetch` into a fresh `git init` leaves.
+    repo.git(&["repack", "-adq"]);
+    assert_eq!(our_release_tags(&repo), expected, "pack, loose refs");
+    // A ref rewritten loose over a packed one wins.
+    repo.git(&["pack-refs", "--all"]);
+    assert_eq!(our_release_tags(&repo), expected, "packed refs");
+    repo.git(&["tag", "-f", "v1.0.0", "HEAD"]);
+    let expected = git_release_tags(&repo);
+    assert!(expected.contains(&("v1.0.0".to_owned(), repo.head())));
+    assert_eq!(
+        our_release_tags(&repo),
+        expected,
+        "packed, one loose over it"
+    );
+    // Deleted from packed-refs.
+    repo.git(&["tag", "-d", "v1.10.0"]);
+    let expected = git_release_tags(&repo);
+    assert_eq!(our_release_tags(&repo), expected, "after a delete");
+}
+
 #[test]
 fn merged_feature_branches_count_once() {
     let repo = TestRepo::new();
