@@ -8,6 +8,7 @@ mod fixture;
 
 mod daemon;
 mod flow;
+mod pinned;
 mod unshallow;
 
 use std::path::Path;
