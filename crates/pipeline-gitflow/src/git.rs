@@ -140,12 +140,19 @@ impl ReadOptions {
 pub enum HistoryError {
     /// No repository at or above the path.
     #[error("no git repository at {}", .path.display())]
+    NotARepository {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A repository that cannot be opened (permissions, a damaged
+    /// `.git`).
+    #[error("cannot open the git repository at {}", .path.display())]
     Open {
         /// The path given.
         path: PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
     /// A branch or remote name that makes no valid ref.
     #[error("{name:?} is not a valid ref name")]
@@ -201,8 +208,59 @@ pub enum HistoryError {
         repo: PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
+}
+
+impl HistoryError {
+    /// How this failure counts: always the caller's input (a path, a
+    /// branch, a clone too shallow) or repository.
+    pub fn kind(&self) -> FailureKind {
+        FailureKind::Input
+    }
+}
+
+/// How a failure counts for whoever runs the step: what an exit code is
+/// made of. Every error of this crate says which it is (`kind()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The step said no: a conflict, the remote moved, a tag elsewhere.
+    /// Nothing was changed; a person or a re-run after a fetch decides.
+    Refused,
+    /// The input, the configuration or the repository is wrong: a path, a
+    /// branch or a remote that does not exist, a shallow clone, local
+    /// changes in the way.
+    Input,
+    /// An external system failed after retries: the git remote (network,
+    /// credentials, no atomic push).
+    External,
+}
+
+/// libgit2's reason for a failure, in its own words, without its class
+/// and code numbers.
+#[derive(Debug)]
+pub struct GitError(git2::Error);
+
+impl GitError {
+    /// libgit2's message.
+    pub fn message(&self) -> &str {
+        self.0.message()
+    }
+}
+
+impl std::fmt::Display for GitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for GitError {}
+
+impl From<git2::Error> for GitError {
+    fn from(error: git2::Error) -> Self {
+        Self(error)
+    }
 }
 
 /// A repository opened for reading.
@@ -223,16 +281,22 @@ impl Repo {
     ///
     /// # Errors
     ///
-    /// [`HistoryError::Open`] when there is none.
+    /// [`HistoryError::NotARepository`] when there is none,
+    /// [`HistoryError::Open`] when it cannot be opened.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
         let repo = Repository::open_ext(
             path,
             RepositoryOpenFlags::empty(),
             std::iter::empty::<&str>(),
         )
-        .map_err(|source| HistoryError::Open {
-            path: path.to_path_buf(),
-            source,
+        .map_err(|source| match source.code() {
+            ErrorCode::NotFound => HistoryError::NotARepository {
+                path: path.to_path_buf(),
+            },
+            _ => HistoryError::Open {
+                path: path.to_path_buf(),
+                source: source.into(),
+            },
         })?;
         // Without libgit2's trailing slash, for messages.
         let path = repo
@@ -542,7 +606,7 @@ impl Repo {
         HistoryError::Read {
             what,
             repo: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
 }

@@ -33,7 +33,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use pipeline_gitflow::{Date, GitCli, PushRef, RefStatus, RemoteError};
+use pipeline_gitflow::{Date, GitCli, PushRef, RemoteError};
 use serde::{Deserialize, Serialize};
 
 use crate::config::valid_env_name;
@@ -765,10 +765,10 @@ impl GitStore {
                 expected: expected.map(str::to_owned),
             }])
             .map_err(|e| remote_error(refs, reference, e))?;
-        let rejection = report.refs().iter().find_map(|(_, status)| match status {
-            RefStatus::Rejected(reason) => Some(reason.clone()),
-            _ => None,
-        });
+        let rejection = report
+            .rejections()
+            .next()
+            .map(|(_, reason)| reason.to_string());
         Ok(match rejection {
             Some(reason) => Pushed::Rejected(reason),
             None => Pushed::Done,

@@ -275,10 +275,11 @@ fn hotfix_documents_and_messages_are_pinned() {
         format!(
             "release v1.2.2 (1.2.2) of commit {fix}, previous v1.2.1\n\
              tag v1.2.2: to create, annotated with the release notes\n\
-             develop: {} -> a merge\n\
+             develop: {} -> a merge commit of {}\n\
              master: {} -> {}\n\
              pushed develop, master and v1.2.2 to origin atomically\n",
             short(&develop),
+            short(&fix),
             short(&master),
             short(&fix)
         )

@@ -4,6 +4,7 @@
 
 mod fixture;
 mod random_history;
+mod release;
 
 use std::collections::BTreeSet;
 
