@@ -2,7 +2,7 @@
 //! around the `pipeline-gitflow` library, which holds every behaviour
 //! (reading the history, planning, the release transaction).
 //!
-//! - [`cli`]: the clap definitions, with examples and the exit codes in
+//! - `cli`: the clap definitions, with examples and the exit codes in
 //!   each `--help`.
 //! - `repo`: the repository, its remote (with the token from `GIT_TOKEN`
 //!   or `GITHUB_TOKEN`) and `--unshallow`.
