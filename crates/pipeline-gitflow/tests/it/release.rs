@@ -337,3 +337,45 @@ fn a_push_that_cannot_reach_the_remote_is_kept_for_a_rerun_to_finish() {
     assert!(released.plan().tag_exists());
     assert_eq!(remote.git(&["rev-parse", "v1.3.0"]), tag);
 }
+
+#[test]
+fn a_hotfix_is_published_the_same_way() {
+    let remote = remote();
+    let dev = TestRepo::clone_of(&remote.url(), &[]);
+    let develop = dev.head();
+    let repo = Repo::open(dev.path()).unwrap();
+    let (start, created) = repo
+        .start_branch(&ReadOptions::default(), "hotfix/crash", false)
+        .unwrap();
+    assert!(created);
+    assert_eq!(start.as_str(), remote.git(&["rev-parse", "master"]));
+    let fix = dev.commit("fix: crash on exit");
+    let decision = repo
+        .plan_hotfix_finish(
+            &ReadOptions::default(),
+            "hotfix/crash",
+            &Request::default(),
+            "2026-11-26".parse().unwrap(),
+            pipeline_gitflow::MergeMode::default(),
+        )
+        .unwrap();
+    let outcome = repo
+        .publish_release(&git_cli(&repo), decision, &Publish::default())
+        .unwrap();
+    let ReleaseOutcome::Released(released) = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(released.plan().tag(), "v1.2.1");
+    assert_eq!(remote.git(&["rev-parse", "v1.2.1^{commit}"]), fix);
+    assert_eq!(remote.git(&["rev-parse", "master"]), fix);
+    // develop gets a merge commit of the hotfix.
+    assert_eq!(
+        remote.git(&["log", "-1", "--format=%P", "develop"]),
+        format!("{develop} {fix}")
+    );
+    assert_eq!(
+        released.develop().map(|c| c.as_str().to_owned()),
+        Some(remote.git(&["rev-parse", "develop"]))
+    );
+    remote.git(&["fsck", "--strict", "--no-progress"]);
+}
