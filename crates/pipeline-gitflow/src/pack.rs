@@ -52,8 +52,10 @@ struct Pack {
 }
 
 /// Bytes of a pack entry read for one object: its header and enough of a
-/// tag's compressed start for `object <40 hex>\ntype <kind>\n`.
-const ENTRY: u64 = 160;
+/// tag's compressed start for `object <40 hex>\ntype <kind>\n` (a dynamic
+/// Huffman block's tables take up to a few hundred bytes before it; too
+/// short, and libgit2 answers).
+const ENTRY: u64 = 512;
 /// Entries closer than this are read in one run.
 const GAP: u64 = 4096;
 /// The longest run read at once.
@@ -416,6 +418,18 @@ mod tests {
         git(d, &["tag", "-a", "tree-tag", "-m", "a tree", &tree]);
         git(d, &["tag", "-a", "blob-tag", "-m", "a blob", &blob]);
         git(d, &["tag", "-a", "tag-of-tag", "-m", "nested", "v0.0.0"]);
+        // Release notes as long as real ones: the fast path still reads it.
+        let notes: String = (0..400)
+            .map(|i| {
+                format!(
+                    "- **scope{}:** change number {i} ({:07x})\n",
+                    i % 13,
+                    i * 7919
+                )
+            })
+            .collect();
+        git(d, &["tag", "-a", "long-notes", "-m", &notes]);
+        let long = Oid::from_str(&git(d, &["rev-parse", "long-notes"])).unwrap();
         let before: Vec<String> = git(
             d,
             &[
@@ -462,7 +476,13 @@ mod tests {
                 tags += 1;
             }
         }
-        assert_eq!(tags, 10);
+        assert_eq!(tags, 11);
+        assert_eq!(
+            packs.peel(&[long]),
+            vec![Some(Object::TagOfCommit(
+                Oid::from_str(&git(d, &["rev-parse", "HEAD"])).unwrap()
+            ))]
+        );
         // Ids no pack holds.
         let absent = [
             Oid::from_str(&"0".repeat(40)).unwrap(),
