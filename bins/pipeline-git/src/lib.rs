@@ -103,7 +103,7 @@ mod tests {
             stderr: String::new(),
         });
         assert_eq!(exit_for(&down), Exit::External);
-        let remote = anyhow::Error::new(FlowError::NoSuchRemote {
+        let remote = anyhow::Error::new(RemoteError::NoSuchRemote {
             remote: "upstream".into(),
             repo: "/r".into(),
         });

@@ -24,7 +24,7 @@ use crate::date::Date;
 use crate::git::{FailureKind, GitError, HistoryError, ReadOptions, Repo, id};
 use crate::history::{BranchTip, CommitId};
 use crate::plan::{NoRelease, Plan, PlanError, Request, plan};
-use crate::remote::RemoteError;
+use crate::remote::{GitCli, RemoteError};
 use crate::version::{BumpOverride, Version};
 
 /// Who makes tags and merge commits.
@@ -249,14 +249,6 @@ pub enum FlowError {
         /// The repository.
         repo: std::path::PathBuf,
     },
-    /// The remote is not one of the repository's remotes.
-    #[error("no remote {remote} in {}: `git remote -v` lists the remotes", .repo.display())]
-    NoSuchRemote {
-        /// The remote's name.
-        remote: String,
-        /// The repository.
-        repo: std::path::PathBuf,
-    },
     /// The release's push failed (the network, credentials, a remote
     /// without atomic pushes) after the local tag and branches were made;
     /// `after` says what became of them.
@@ -326,7 +318,6 @@ impl FlowError {
             | FlowError::StillShallow { .. }
             | FlowError::Checkout { .. }
             | FlowError::Shallow { .. }
-            | FlowError::NoSuchRemote { .. }
             | FlowError::NoHotfix { .. }
             | FlowError::NotUndone { .. }
             | FlowError::Write { .. } => FailureKind::Input,
@@ -1322,6 +1313,73 @@ impl Repo {
             }
         }
         Ok(())
+    }
+}
+
+/// What [`Repo::deepen`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deepened {
+    /// The clone was not shallow: nothing fetched.
+    NotShallow,
+    /// The whole history was fetched.
+    Fetched,
+}
+
+impl Repo {
+    /// Deepens a shallow clone: `git fetch --unshallow --tags <remote>`,
+    /// then each of `branches` the remote has and the clone has no
+    /// remote-tracking ref for (a single-branch clone has no
+    /// `<remote>/master`), into `refs/remotes/<remote>/<branch>`.
+    ///
+    /// Takes the repository and gives it back opened again: libgit2 reads
+    /// the shallow boundary when a repository is opened and keeps hiding
+    /// the parents of the old boundary commits afterwards, so a handle
+    /// opened before the fetch would still see the history cut. A
+    /// repository still shallow after the fetch is an error: nothing is
+    /// ever read from a history that may be cut.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::Remote`] when git fails against the remote,
+    /// [`FlowError::StillShallow`], [`FlowError::History`] when the
+    /// repository cannot be opened again.
+    pub fn deepen(self, git: &GitCli, branches: &[&str]) -> Result<(Repo, Deepened), FlowError> {
+        if !self.is_shallow() {
+            return Ok((self, Deepened::NotShallow));
+        }
+        git.fetch_unshallow()?;
+        let remote = git.remote().to_owned();
+        let missing: Vec<String> = branches
+            .iter()
+            .filter(|branch| {
+                let tracking = format!("refs/remotes/{remote}/{branch}");
+                self.repo.find_reference(&tracking).is_err()
+            })
+            .map(|branch| format!("refs/heads/{branch}"))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(String::as_str).collect();
+            let present = git.ls_remote(&names)?;
+            let refspecs: Vec<String> = missing
+                .iter()
+                .filter(|name| present.contains_key(name.as_str()))
+                .map(|name| {
+                    let branch = name.trim_start_matches("refs/heads/");
+                    format!("+{name}:refs/remotes/{remote}/{branch}")
+                })
+                .collect();
+            if !refspecs.is_empty() {
+                git.fetch(&refspecs)?;
+            }
+        }
+        let path = self.path.clone();
+        drop(self);
+        let reopened = Repo::open(&path)?;
+        if reopened.is_shallow() {
+            return Err(FlowError::StillShallow { remote, repo: path });
+        }
+        Ok((reopened, Deepened::Fetched))
     }
 }
 

@@ -141,14 +141,14 @@ pub use changelog::{Entry, ReleaseNotes, Section, SectionKind};
 pub use conventional::{CommitType, ConventionalCommit, Footer, NotConventional, Separator};
 pub use date::{Date, InvalidDate, parse_rfc3339, rfc3339};
 pub use flow::{
-    AfterFailedPush, BranchUpdate, FlowError, Identity, Integration, MergeMode, ReleaseDecision,
-    ReleasePlan, ReleaseRequest, SyncPlan, Target,
+    AfterFailedPush, BranchUpdate, Deepened, FlowError, Identity, Integration, MergeMode,
+    ReleaseDecision, ReleasePlan, ReleaseRequest, SyncPlan, Target,
 };
 pub use git::{FailureKind, GitError, HistoryError, ReadOptions, Repo};
 pub use history::{BranchTip, Commit, CommitId, History, Tag};
 pub use plan::{Change, ChangeKind, NoRelease, Plan, PlanError, Reason, Release, Request, plan};
 pub use release::{Publish, ReleaseOutcome, Released};
-pub use remote::{Deepened, GitCli, PushRef, PushReport, RefStatus, Rejection, RemoteError, Retry};
+pub use remote::{GitCli, PushRef, PushReport, RefStatus, Rejection, RemoteError, Retry};
 pub use version::{
     Bump, BumpOverride, InvalidChannel, InvalidVersion, PreRelease, TagFormat, Version,
     parse_release_version,

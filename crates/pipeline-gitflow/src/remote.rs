@@ -41,7 +41,6 @@ use std::time::Duration;
 
 use pipeline_ci::Secret;
 
-use crate::flow::FlowError;
 use crate::git::{FailureKind, Repo};
 
 /// How often and how patiently network failures are retried.
@@ -86,6 +85,14 @@ impl Retry {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteError {
+    /// The remote is not one of the repository's remotes.
+    #[error("no remote {remote} in {}: `git remote -v` lists the remotes", .repo.display())]
+    NoSuchRemote {
+        /// The remote's name.
+        remote: String,
+        /// The repository.
+        repo: PathBuf,
+    },
     /// `git` could not be started.
     #[error("cannot run git in {}", .dir.display())]
     Spawn {
@@ -154,10 +161,14 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
-    /// How this failure counts: the remote (or git itself) failed,
-    /// [`FailureKind::External`].
+    /// How this failure counts: a remote the repository does not have is
+    /// the caller's [`FailureKind::Input`]; the rest is the remote (or git
+    /// itself) failing, [`FailureKind::External`].
     pub fn kind(&self) -> FailureKind {
-        FailureKind::External
+        match self {
+            RemoteError::NoSuchRemote { .. } => FailureKind::Input,
+            _ => FailureKind::External,
+        }
     }
 }
 
@@ -440,11 +451,16 @@ impl GitCli {
     ///
     /// # Errors
     ///
-    /// [`FlowError::NoSuchRemote`] when the repository has no such remote.
-    pub fn for_remote(repo: &Repo, remote: &str, token: Option<Secret>) -> Result<Self, FlowError> {
+    /// [`RemoteError::NoSuchRemote`] when the repository has no such
+    /// remote.
+    pub fn for_remote(
+        repo: &Repo,
+        remote: &str,
+        token: Option<Secret>,
+    ) -> Result<Self, RemoteError> {
         let url = repo
             .remote_url(remote)
-            .ok_or_else(|| FlowError::NoSuchRemote {
+            .ok_or_else(|| RemoteError::NoSuchRemote {
                 remote: remote.to_owned(),
                 repo: repo.path().to_path_buf(),
             })?;
@@ -754,73 +770,6 @@ impl GitCli {
             });
         }
         Ok(compare_push(refs, &parse_ls_remote(&stdout)))
-    }
-}
-
-/// What [`Repo::deepen`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Deepened {
-    /// The clone was not shallow: nothing fetched.
-    NotShallow,
-    /// The whole history was fetched.
-    Fetched,
-}
-
-impl Repo {
-    /// Deepens a shallow clone: `git fetch --unshallow --tags <remote>`,
-    /// then each of `branches` the remote has and the clone has no
-    /// remote-tracking ref for (a single-branch clone has no
-    /// `<remote>/master`), into `refs/remotes/<remote>/<branch>`.
-    ///
-    /// Takes the repository and gives it back opened again: libgit2 reads
-    /// the shallow boundary when a repository is opened and keeps hiding
-    /// the parents of the old boundary commits afterwards, so a handle
-    /// opened before the fetch would still see the history cut. A
-    /// repository still shallow after the fetch is an error: nothing is
-    /// ever read from a history that may be cut.
-    ///
-    /// # Errors
-    ///
-    /// [`FlowError::Remote`] when git fails against the remote,
-    /// [`FlowError::StillShallow`], [`FlowError::History`] when the
-    /// repository cannot be opened again.
-    pub fn deepen(self, git: &GitCli, branches: &[&str]) -> Result<(Repo, Deepened), FlowError> {
-        if !self.is_shallow() {
-            return Ok((self, Deepened::NotShallow));
-        }
-        git.fetch_unshallow()?;
-        let remote = git.remote().to_owned();
-        let missing: Vec<String> = branches
-            .iter()
-            .filter(|branch| {
-                let tracking = format!("refs/remotes/{remote}/{branch}");
-                self.repo.find_reference(&tracking).is_err()
-            })
-            .map(|branch| format!("refs/heads/{branch}"))
-            .collect();
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().map(String::as_str).collect();
-            let present = git.ls_remote(&names)?;
-            let refspecs: Vec<String> = missing
-                .iter()
-                .filter(|name| present.contains_key(name.as_str()))
-                .map(|name| {
-                    let branch = name.trim_start_matches("refs/heads/");
-                    format!("+{name}:refs/remotes/{remote}/{branch}")
-                })
-                .collect();
-            if !refspecs.is_empty() {
-                git.fetch(&refspecs)?;
-            }
-        }
-        let path = self.path.clone();
-        drop(self);
-        let reopened = Repo::open(&path)?;
-        if reopened.is_shallow() {
-            return Err(FlowError::StillShallow { remote, repo: path });
-        }
-        Ok((reopened, Deepened::Fetched))
     }
 }
 
