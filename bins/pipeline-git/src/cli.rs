@@ -3,15 +3,84 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pipeline_gitflow::{BumpOverride, Date, MergeMode, PreRelease};
+use pipeline_gitflow::{
+    BumpOverride, Date, MergeMode, PreRelease, ReadOptions, Request, Retry, TagFormat,
+};
 
-pub(crate) const EXIT_CODES: &str = "Exit codes: 0 success, including \"no release\" and a re-run \
-that finds the work done; \
+/// The exit codes, as a literal so that `concat!` can put them after each
+/// command's examples.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes: 0 success, including \"no release\" and a re-run that finds the work done; \
 1 the step said no (a merge conflict, the remote moved since it was fetched, a tag that exists \
 at another commit, branches that diverged); \
-2 usage, configuration or input error (bad flag, no repository, branch not found, shallow clone, \
-a version not newer than the last release, local changes in the way); \
-3 an external system failed after retries (the git remote: network, credentials, no atomic push).";
+2 usage, configuration or input error (bad flag, no repository, no such remote, branch not \
+found, shallow clone, a version not newer than the last release, local changes in the way); \
+3 an external system failed after retries (the git remote: network, credentials, no atomic push)."
+    };
+}
+
+pub(crate) const EXIT_CODES: &str = exit_codes!();
+
+const VERSION_HELP: &str = concat!(
+    "Examples:
+  pipeline-git version                   # 1.4.0, or nothing when no release is due
+  pipeline-git version --json            # with the previous tag, the reason and the counts
+  pipeline-git version --pre rc          # 1.4.0-rc.1, then rc.2 once that is tagged
+  pipeline-git version --bump major      # whatever the commits say
+  pipeline-git version --unshallow       # in a shallow CI checkout (fetch-depth: 1)
+
+",
+    exit_codes!()
+);
+
+const CHANGELOG_HELP: &str = concat!(
+    "Examples:
+  pipeline-git changelog                               # Markdown on stdout, dated today (UTC)
+  pipeline-git changelog --date 2026-11-26 --output RELEASE_NOTES.md
+  pipeline-git changelog --json                        # the notes and their sections as JSON
+
+",
+    exit_codes!()
+);
+
+const SYNC_HELP: &str = concat!(
+    "Examples:
+  pipeline-git sync                  # merge origin/master into develop, check develop out
+  pipeline-git sync --dry-run        # say what it would do
+  pipeline-git sync --unshallow      # in a shallow CI checkout
+
+",
+    exit_codes!()
+);
+
+const RELEASE_HELP: &str = concat!(
+    "Examples:
+  pipeline-git release                            # tag HEAD, push develop, master and the tag
+  pipeline-git release --dry-run                  # read the remote, say what would be pushed
+  pipeline-git release --commit \"$GITHUB_SHA\" --changelog-file notes.md
+  GITHUB_TOKEN=... pipeline-git release --json    # an https remote, the result as JSON
+
+",
+    exit_codes!()
+);
+
+const HOTFIX_START_HELP: &str = concat!(
+    "Examples:
+  pipeline-git hotfix start crash       # hotfix/crash from origin/master, checked out
+
+",
+    exit_codes!()
+);
+
+const HOTFIX_FINISH_HELP: &str = concat!(
+    "Examples:
+  pipeline-git hotfix finish            # the hotfix/NAME branch checked out
+  pipeline-git hotfix finish crash      # tag v1.3.1, bring master to it, merge it into develop
+
+",
+    exit_codes!()
+);
 
 /// Git flow steps of a release pipeline: merge master into develop, the next
 /// version and its release notes, the release tagged and pushed atomically,
@@ -33,11 +102,11 @@ pub(crate) enum Command {
     /// Prints the version alone on stdout (nothing when no release is due)
     /// and why on stderr. Without any release tag, versions start from
     /// 0.0.0: the first `feat` gives 0.1.0.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = VERSION_HELP)]
     Version(VersionArgs),
     /// Print the release notes of the next version as Markdown (Keep a
     /// Changelog style), grouped by type, breaking changes first.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = CHANGELOG_HELP)]
     Changelog(ChangelogArgs),
     /// Merge the main branch into develop (fast-forward when possible, else
     /// a merge commit) and check the result out, so the tests run on what
@@ -47,7 +116,7 @@ pub(crate) enum Command {
     /// of the remote's, from an earlier sync, is built on). The merge is
     /// computed in memory first: on a conflict nothing changes and the
     /// paths are listed (exit 1). Prints develop's new commit on stdout.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = SYNC_HELP)]
     Sync(SyncArgs),
     /// Tag the tested commit (HEAD or --commit) with the next version and
     /// its release notes, bring master to it, and push develop, master and
@@ -62,7 +131,7 @@ pub(crate) enum Command {
     /// remotes (sent as a header through git's environment, never on a
     /// command line or in output), else the SSH agent and git's credential
     /// helpers. Prints the tag on stdout.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = RELEASE_HELP)]
     Release(ReleaseArgs),
     /// The hotfix branches of git flow.
     #[command(subcommand)]
@@ -73,12 +142,12 @@ pub(crate) enum Command {
 pub(crate) enum HotfixCommand {
     /// Create the branch hotfix/NAME at the main branch (read from the
     /// remote's refs) and check it out; an existing one is checked out.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = HOTFIX_START_HELP)]
     Start(HotfixStartArgs),
     /// Tag a patch release on the hotfix branch's tip, bring master to it
     /// and merge it into develop, and push develop, master and the tag
     /// atomically, as `release` does.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = HOTFIX_FINISH_HELP)]
     Finish(HotfixFinishArgs),
 }
 
@@ -124,6 +193,43 @@ impl From<MergeArg> for MergeMode {
             MergeArg::Ff => MergeMode::FastForward,
             MergeArg::NoFf => MergeMode::NoFastForward,
         }
+    }
+}
+
+impl FlowArgs {
+    /// How network failures are retried.
+    pub(crate) fn retry(&self) -> Retry {
+        Retry::new(
+            self.attempts,
+            std::time::Duration::from_millis(self.retry_delay_ms),
+        )
+    }
+}
+
+impl RepoArgs {
+    /// Where and how the history is read.
+    pub(crate) fn read_options(&self) -> ReadOptions {
+        ReadOptions::default()
+            .remote(self.remote.clone())
+            .develop_branch(self.develop_branch.clone())
+            .main_branch(self.main_branch.clone())
+            .tag_format(self.tag_format())
+    }
+
+    pub(crate) fn tag_format(&self) -> TagFormat {
+        TagFormat::new(self.tag_prefix.clone())
+    }
+
+    /// What the version is asked to be.
+    pub(crate) fn request(&self, plan: &PlanArgs) -> Request {
+        let mut request = Request::new(self.tag_format());
+        if let Some(bump) = &plan.bump {
+            request = request.bump(bump.clone());
+        }
+        if let Some(pre) = &plan.pre {
+            request = request.pre_release(pre.clone());
+        }
+        request
     }
 }
 

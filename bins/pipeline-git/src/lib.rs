@@ -1,35 +1,35 @@
 //! The `pipeline-git` command line: argument parsing, output and exit codes
-//! around the `pipeline-gitflow` library.
+//! around the `pipeline-gitflow` library, which holds every behaviour
+//! (reading the history, planning, the release transaction).
 //!
-//! Exit codes: 0 success (also when no release is due, and a re-run that
-//! finds the work done); 1 the step said no (a merge conflict, the remote
-//! moved, a tag that exists elsewhere, diverged branches, a release commit
-//! that is not on develop); 2 usage,
-//! configuration or input error (bad flag, no repository, branch not found,
-//! shallow clone, a version not newer than the last release); 3 the git
-//! remote failed after retries (network, credentials, no atomic push).
+//! - `cli`: the clap definitions, with examples and the exit codes in
+//!   each `--help`.
+//! - `repo`: the repository, its remote (with the token from `GIT_TOKEN`
+//!   or `GITHUB_TOKEN`) and `--unshallow`.
+//! - `version`: `version` and `changelog`. `flow`: `sync`, `release` and
+//!   `hotfix`. Each parses, calls the library, renders.
+//! - `output`: stdout, and the step outputs and job summary in Actions.
 //!
-//! `release` releases only what is on develop: a commit contained in the
-//! remote's develop, or exactly the local develop `sync` left (its merge
-//! result); anything else (a feature branch) is refused with exit 1,
-//! naming the commit and both branches.
+//! Exit codes follow from the library error's `kind()`: 0 success (also
+//! when no release is due, and a re-run that finds the work done); 1 the
+//! step said no (a merge conflict, the remote moved, a tag that exists
+//! elsewhere, diverged branches, a release commit that is not on
+//! develop); 2 usage, configuration or input error (bad flag, no
+//! repository, no such remote, branch not found, shallow clone, a version
+//! not newer than the last release); 3 the git remote failed after
+//! retries (network, credentials, no atomic push).
 //!
-//! A failed push: the remote is read again (`ls-remote` at the push URL).
-//! If it holds what was pushed (the reply was lost), the release succeeded.
-//! If it does not, the local tag and branch moves are undone. If it cannot
-//! be read, they are kept, and a re-run on the same commit finds the tag
-//! there and finishes that release instead of planning a new one.
-//! Refused credentials and a remote without atomic pushes send nothing:
-//! undone without looking.
-//!
-//! The token (`GIT_TOKEN`/`GITHUB_TOKEN`) is redacted from every message
-//! this binary prints.
+//! The token is redacted from every message this binary prints.
 
 mod cli;
 mod flow;
-mod release;
+mod output;
+mod repo;
+mod version;
 
 use std::process::ExitCode;
+
+use pipeline_gitflow::{FailureKind, FlowError, HistoryError, PlanError, RemoteError};
 
 pub use pipeline_cli::Exit;
 
@@ -42,8 +42,8 @@ pub fn main() -> ExitCode {
     pipeline_cli::init_logging(cli.verbosity.verbose);
     let env = pipeline_ci::Env::from_vars(std::env::vars());
     let result = match cli.command {
-        cli::Command::Version(args) => release::version(&args, &env),
-        cli::Command::Changelog(args) => release::changelog(&args, &env),
+        cli::Command::Version(args) => version::version(&args, &env),
+        cli::Command::Changelog(args) => version::changelog(&args, &env),
         cli::Command::Sync(args) => flow::sync(&args, &env),
         cli::Command::Release(args) => flow::release(&args, &env),
         cli::Command::Hotfix(cli::HotfixCommand::Start(args)) => flow::hotfix_start(&args, &env),
@@ -52,13 +52,66 @@ pub fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            let secrets: Vec<pipeline_ci::Secret> = ["GIT_TOKEN", "GITHUB_TOKEN"]
+            let secrets: Vec<pipeline_ci::Secret> = repo::TOKEN_VARIABLES
                 .iter()
                 .filter_map(|name| env.get_secret(name))
                 .collect();
             let refs: Vec<&pipeline_ci::Secret> = secrets.iter().collect();
             eprintln!("error: {}", pipeline_ci::redact(&format!("{e:#}"), &refs));
-            release::exit_for(&e).into()
+            exit_for(&e).into()
         }
+    }
+}
+
+/// The exit code of a failed run: the library error's kind; anything else
+/// (a file that cannot be written) is the caller's input.
+fn exit_for(error: &anyhow::Error) -> Exit {
+    let kind = error
+        .downcast_ref::<FlowError>()
+        .map(FlowError::kind)
+        .or_else(|| error.downcast_ref::<HistoryError>().map(HistoryError::kind))
+        .or_else(|| error.downcast_ref::<PlanError>().map(PlanError::kind))
+        .or_else(|| error.downcast_ref::<RemoteError>().map(RemoteError::kind));
+    match kind {
+        Some(FailureKind::Refused) => Exit::Refused,
+        Some(FailureKind::External) => Exit::External,
+        _ => Exit::Usage,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_code_follows_the_errors_kind() {
+        let tag = anyhow::Error::new(PlanError::TagExists {
+            tag: "v1.0.0".into(),
+            existing: pipeline_gitflow::CommitId::new("a"),
+            branch: "develop".into(),
+            tip: pipeline_gitflow::CommitId::new("b"),
+        });
+        assert_eq!(exit_for(&tag), Exit::Refused);
+        assert_eq!(exit_for(&anyhow::anyhow!("no repository")), Exit::Usage);
+        let moved = anyhow::Error::new(FlowError::RemoteMoved {
+            remote: "origin".into(),
+            refs: vec!["refs/heads/develop".into()],
+        });
+        assert_eq!(exit_for(&moved), Exit::Refused);
+        let down = anyhow::Error::new(RemoteError::AtomicUnsupported {
+            remote: "origin".into(),
+            stderr: String::new(),
+        });
+        assert_eq!(exit_for(&down), Exit::External);
+        let remote = anyhow::Error::new(RemoteError::NoSuchRemote {
+            remote: "upstream".into(),
+            repo: "/r".into(),
+        });
+        assert_eq!(exit_for(&remote), Exit::Usage);
+        let wrapped = anyhow::Error::new(FlowError::Remote(RemoteError::Auth {
+            remote: "origin".into(),
+            stderr: String::new(),
+        }));
+        assert_eq!(exit_for(&wrapped), Exit::External);
     }
 }

@@ -6,6 +6,14 @@
 #   git describe --tags --abbrev=0 develop      # the newest tag
 #   git log <that tag>..develop --format=%B     # the messages since
 #
+# in both layouts a CI checkout may have, in one run:
+#
+#   loose   every tag a file under refs/tags/, no peeled ids recorded: what
+#           `git fetch` into a fresh `git init` leaves (actions/checkout does
+#           exactly that) and what `git fast-import` leaves;
+#   packed  `git pack-refs --all`, peeled ids recorded: what `git clone`
+#           leaves;
+#
 # and the start-up time of `pipeline-git --version`.
 #
 #   bash crates/pipeline-gitflow/scripts/bench-version.sh
@@ -13,19 +21,20 @@
 #
 # Environment: COMMITS (100000), TAGS (5000), SINCE (15: commits on develop
 # after the newest tag), RUNS (50), WARMUP (5), REGEN (0; 1 rebuilds the
-# repository even if it exists).
+# repositories even if they exist).
 #
 # The repository: a develop line with a 3-commit feature branch merged every
 # 40 commits, Conventional Commit messages, one file changed per commit;
 # tags spread evenly along develop's first-parent line, 80% annotated and 20%
-# lightweight, versions rising with history; `git pack-refs --all` as a clone
-# leaves it (peeled tags recorded); no commit-graph file (clones and fetches
-# do not write one by default). Generated with `git fast-import` in seconds.
+# lightweight, versions rising with history; objects in one pack; no
+# commit-graph file (clones and fetches do not write one by default).
+# Generated with `git fast-import` in about a minute, then copied for the
+# packed layout.
 #
 # Timings: hyperfine -N (no shell), so the two git commands are timed one by
 # one and their means added up, without a shell's start-up in git's figure.
-# Before timing, the script checks that both sides agree: the same base tag
-# and the same number of commits since it.
+# Before timing, the script checks that both sides agree in each layout: the
+# same base tag and the same number of commits since it.
 #
 # Output: a Markdown table on stdout and in target/bench/git-version-bench.md;
 # hyperfine's JSON in target/bench/logs/.
@@ -46,7 +55,9 @@ REGEN="${REGEN:-0}"
 
 OUT="$ROOT/target/bench"
 LOGS="$OUT/logs"
-REPO="$OUT/git-${COMMITS}c-${TAGS}t-${SINCE}s"
+BASE="$OUT/git-${COMMITS}c-${TAGS}t-${SINCE}s"
+LOOSE="$BASE-loose"
+PACKED="$BASE-packed"
 REPORT="$OUT/git-version-bench.md"
 BIN="$ROOT/target/release/pipeline-git"
 
@@ -142,32 +153,43 @@ sys.stderr.write(f"{mark} commits, {len(mainline)} on develop's first-parent lin
 PY
 }
 
-if [[ "$REGEN" == 1 || ! -f "$REPO/.complete" ]]; then
-    rm -rf "$REPO"
-    say "generating $REPO with git fast-import"
+if [[ "$REGEN" == 1 || ! -f "$LOOSE/.complete" || ! -f "$PACKED/.complete" ]]; then
+    rm -rf "$LOOSE" "$PACKED"
+    say "generating $LOOSE with git fast-import"
     start=$EPOCHREALTIME
-    git init -q -b develop "$REPO"
-    generate | git -C "$REPO" fast-import --quiet || die "fast-import failed"
-    git -C "$REPO" update-ref -d refs/heads/feature
-    git -C "$REPO" pack-refs --all
-    touch "$REPO/.complete"
+    git init -q -b develop "$LOOSE"
+    generate | git -C "$LOOSE" fast-import --quiet || die "fast-import failed"
+    git -C "$LOOSE" update-ref -d refs/heads/feature
+    [[ ! -e "$LOOSE/.git/packed-refs" ]] || die "fast-import wrote packed-refs: the loose layout is not loose"
+    cp -a "$LOOSE" "$PACKED"
+    git -C "$PACKED" pack-refs --all
+    touch "$LOOSE/.complete" "$PACKED/.complete"
     say "generated in $(python3 -c "print(f'{$EPOCHREALTIME - $start:.1f}')") s"
 fi
-count="$(git -C "$REPO" rev-list --count develop)"
-ntags="$(git -C "$REPO" tag | wc -l | tr -d ' ')"
-say "repository: $count commits, $ntags tags"
+count="$(git -C "$LOOSE" rev-list --count develop)"
+ntags="$(git -C "$LOOSE" tag | wc -l | tr -d ' ')"
+nloose="$(find "$LOOSE/.git/refs/tags" -type f | wc -l | tr -d ' ')"
+npacked="$(grep -c ' refs/tags/' "$PACKED/.git/packed-refs" || true)"
+say "repository: $count commits, $ntags tags ($nloose loose files; $npacked in packed-refs of the copy)"
 
 # --- (c) both sides agree ------------------------------------------------------
-TAG="$(git -C "$REPO" describe --tags --abbrev=0 develop)"
-GIT_SINCE="$(git -C "$REPO" rev-list --count "$TAG..develop")"
-JSON="$("$BIN" version --repo "$REPO" --json 2>/dev/null)" || die "pipeline-git version failed"
-read -r OUR_TAG OUR_SINCE OUR_VERSION < <(python3 -c '
+agree() { # repository; prints "tag since version"
+    local repo="$1" tag since json ours
+    tag="$(git -C "$repo" describe --tags --abbrev=0 develop)"
+    since="$(git -C "$repo" rev-list --count "$tag..develop")"
+    json="$("$BIN" version --repo "$repo" --json 2>/dev/null)" || die "pipeline-git version failed in $repo"
+    read -r ours_tag ours_since ours_version < <(python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
-print(d["previous_tag"], d["commits"]["total"], d["version"])' "$JSON")
-[[ "$OUR_TAG" == "$TAG" ]] || die "base tag: git says $TAG, pipeline-git says $OUR_TAG"
-[[ "$OUR_SINCE" == "$GIT_SINCE" ]] || die "commits since $TAG: git says $GIT_SINCE, pipeline-git says $OUR_SINCE"
-say "both sides agree: base $TAG, $GIT_SINCE commits since; next version $OUR_VERSION"
+print(d["previous_tag"], d["commits"]["total"], d["version"])' "$json")
+    [[ "$ours_tag" == "$tag" ]] || die "$repo: base tag: git says $tag, pipeline-git says $ours_tag"
+    [[ "$ours_since" == "$since" ]] || die "$repo: commits since $tag: git says $since, pipeline-git says $ours_since"
+    echo "$tag $since $ours_version"
+}
+read -r TAG GIT_SINCE OUR_VERSION < <(agree "$LOOSE")
+read -r TAG_P _ _ < <(agree "$PACKED")
+[[ "$TAG_P" == "$TAG" ]] || die "the two layouts disagree: $TAG and $TAG_P"
+say "both sides agree in both layouts: base $TAG, $GIT_SINCE commits since; next version $OUR_VERSION"
 
 # --- (d) timings ---------------------------------------------------------------
 bench() { # name, command...
@@ -180,36 +202,42 @@ import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
 print(" ".join("%.2f" % (r[k] * 1000) for k in ("mean", "stddev", "min")))' "$LOGS/$name.json"
 }
+ratio() { python3 -c "print(f'{$1 / ($2 + $3):.2f}')"; }
+verdict() { python3 -c "print('met' if $1 <= 0.5 * ($2 + $3) else 'MISSED')"; }
 
 say "timing ($RUNS runs each, $WARMUP warm-up)"
-read -r OURS OURS_SD OURS_MIN < <(bench pipeline-git "$BIN version --repo $REPO")
-read -r DESC DESC_SD DESC_MIN < <(bench git-describe "git -C $REPO describe --tags --abbrev=0 develop")
-read -r LOG LOG_SD LOG_MIN < <(bench git-log "git -C $REPO log $TAG..develop --format=%B")
+read -r L_OURS L_OURS_SD L_OURS_MIN < <(bench loose-pipeline-git "$BIN version --repo $LOOSE")
+read -r P_OURS P_OURS_SD P_OURS_MIN < <(bench packed-pipeline-git "$BIN version --repo $PACKED")
+read -r L_DESC L_DESC_SD L_DESC_MIN < <(bench loose-git-describe "git -C $LOOSE describe --tags --abbrev=0 develop")
+read -r P_DESC P_DESC_SD P_DESC_MIN < <(bench packed-git-describe "git -C $PACKED describe --tags --abbrev=0 develop")
+read -r L_LOG L_LOG_SD L_LOG_MIN < <(bench loose-git-log "git -C $LOOSE log $TAG..develop --format=%B")
+read -r P_LOG P_LOG_SD P_LOG_MIN < <(bench packed-git-log "git -C $PACKED log $TAG..develop --format=%B")
 read -r START START_SD START_MIN < <(bench startup "$BIN --version")
-# Both git commands in one shell, for reference (includes bash's start-up).
-read -r SHELL_BOTH SHELL_SD SHELL_MIN < <(bench git-shell \
-    "bash -c 'git -C $REPO log \"\$(git -C $REPO describe --tags --abbrev=0 develop)..develop\" --format=%B >/dev/null'")
 
-GIT_SUM="$(python3 -c "print(f'{$DESC + $LOG:.2f}')")"
-RATIO="$(python3 -c "print(f'{$OURS / ($DESC + $LOG):.2f}')")"
-VERDICT_V="$(python3 -c "print('met' if $OURS <= 1.5 * ($DESC + $LOG) else 'MISSED')")"
+L_SUM="$(python3 -c "print(f'{$L_DESC + $L_LOG:.2f}')")"
+P_SUM="$(python3 -c "print(f'{$P_DESC + $P_LOG:.2f}')")"
+L_RATIO="$(ratio "$L_OURS" "$L_DESC" "$L_LOG")"
+P_RATIO="$(ratio "$P_OURS" "$P_DESC" "$P_LOG")"
+L_VERDICT="$(verdict "$L_OURS" "$L_DESC" "$L_LOG")"
+P_VERDICT="$(verdict "$P_OURS" "$P_DESC" "$P_LOG")"
 VERDICT_S="$(python3 -c "print('met' if $START < 10 else 'MISSED')")"
 
 {
     echo "## \`pipeline-git version\` vs the git command line"
     echo
-    echo "Repository: $count commits, $ntags tags (80% annotated), packed refs, no commit-graph; base $TAG, $GIT_SINCE commits since."
+    echo "Repository: $count commits, $ntags tags (80% annotated), one pack, no commit-graph; base $TAG, $GIT_SINCE commits since."
+    echo "Layouts: loose (every tag a file under refs/tags/, as \`git fetch\` into a fresh \`git init\` and \`fast-import\` leave it) and packed (\`git pack-refs --all\`, peeled ids recorded, as \`git clone\` leaves it)."
     echo "$(uname -srm), $(nproc) CPU(s); $(git --version); hyperfine -N, $RUNS runs after $WARMUP warm-up."
     echo
-    echo "| command | mean ms | ± ms | min ms |"
-    echo "|---|---:|---:|---:|"
-    echo "| \`pipeline-git version\` | $OURS | $OURS_SD | $OURS_MIN |"
-    echo "| \`git describe --tags --abbrev=0 develop\` | $DESC | $DESC_SD | $DESC_MIN |"
-    echo "| \`git log $TAG..develop --format=%B\` | $LOG | $LOG_SD | $LOG_MIN |"
-    echo "| git, both commands (sum of means) | $GIT_SUM | | |"
-    echo "| git, both in one \`bash -c\` (reference) | $SHELL_BOTH | $SHELL_SD | $SHELL_MIN |"
-    echo "| \`pipeline-git --version\` (start-up) | $START | $START_SD | $START_MIN |"
+    echo "| command | loose: mean ms | ± | min | packed: mean ms | ± | min |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| \`pipeline-git version\` | $L_OURS | $L_OURS_SD | $L_OURS_MIN | $P_OURS | $P_OURS_SD | $P_OURS_MIN |"
+    echo "| \`git describe --tags --abbrev=0 develop\` | $L_DESC | $L_DESC_SD | $L_DESC_MIN | $P_DESC | $P_DESC_SD | $P_DESC_MIN |"
+    echo "| \`git log $TAG..develop --format=%B\` | $L_LOG | $L_LOG_SD | $L_LOG_MIN | $P_LOG | $P_LOG_SD | $P_LOG_MIN |"
+    echo "| git, both commands (sum of means) | $L_SUM | | | $P_SUM | | |"
+    echo "| \`pipeline-git --version\` (start-up) | $START | $START_SD | $START_MIN | | | |"
     echo
-    echo "- version: ${RATIO}× git's time (target ≤ 1.5×): $VERDICT_V"
+    echo "- loose refs: ${L_RATIO}× git's time (target ≤ 0.5×): $L_VERDICT"
+    echo "- packed refs: ${P_RATIO}× git's time (target ≤ 0.5×): $P_VERDICT"
     echo "- start-up: $START ms (target < 10 ms): $VERDICT_S"
 } | tee "$REPORT"

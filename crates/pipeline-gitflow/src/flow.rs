@@ -1,9 +1,11 @@
 //! The write side of the git flow, on the local repository with git2:
 //! merging `master` into `develop` ([`Repo::plan_sync`], [`Repo::sync`]),
+//! hotfix branches ([`Repo::start_branch`], [`Repo::plan_hotfix_finish`]),
 //! planning a release ([`Repo::plan_release`]: the tag, where `develop` and
-//! `master` go, what the remote must still hold) and making its local part
-//! ([`Repo::apply_release`]: the annotated tag, a merge commit if any, the
-//! local branches). Pushing is [`crate::remote`]'s job.
+//! `master` go, what the remote must still hold) and making or undoing its
+//! local part (the annotated tag, a merge commit if any, the local
+//! branches). The release transaction around it, with the push, is
+//! [`crate::release`]; the remote, [`crate::remote`].
 //!
 //! **Invariants.** Every merge is computed in memory first
 //! (`merge_commits`); a conflict is an error listing the paths, and then no
@@ -19,9 +21,10 @@ use git2::{ErrorCode, Oid, Signature};
 
 use crate::changelog::ReleaseNotes;
 use crate::date::Date;
-use crate::git::{HistoryError, ReadOptions, Repo, id};
+use crate::git::{FailureKind, GitError, HistoryError, ReadOptions, Repo, id};
 use crate::history::{BranchTip, CommitId};
 use crate::plan::{NoRelease, Plan, PlanError, Request, plan};
+use crate::remote::{GitCli, RemoteError};
 use crate::version::{BumpOverride, Version};
 
 /// Who makes tags and merge commits.
@@ -43,6 +46,7 @@ impl Identity {
 
 /// How a branch is brought to a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MergeMode {
     /// Move the branch when the commit contains it (the default).
     #[default]
@@ -64,15 +68,10 @@ pub enum Integration {
 
 /// The decision for `target` and `source` given whether each contains the
 /// other (equal commits contain each other).
-///
-/// ```
-/// use pipeline_gitflow::flow::{integration, Integration};
-///
-/// assert_eq!(integration(true, true), Integration::UpToDate);
-/// assert_eq!(integration(false, true), Integration::FastForward);
-/// assert_eq!(integration(false, false), Integration::Merge);
-/// ```
-pub fn integration(target_contains_source: bool, source_contains_target: bool) -> Integration {
+pub(crate) fn integration(
+    target_contains_source: bool,
+    source_contains_target: bool,
+) -> Integration {
     if target_contains_source {
         Integration::UpToDate
     } else if source_contains_target {
@@ -92,6 +91,21 @@ pub enum FlowError {
     /// The release cannot be planned.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The git command line failed against the remote.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// A shallow clone that fetching did not make complete.
+    #[error(
+        "{} is still a shallow clone after `git fetch --unshallow --tags {remote}`: nothing was \
+         read from the cut history; fetch the whole history (`fetch-depth: 0` in actions/checkout)",
+        .repo.display()
+    )]
+    StillShallow {
+        /// The remote fetched from.
+        remote: String,
+        /// The repository.
+        repo: std::path::PathBuf,
+    },
     /// `--commit` does not name a commit.
     #[error("{rev:?} is not a commit in {}", .repo.display())]
     Revision {
@@ -101,7 +115,7 @@ pub enum FlowError {
         repo: std::path::PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
     /// The merge conflicts; nothing was changed.
     #[error(
@@ -198,7 +212,7 @@ pub enum FlowError {
         repo: std::path::PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
     /// The remote's branches are no longer what was fetched.
     #[error(
@@ -235,6 +249,30 @@ pub enum FlowError {
         /// The repository.
         repo: std::path::PathBuf,
     },
+    /// The release's push failed (the network, credentials, a remote
+    /// without atomic pushes) after the local tag and branches were made;
+    /// `after` says what became of them.
+    #[error("{}", after_failed_push(remote, tag, after))]
+    PushFailed {
+        /// The remote.
+        remote: String,
+        /// The release's tag.
+        tag: String,
+        /// What was done about the local release.
+        after: AfterFailedPush,
+        /// Why the push failed.
+        #[source]
+        source: Box<RemoteError>,
+    },
+    /// The push was refused, and the local tag and branches it made could
+    /// not be undone.
+    #[error("{refused}; and undoing the local tag and branches failed: {undo}")]
+    NotUndone {
+        /// Why the push was refused.
+        refused: Box<FlowError>,
+        /// Why undoing failed.
+        undo: Box<FlowError>,
+    },
     /// The hotfix branch to finish is not known.
     #[error(
         "no hotfix to finish: HEAD is not on a branch {prefix}NAME; name it (`hotfix finish NAME`)"
@@ -252,8 +290,73 @@ pub enum FlowError {
         repo: std::path::PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
+}
+
+impl FlowError {
+    /// How this failure counts: [`FailureKind::Refused`] when the step said
+    /// no and nothing was changed (a conflict, diverged branches, a commit
+    /// not on develop, the remote moved, a tag elsewhere, a push the remote
+    /// refused), [`FailureKind::External`] when the remote failed,
+    /// [`FailureKind::Input`] otherwise.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            FlowError::History(e) => e.kind(),
+            FlowError::Plan(e) => e.kind(),
+            FlowError::Remote(e) => e.kind(),
+            FlowError::PushFailed { source, .. } => source.kind(),
+            FlowError::Conflict { .. }
+            | FlowError::Diverged { .. }
+            | FlowError::NotContained { .. }
+            | FlowError::NotOnDevelop { .. }
+            | FlowError::LocalBranchAhead { .. }
+            | FlowError::TagElsewhere { .. }
+            | FlowError::RemoteMoved { .. }
+            | FlowError::PushRefused { .. } => FailureKind::Refused,
+            FlowError::Revision { .. }
+            | FlowError::StillShallow { .. }
+            | FlowError::Checkout { .. }
+            | FlowError::Shallow { .. }
+            | FlowError::NoHotfix { .. }
+            | FlowError::NotUndone { .. }
+            | FlowError::Write { .. } => FailureKind::Input,
+        }
+    }
+}
+
+/// What became of the local tag and branches after a push that failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AfterFailedPush {
+    /// The remote holds the release after all (the reply was lost after
+    /// the server applied it): kept; a re-run reports it.
+    Landed,
+    /// The remote is known not to have it: undone.
+    Undone,
+    /// The remote is known not to have it, but undoing failed.
+    UndoFailed(Box<FlowError>),
+    /// The remote cannot be read to tell: kept, so that a re-run on the
+    /// same commit finds the tag and finishes this release.
+    Kept,
+}
+
+fn after_failed_push(remote: &str, tag: &str, after: &AfterFailedPush) -> String {
+    match after {
+        AfterFailedPush::Landed => format!(
+            "the push reported a failure, but {remote} holds the release: re-run the release to report it"
+        ),
+        AfterFailedPush::Undone => format!(
+            "nothing was pushed to {remote}; the local tag {tag} and branch moves were undone"
+        ),
+        AfterFailedPush::UndoFailed(undo) => format!(
+            "nothing was pushed to {remote}, and undoing the local tag and branches failed: {undo}"
+        ),
+        AfterFailedPush::Kept => format!(
+            "{remote} cannot be read to tell whether the push landed: the local tag {tag} and \
+             branches are kept; re-run the release on the same commit to finish it"
+        ),
+    }
 }
 
 /// Where a branch goes.
@@ -465,18 +568,18 @@ impl SyncPlan {
     }
 }
 
-/// What [`Repo::apply_release`] did locally.
+/// What `Repo::apply_release` did locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// Whether the tag was made now.
-    pub tag_created: bool,
+    pub(crate) tag_created: bool,
     /// The develop commit to push.
-    pub develop: CommitId,
+    pub(crate) develop: CommitId,
     /// The master commit to push.
-    pub master: CommitId,
+    pub(crate) master: CommitId,
     /// Local refs moved now, with their previous value (`None`: created),
     /// to undo them if the push is refused.
-    pub moved: Vec<(String, Option<CommitId>)>,
+    pub(crate) moved: Vec<(String, Option<CommitId>)>,
 }
 
 fn oid(id: &CommitId) -> Oid {
@@ -489,7 +592,7 @@ impl Repo {
         move |source| FlowError::Write {
             what,
             repo: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
 
@@ -535,7 +638,7 @@ impl Repo {
     /// The branch to build on: the local branch when it contains the
     /// remote's (an earlier run's work, a developer's commits), else the
     /// remote's; diverged is an error.
-    pub fn working_tip(&self, remote: &str, branch: &str) -> Result<BranchTip, FlowError> {
+    pub(crate) fn working_tip(&self, remote: &str, branch: &str) -> Result<BranchTip, FlowError> {
         let remote_ref = format!("refs/remotes/{remote}/{branch}");
         let local_ref = format!("refs/heads/{branch}");
         let tip = self.branch_tip(remote, branch)?;
@@ -660,7 +763,7 @@ impl Repo {
                 .map_err(|source| FlowError::Checkout {
                     branch: branch.to_owned(),
                     repo: self.path.clone(),
-                    source,
+                    source: source.into(),
                 })?;
         }
         if self.ref_oid(&refname)? != Some(target) {
@@ -881,7 +984,7 @@ impl Repo {
             .map_err(|source| FlowError::Revision {
                 rev: rev.clone(),
                 repo: self.path.clone(),
-                source,
+                source: source.into(),
             })?
             .id();
         // Only what is on develop: contained in the remote's develop, or
@@ -1059,7 +1162,7 @@ impl Repo {
     ///
     /// [`FlowError`]; [`FlowError::LocalBranchAhead`] rather than dropping
     /// a local branch's commits.
-    pub fn apply_release(
+    pub(crate) fn apply_release(
         &self,
         plan: &ReleasePlan,
         identity: Option<&Identity>,
@@ -1144,7 +1247,11 @@ impl Repo {
     /// # Errors
     ///
     /// [`FlowError::Write`].
-    pub fn record_pushed(&self, plan: &ReleasePlan, applied: &Applied) -> Result<(), FlowError> {
+    pub(crate) fn record_pushed(
+        &self,
+        plan: &ReleasePlan,
+        applied: &Applied,
+    ) -> Result<(), FlowError> {
         for (update, commit) in [
             (&plan.develop, &applied.develop),
             (&plan.master, &applied.master),
@@ -1165,7 +1272,7 @@ impl Repo {
 
     /// The object a ref points at, unpeeled (an annotated tag's object id
     /// for a tag), if the ref exists.
-    pub fn ref_target(&self, name: &str) -> Option<CommitId> {
+    pub(crate) fn ref_target(&self, name: &str) -> Option<CommitId> {
         self.repo
             .find_reference(name)
             .ok()
@@ -1174,13 +1281,17 @@ impl Repo {
             .map(id)
     }
 
-    /// Undoes [`Repo::apply_release`] after a refused push: deletes the tag
+    /// Undoes `Repo::apply_release` after a refused push: deletes the tag
     /// it made and puts the branches it moved back.
     ///
     /// # Errors
     ///
     /// [`FlowError::Write`].
-    pub fn undo_release(&self, plan: &ReleasePlan, applied: &Applied) -> Result<(), FlowError> {
+    pub(crate) fn undo_release(
+        &self,
+        plan: &ReleasePlan,
+        applied: &Applied,
+    ) -> Result<(), FlowError> {
         if applied.tag_created {
             self.repo
                 .tag_delete(&plan.tag)
@@ -1205,10 +1316,76 @@ impl Repo {
     }
 }
 
+/// What [`Repo::deepen`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deepened {
+    /// The clone was not shallow: nothing fetched.
+    NotShallow,
+    /// The whole history was fetched.
+    Fetched,
+}
+
+impl Repo {
+    /// Deepens a shallow clone: `git fetch --unshallow --tags <remote>`,
+    /// then each of `branches` the remote has and the clone has no
+    /// remote-tracking ref for (a single-branch clone has no
+    /// `<remote>/master`), into `refs/remotes/<remote>/<branch>`.
+    ///
+    /// Takes the repository and gives it back opened again: libgit2 reads
+    /// the shallow boundary when a repository is opened and keeps hiding
+    /// the parents of the old boundary commits afterwards, so a handle
+    /// opened before the fetch would still see the history cut. A
+    /// repository still shallow after the fetch is an error: nothing is
+    /// ever read from a history that may be cut.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError::Remote`] when git fails against the remote,
+    /// [`FlowError::StillShallow`], [`FlowError::History`] when the
+    /// repository cannot be opened again.
+    pub fn deepen(self, git: &GitCli, branches: &[&str]) -> Result<(Repo, Deepened), FlowError> {
+        if !self.is_shallow() {
+            return Ok((self, Deepened::NotShallow));
+        }
+        git.fetch_unshallow()?;
+        let remote = git.remote().to_owned();
+        let missing: Vec<String> = branches
+            .iter()
+            .filter(|branch| {
+                let tracking = format!("refs/remotes/{remote}/{branch}");
+                self.repo.find_reference(&tracking).is_err()
+            })
+            .map(|branch| format!("refs/heads/{branch}"))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(String::as_str).collect();
+            let present = git.ls_remote(&names)?;
+            let refspecs: Vec<String> = missing
+                .iter()
+                .filter(|name| present.contains_key(name.as_str()))
+                .map(|name| {
+                    let branch = name.trim_start_matches("refs/heads/");
+                    format!("+{name}:refs/remotes/{remote}/{branch}")
+                })
+                .collect();
+            if !refspecs.is_empty() {
+                git.fetch(&refspecs)?;
+            }
+        }
+        let path = self.path.clone();
+        drop(self);
+        let reopened = Repo::open(&path)?;
+        if reopened.is_shallow() {
+            return Err(FlowError::StillShallow { remote, repo: path });
+        }
+        Ok((reopened, Deepened::Fetched))
+    }
+}
+
 /// What the remote holds, compared with a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RemoteState {
+pub(crate) enum RemoteState {
     /// The tag, develop and master are where the plan puts them: an
     /// earlier run finished the release.
     Released,
@@ -1225,7 +1402,7 @@ pub enum RemoteState {
 ///
 /// [`FlowError::TagElsewhere`] when the remote has the tag at another
 /// commit.
-pub fn remote_state(
+pub(crate) fn remote_state(
     plan: &ReleasePlan,
     remote: &std::collections::BTreeMap<String, String>,
 ) -> Result<RemoteState, FlowError> {

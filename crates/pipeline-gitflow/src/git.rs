@@ -7,9 +7,13 @@
 //! branches, and what HEAD is attached to never matters.
 //!
 //! **Tags** are every `refs/tags/<prefix><semver>`, annotated or
-//! lightweight, peeled to the commit (from `packed-refs` when it records the
-//! peeled id, else by reading the tag object); tags of trees or blobs are
-//! ignored.
+//! lightweight, peeled to the commit; tags of trees or blobs are ignored.
+//! The refs are read from the ref store's files, only those whose names
+//! are versions; the peeled id comes from `packed-refs` when git recorded
+//! it, else from the pack, reading the first line of the tag object (see
+//! the private `tags` and `pack` modules), else from libgit2. Every
+//! version tag is peeled, not only the highest: a lower version on a newer
+//! commit (a merged hotfix) still marks its commits released.
 //!
 //! **The walk** starts at the branch tip and follows every parent (not only
 //! the first: a release tag on a merged hotfix branch counts), newest
@@ -40,6 +44,8 @@ use git2::{ErrorCode, ObjectType, Oid, Repository, RepositoryOpenFlags};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::history::{BranchTip, Commit, CommitId, History, Tag};
+use crate::pack::{Object, Packs};
+use crate::tags;
 use crate::version::TagFormat;
 
 /// Commits visited after only released ones are left, as git's `SLOP`:
@@ -134,12 +140,19 @@ impl ReadOptions {
 pub enum HistoryError {
     /// No repository at or above the path.
     #[error("no git repository at {}", .path.display())]
+    NotARepository {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A repository that cannot be opened (permissions, a damaged
+    /// `.git`).
+    #[error("cannot open the git repository at {}", .path.display())]
     Open {
         /// The path given.
         path: PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
     /// A branch or remote name that makes no valid ref.
     #[error("{name:?} is not a valid ref name")]
@@ -177,6 +190,15 @@ pub enum HistoryError {
         /// The repository.
         repo: PathBuf,
     },
+    /// The tags' refs could not be read.
+    #[error("cannot read the tags in {}", .repo.display())]
+    Tags {
+        /// The repository.
+        repo: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
     /// libgit2 could not read something.
     #[error("cannot read {what} in {}", .repo.display())]
     Read {
@@ -186,8 +208,59 @@ pub enum HistoryError {
         repo: PathBuf,
         /// libgit2's reason.
         #[source]
-        source: git2::Error,
+        source: GitError,
     },
+}
+
+impl HistoryError {
+    /// How this failure counts: always the caller's input (a path, a
+    /// branch, a clone too shallow) or repository.
+    pub fn kind(&self) -> FailureKind {
+        FailureKind::Input
+    }
+}
+
+/// How a failure counts for whoever runs the step: what an exit code is
+/// made of. Every error of this crate says which it is (`kind()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The step said no: a conflict, the remote moved, a tag elsewhere.
+    /// Nothing was changed; a person or a re-run after a fetch decides.
+    Refused,
+    /// The input, the configuration or the repository is wrong: a path, a
+    /// branch or a remote that does not exist, a shallow clone, local
+    /// changes in the way.
+    Input,
+    /// An external system failed after retries: the git remote (network,
+    /// credentials, no atomic push).
+    External,
+}
+
+/// libgit2's reason for a failure, in its own words, without its class
+/// and code numbers.
+#[derive(Debug)]
+pub struct GitError(git2::Error);
+
+impl GitError {
+    /// libgit2's message.
+    pub fn message(&self) -> &str {
+        self.0.message()
+    }
+}
+
+impl std::fmt::Display for GitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for GitError {}
+
+impl From<git2::Error> for GitError {
+    fn from(error: git2::Error) -> Self {
+        Self(error)
+    }
 }
 
 /// A repository opened for reading.
@@ -208,16 +281,22 @@ impl Repo {
     ///
     /// # Errors
     ///
-    /// [`HistoryError::Open`] when there is none.
+    /// [`HistoryError::NotARepository`] when there is none,
+    /// [`HistoryError::Open`] when it cannot be opened.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
         let repo = Repository::open_ext(
             path,
             RepositoryOpenFlags::empty(),
             std::iter::empty::<&str>(),
         )
-        .map_err(|source| HistoryError::Open {
-            path: path.to_path_buf(),
-            source,
+        .map_err(|source| match source.code() {
+            ErrorCode::NotFound => HistoryError::NotARepository {
+                path: path.to_path_buf(),
+            },
+            _ => HistoryError::Open {
+                path: path.to_path_buf(),
+                source: source.into(),
+            },
         })?;
         // Without libgit2's trailing slash, for messages.
         let path = repo
@@ -285,60 +364,81 @@ impl Repo {
             .collect())
     }
 
+    /// Every release tag with the commit it peels to, highest version
+    /// first (ties by name). The refs are read from the ref store's files
+    /// ([`crate::tags`]) and peeled from the packs ([`crate::pack`]);
+    /// libgit2 answers whatever those leave open.
     pub(crate) fn tags_with_oids(
         &self,
         format: &TagFormat,
     ) -> Result<Vec<(Oid, Tag)>, HistoryError> {
-        let glob_error = |source| self.read_error("the tags".to_owned(), source);
-        let mut tags = Vec::new();
+        let common = self.repo.commondir();
+        let refs = tags::release_tag_refs(common, format).map_err(|source| HistoryError::Tags {
+            repo: self.path.clone(),
+            source,
+        })?;
+        // The object to look at for each ref: the peeled one when
+        // packed-refs recorded it (still to be checked to be a commit: a
+        // tag of a tree is not a release), else the ref's target.
+        let object = |value: &tags::Value| match *value {
+            tags::Value::Id {
+                peeled: Some(Some(peeled)),
+                ..
+            } => Some(peeled),
+            tags::Value::Id { target, .. } => Some(target),
+            tags::Value::Other => None,
+        };
+        let wanted: Vec<Oid> = refs.iter().filter_map(|r| object(&r.value)).collect();
+        let mut answers = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            Packs::open(&common.join("objects")).peel(&wanted)
+        }
+        .into_iter();
         let mut odb = None;
-        for reference in self
-            .repo
-            .references_glob("refs/tags/*")
-            .map_err(glob_error)?
-        {
-            let reference = reference.map_err(glob_error)?;
-            let Some(name) = reference
-                .name_bytes()
-                .strip_prefix(b"refs/tags/")
-                .and_then(|name| std::str::from_utf8(name).ok())
-            else {
-                continue;
-            };
-            let Some(version) = format.parse(name) else {
-                continue;
-            };
-            let what = || format!("tag {name}");
-            let commit = match (reference.target_peel(), reference.target()) {
-                // packed-refs recorded the peeled commit of an annotated tag.
-                (Some(peeled), _) => Some(peeled),
-                (None, Some(target)) => {
-                    let odb = match &odb {
-                        Some(odb) => odb,
-                        None => odb.insert(
-                            self.repo
-                                .odb()
-                                .map_err(|source| self.read_error(what(), source))?,
-                        ),
-                    };
-                    let (_, kind) = odb
-                        .read_header(target)
-                        .map_err(|source| self.read_error(what(), source))?;
-                    match kind {
-                        ObjectType::Commit => Some(target),
-                        ObjectType::Tag => reference
-                            .peel(ObjectType::Any)
-                            .ok()
-                            .filter(|object| object.kind() == Some(ObjectType::Commit))
-                            .map(|object| object.id()),
-                        _ => None,
+        let mut tags = Vec::with_capacity(refs.len());
+        for r in refs {
+            let what = || format!("tag {}", r.name);
+            let commit = match object(&r.value) {
+                Some(target) => match answers.next().flatten() {
+                    Some(Object::Commit) => Some(target),
+                    Some(Object::TagOfCommit(commit)) => Some(commit),
+                    Some(Object::NotACommit) => None,
+                    None => {
+                        let odb = match &odb {
+                            Some(odb) => odb,
+                            None => odb.insert(
+                                self.repo
+                                    .odb()
+                                    .map_err(|source| self.read_error(what(), source))?,
+                            ),
+                        };
+                        let (_, kind) = odb
+                            .read_header(target)
+                            .map_err(|source| self.read_error(what(), source))?;
+                        match kind {
+                            ObjectType::Commit => Some(target),
+                            ObjectType::Tag => self
+                                .repo
+                                .find_object(target, Some(ObjectType::Tag))
+                                .and_then(|tag| tag.peel(ObjectType::Any))
+                                .ok()
+                                .filter(|object| object.kind() == Some(ObjectType::Commit))
+                                .map(|object| object.id()),
+                            _ => None,
+                        }
                     }
-                }
+                },
                 // A symbolic ref under refs/tags: resolve it.
-                (None, None) => reference.peel_to_commit().ok().map(|c| c.id()),
+                None => self
+                    .repo
+                    .find_reference(&format!("refs/tags/{}", r.name))
+                    .and_then(|reference| reference.peel_to_commit())
+                    .ok()
+                    .map(|c| c.id()),
             };
             if let Some(commit) = commit {
-                tags.push((commit, Tag::new(name, version, id(commit))));
+                tags.push((commit, Tag::new(r.name, r.version, id(commit))));
             }
         }
         tags.sort_by(|(_, a), (_, b)| {
@@ -506,9 +606,20 @@ impl Repo {
         HistoryError::Read {
             what,
             repo: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
+}
+
+/// Whether libgit2 shows `commit` without the parents its object names:
+/// a shallow boundary as libgit2 read it when the repository was opened,
+/// even if `.git/shallow` says otherwise now.
+fn grafted(commit: &git2::Commit<'_>) -> bool {
+    commit.parent_count() == 0
+        && commit
+            .raw_header_bytes()
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(b"parent "))
 }
 
 pub(crate) fn id(oid: Oid) -> CommitId {
@@ -631,7 +742,7 @@ impl<'a> Walk<'a> {
             let Some(commit) = self.pending.remove(&oid) else {
                 continue;
             };
-            let cut = self.shallow.contains(&oid);
+            let cut = self.shallow.contains(&oid) || grafted(&commit);
             let parents: Vec<Oid> = if cut {
                 Vec::new()
             } else {

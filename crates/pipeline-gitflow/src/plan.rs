@@ -30,6 +30,7 @@
 use semver::Version;
 
 use crate::conventional::{CommitType, ConventionalCommit, NotConventional};
+use crate::git::FailureKind;
 use crate::history::{CommitId, History, Tag};
 use crate::version::{Bump, BumpOverride, PreRelease, TagFormat, core, parse_release_version};
 
@@ -283,8 +284,19 @@ pub enum PlanError {
     },
 }
 
+impl PlanError {
+    /// How this failure counts: a tag of the next version elsewhere is the
+    /// step saying no ([`FailureKind::Refused`]); the rest is input.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            PlanError::TagExists { .. } => FailureKind::Refused,
+            _ => FailureKind::Input,
+        }
+    }
+}
+
 /// Classifies every commit since the base.
-pub fn classify(history: &History) -> Vec<Change> {
+pub(crate) fn classify(history: &History) -> Vec<Change> {
     history
         .commits()
         .iter()

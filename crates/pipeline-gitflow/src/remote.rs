@@ -41,6 +41,8 @@ use std::time::Duration;
 
 use pipeline_ci::Secret;
 
+use crate::git::{FailureKind, Repo};
+
 /// How often and how patiently network failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
@@ -83,6 +85,14 @@ impl Retry {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteError {
+    /// The remote is not one of the repository's remotes.
+    #[error("no remote {remote} in {}: `git remote -v` lists the remotes", .repo.display())]
+    NoSuchRemote {
+        /// The remote's name.
+        remote: String,
+        /// The repository.
+        repo: PathBuf,
+    },
     /// `git` could not be started.
     #[error("cannot run git in {}", .dir.display())]
     Spawn {
@@ -150,6 +160,18 @@ pub enum RemoteError {
     },
 }
 
+impl RemoteError {
+    /// How this failure counts: a remote the repository does not have is
+    /// the caller's [`FailureKind::Input`]; the rest is the remote (or git
+    /// itself) failing, [`FailureKind::External`].
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            RemoteError::NoSuchRemote { .. } => FailureKind::Input,
+            _ => FailureKind::External,
+        }
+    }
+}
+
 /// One ref of an atomic push: `src` (a commit id or a local ref) to `dst`,
 /// only if `dst` on the remote is `expected` (`None`: must not exist).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,8 +192,88 @@ pub enum RefStatus {
     Updated,
     /// Already at that value.
     UpToDate,
-    /// Refused, with git's reason (`stale info`, `atomic push failed`).
-    Rejected(String),
+    /// Refused, and why.
+    Rejected(Rejection),
+}
+
+/// Why git or the remote refused to update a ref: `git push --porcelain`'s
+/// `[rejected] (<reason>)` and `[remote rejected] (<reason>)`, read once
+/// into a type. Displays as git's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// `stale info`: the lease failed, the remote ref is not what it was
+    /// expected to be.
+    StaleInfo,
+    /// `fetch first`: the remote ref has commits the push does not.
+    FetchFirst,
+    /// `non-fast-forward`.
+    NonFastForward,
+    /// `already exists`: a tag the remote has at another object.
+    AlreadyExists,
+    /// `needs force`.
+    NeedsForce,
+    /// `remote ref updated since checkout`.
+    RemoteRefUpdated,
+    /// `atomic push failed`: refused only because another ref of the same
+    /// atomic push was.
+    AtomicPushFailed,
+    /// `[remote rejected] (<reason>)`: the remote refused it (a hook, a
+    /// protected branch).
+    RemoteRejected(String),
+    /// Any other reason git gave.
+    Other(String),
+}
+
+impl Rejection {
+    /// Whether the refusal means the remote ref is no longer what the push
+    /// expected (another pipeline pushed): fetch and try again.
+    pub fn remote_moved(&self) -> bool {
+        matches!(
+            self,
+            Self::StaleInfo
+                | Self::FetchFirst
+                | Self::NonFastForward
+                | Self::AlreadyExists
+                | Self::RemoteRefUpdated
+        )
+    }
+
+    /// From a porcelain summary such as `[rejected] (stale info)`.
+    fn parse(summary: &str) -> Self {
+        let reason = summary
+            .split_once('(')
+            .and_then(|(_, r)| r.strip_suffix(')'))
+            .unwrap_or(summary);
+        if summary.starts_with("[remote rejected]") {
+            return Self::RemoteRejected(reason.to_owned());
+        }
+        match reason {
+            "stale info" => Self::StaleInfo,
+            "fetch first" => Self::FetchFirst,
+            "non-fast-forward" => Self::NonFastForward,
+            "already exists" => Self::AlreadyExists,
+            "needs force" => Self::NeedsForce,
+            "remote ref updated since checkout" => Self::RemoteRefUpdated,
+            "atomic push failed" => Self::AtomicPushFailed,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::StaleInfo => "stale info",
+            Self::FetchFirst => "fetch first",
+            Self::NonFastForward => "non-fast-forward",
+            Self::AlreadyExists => "already exists",
+            Self::NeedsForce => "needs force",
+            Self::RemoteRefUpdated => "remote ref updated since checkout",
+            Self::AtomicPushFailed => "atomic push failed",
+            Self::RemoteRejected(reason) | Self::Other(reason) => reason,
+        })
+    }
 }
 
 /// The result of `git push --porcelain`, ref by ref.
@@ -186,11 +288,17 @@ impl PushReport {
         &self.refs
     }
 
+    /// Each refused ref with why.
+    pub fn rejections(&self) -> impl Iterator<Item = (&str, &Rejection)> {
+        self.refs.iter().filter_map(|(name, status)| match status {
+            RefStatus::Rejected(why) => Some((name.as_str(), why)),
+            _ => None,
+        })
+    }
+
     /// Whether some ref was refused (then, atomically, none moved).
     pub fn rejected(&self) -> bool {
-        self.refs
-            .iter()
-            .any(|(_, s)| matches!(s, RefStatus::Rejected(_)))
+        self.rejections().next().is_some()
     }
 
     /// Whether every ref was already up to date.
@@ -199,16 +307,9 @@ impl PushReport {
     }
 }
 
-/// Parses `git push --porcelain` standard output.
-///
-/// ```
-/// use pipeline_gitflow::remote::{parse_porcelain, RefStatus};
-///
-/// let report = parse_porcelain("To /srv/r.git\n=\trefs/tags/v1:refs/tags/v1\t[up to date]\n!\tabc:refs/heads/master\t[rejected] (stale info)\nDone\n");
-/// assert_eq!(report.refs()[0], ("refs/tags/v1".to_owned(), RefStatus::UpToDate));
-/// assert_eq!(report.refs()[1].1, RefStatus::Rejected("stale info".to_owned()));
-/// ```
-pub fn parse_porcelain(stdout: &str) -> PushReport {
+/// Parses `git push --porcelain` standard output: `<flag>\t<src>:<dst>\t<summary>`
+/// lines, between `To <url>` and `Done`.
+pub(crate) fn parse_porcelain(stdout: &str) -> PushReport {
     let mut refs = Vec::new();
     for line in stdout.lines() {
         let mut fields = line.splitn(3, '\t');
@@ -219,16 +320,9 @@ pub fn parse_porcelain(stdout: &str) -> PushReport {
         let Some(dst) = spec.rsplit_once(':').map(|(_, dst)| dst.to_owned()) else {
             continue;
         };
-        let summary = summary.unwrap_or_default();
         let status = match flag {
             "=" => RefStatus::UpToDate,
-            "!" => RefStatus::Rejected(
-                summary
-                    .split_once('(')
-                    .and_then(|(_, r)| r.strip_suffix(')'))
-                    .unwrap_or(summary)
-                    .to_owned(),
-            ),
+            "!" => RefStatus::Rejected(Rejection::parse(summary.unwrap_or_default())),
             " " | "+" | "*" | "-" => RefStatus::Updated,
             _ => continue,
         };
@@ -239,7 +333,7 @@ pub fn parse_porcelain(stdout: &str) -> PushReport {
 
 /// Parses `git ls-remote` output into ref → id; an annotated tag's peeled
 /// commit is under `<ref>^{}`.
-pub fn parse_ls_remote(stdout: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_ls_remote(stdout: &str) -> BTreeMap<String, String> {
     stdout
         .lines()
         .filter_map(|line| line.split_once('\t'))
@@ -349,6 +443,28 @@ impl GitCli {
             cli.token = Some(token);
         }
         cli
+    }
+
+    /// git in `repo` against its remote `remote`, at the URL `git push`
+    /// uses (the push URL, else the URL), `token` sent only where it may
+    /// go (see the [module docs](self)).
+    ///
+    /// # Errors
+    ///
+    /// [`RemoteError::NoSuchRemote`] when the repository has no such
+    /// remote.
+    pub fn for_remote(
+        repo: &Repo,
+        remote: &str,
+        token: Option<Secret>,
+    ) -> Result<Self, RemoteError> {
+        let url = repo
+            .remote_url(remote)
+            .ok_or_else(|| RemoteError::NoSuchRemote {
+                remote: remote.to_owned(),
+                repo: repo.path().to_path_buf(),
+            })?;
+        Ok(Self::new(repo.path(), remote, Some(&url), token))
     }
 
     /// How network failures are retried.
@@ -506,13 +622,24 @@ impl GitCli {
     /// # Errors
     ///
     /// [`RemoteError`].
-    pub fn fetch_unshallow(&self) -> Result<(), RemoteError> {
+    pub(crate) fn fetch_unshallow(&self) -> Result<(), RemoteError> {
         self.run(
             "fetch",
             &["fetch", "--quiet", "--unshallow", "--tags", &self.remote],
             |_| false,
         )
         .map(drop)
+    }
+
+    /// `git fetch <remote> <refspecs>…`.
+    ///
+    /// # Errors
+    ///
+    /// [`RemoteError`].
+    pub(crate) fn fetch(&self, refspecs: &[String]) -> Result<(), RemoteError> {
+        let mut args = vec!["fetch", "--quiet", "--no-tags", self.remote.as_str()];
+        args.extend(refspecs.iter().map(String::as_str));
+        self.run("fetch", &args, |_| false).map(drop)
     }
 
     /// `git ls-remote <remote> <refs>…`: ref → id (peeled tags as
@@ -630,7 +757,7 @@ impl GitCli {
     /// # Errors
     ///
     /// [`RemoteError`] when the remote cannot be read.
-    pub fn check_push(&self, refs: &[PushRef]) -> Result<PushCheck, RemoteError> {
+    pub(crate) fn check_push(&self, refs: &[PushRef]) -> Result<PushCheck, RemoteError> {
         let target = self.url.as_deref().unwrap_or(self.remote.as_str());
         let mut args = vec!["ls-remote", target];
         args.extend(refs.iter().map(|r| r.dst.as_str()));
@@ -648,8 +775,7 @@ impl GitCli {
 
 /// What the remote holds, compared with a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PushCheck {
+pub(crate) enum PushCheck {
     /// Every destination holds its `src`: the push was applied.
     Landed,
     /// Every destination holds its `expected` value: nothing was applied.
@@ -659,18 +785,7 @@ pub enum PushCheck {
 }
 
 /// Compares `remote` (`git ls-remote` output: ref → id) with `refs`: pure.
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use pipeline_gitflow::remote::{compare_push, PushCheck, PushRef};
-///
-/// let refs = [PushRef { src: "b".into(), dst: "refs/heads/develop".into(), expected: Some("a".into()) }];
-/// let at = |id: &str| BTreeMap::from([("refs/heads/develop".to_owned(), id.to_owned())]);
-/// assert_eq!(compare_push(&refs, &at("b")), PushCheck::Landed);
-/// assert_eq!(compare_push(&refs, &at("a")), PushCheck::Unchanged);
-/// assert_eq!(compare_push(&refs, &at("c")), PushCheck::Other(vec!["refs/heads/develop".into()]));
-/// ```
-pub fn compare_push(refs: &[PushRef], remote: &BTreeMap<String, String>) -> PushCheck {
+pub(crate) fn compare_push(refs: &[PushRef], remote: &BTreeMap<String, String>) -> PushCheck {
     let at = |r: &PushRef| remote.get(&r.dst).map(String::as_str);
     if refs.iter().all(|r| at(r) == Some(r.src.as_str())) {
         PushCheck::Landed
@@ -929,12 +1044,55 @@ mod tests {
                 ("refs/tags/v1".to_owned(), RefStatus::Updated),
                 (
                     "refs/heads/master".to_owned(),
-                    RefStatus::Rejected("atomic push failed".to_owned())
+                    RefStatus::Rejected(Rejection::AtomicPushFailed)
                 ),
             ]
         );
         assert!(report.rejected());
         assert!(!report.all_up_to_date());
+    }
+
+    #[test]
+    fn porcelain_rejections_are_typed_once() {
+        let report = parse_porcelain(
+            "To /srv/r.git\n=\trefs/tags/v1:refs/tags/v1\t[up to date]\n\
+             !\tabc:refs/heads/master\t[rejected] (stale info)\n\
+             !\tabc:refs/heads/a\t[rejected] (fetch first)\n\
+             !\tabc:refs/heads/b\t[rejected] (non-fast-forward)\n\
+             !\trefs/tags/v2:refs/tags/v2\t[rejected] (already exists)\n\
+             !\tabc:refs/heads/c\t[remote rejected] (pre-receive hook declined)\n\
+             !\tabc:refs/heads/d\t[remote failure] (remote failed to report status)\n\
+             !\tabc:refs/heads/e\t[no match]\n\
+             Done\n",
+        );
+        let rejections: Vec<(&str, &Rejection)> = report.rejections().collect();
+        assert_eq!(
+            rejections,
+            [
+                ("refs/heads/master", &Rejection::StaleInfo),
+                ("refs/heads/a", &Rejection::FetchFirst),
+                ("refs/heads/b", &Rejection::NonFastForward),
+                ("refs/tags/v2", &Rejection::AlreadyExists),
+                (
+                    "refs/heads/c",
+                    &Rejection::RemoteRejected("pre-receive hook declined".into())
+                ),
+                (
+                    "refs/heads/d",
+                    &Rejection::Other("remote failed to report status".into())
+                ),
+                ("refs/heads/e", &Rejection::Other("[no match]".into())),
+            ]
+        );
+        let moved: Vec<bool> = rejections.iter().map(|(_, r)| r.remote_moved()).collect();
+        assert_eq!(moved, [true, true, true, true, false, false, false]);
+        // Displayed as git's words.
+        assert_eq!(Rejection::StaleInfo.to_string(), "stale info");
+        assert_eq!(rejections[4].1.to_string(), "pre-receive hook declined");
+        assert_eq!(
+            report.refs()[0],
+            ("refs/tags/v1".to_owned(), RefStatus::UpToDate)
+        );
     }
 
     #[test]

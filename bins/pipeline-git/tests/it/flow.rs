@@ -14,7 +14,7 @@ use super::{in_actions, outputs, pairs, pipeline_git};
 
 /// A remote whose master has hotfix v1.2.1 after v1.2.0 and whose develop
 /// has a feature since v1.2.0: they diverged, so sync makes a merge.
-fn remote_with_diverged_branches() -> (TestRepo, TestRepo) {
+pub(crate) fn remote_with_diverged_branches() -> (TestRepo, TestRepo) {
     let remote = TestRepo::bare();
     let seed = TestRepo::clone_of(&remote.url(), &[]);
     write(&seed, "a.txt", "one\n");
@@ -43,12 +43,12 @@ fn remote_with_diverged_branches() -> (TestRepo, TestRepo) {
     (remote, seed)
 }
 
-fn write(repo: &TestRepo, file: &str, text: &str) {
+pub(crate) fn write(repo: &TestRepo, file: &str, text: &str) {
     std::fs::write(repo.path().join(file), text).unwrap();
 }
 
 /// A CI-like clone of `url`: detached HEAD, no local branch.
-fn ci_clone_of(url: &str, args: &[&str]) -> TestRepo {
+pub(crate) fn ci_clone_of(url: &str, args: &[&str]) -> TestRepo {
     let ci = TestRepo::clone_of(url, args);
     ci.git(&["checkout", "-q", "--detach"]);
     ci.git(&["branch", "-q", "-D", "develop"]);

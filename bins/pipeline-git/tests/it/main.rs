@@ -8,6 +8,8 @@ mod fixture;
 
 mod daemon;
 mod flow;
+mod pinned;
+mod unshallow;
 
 use std::path::Path;
 
@@ -411,10 +413,10 @@ fn input_errors_exit_2_naming_the_place() {
         .arg("version")
         .assert()
         .code(2)
-        .stderr(predicate::str::starts_with(format!(
-            "error: no git repository at {}: ",
+        .stderr(format!(
+            "error: no git repository at {}\n",
             empty.path().canonicalize().unwrap().display()
-        )));
+        ));
     pipeline_git(empty.path())
         .args(["version", "--repo"])
         .arg(empty.path().join("missing"))
@@ -449,6 +451,79 @@ fn input_errors_exit_2_naming_the_place() {
         .code(2)
         .stderr(predicate::str::contains(
             "cannot write the release notes to",
+        ));
+}
+
+#[test]
+fn setup_errors_are_plain_messages_and_exit_2() {
+    let empty = tempfile::tempdir().unwrap();
+    let here = empty.path().canonicalize().unwrap();
+    // Outside a repository: no libgit2 internals, the path, exit 2.
+    for args in [
+        &["release"][..],
+        &["release", "--dry-run"],
+        &["sync"],
+        &["hotfix", "start", "x"],
+        &["hotfix", "finish", "x"],
+        &["changelog"],
+        &["version", "--unshallow"],
+    ] {
+        pipeline_git(&here)
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(format!("error: no git repository at {}\n", here.display()));
+    }
+    pipeline_git(&here)
+        .args(["release", "--repo", "no/such/dir"])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: no git repository at {}\n",
+            here.join("no/such/dir").display()
+        ));
+
+    // A remote the repository does not have: exit 2, not 3, nothing made.
+    let s = setup();
+    let before = s.ci.git(&["for-each-ref"]);
+    for args in [
+        &["release", "--remote", "upstream"][..],
+        &["release", "--remote", "upstream", "--dry-run"],
+    ] {
+        pipeline_git(s.ci.path())
+            .args(args)
+            .env("PIPELINE_GIT_ATTEMPTS", "1")
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::ends_with(format!(
+                "error: no remote upstream in {}: `git remote -v` lists the remotes\n",
+                s.ci.path().display()
+            )));
+    }
+    assert_eq!(s.ci.git(&["for-each-ref"]), before);
+    // --unshallow in a shallow clone, against a remote that is not there.
+    let shallow = TestRepo::clone_of(&s.remote.url(), &["--depth", "1"]);
+    pipeline_git(shallow.path())
+        .args(["version", "--unshallow", "--remote", "upstream"])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: no remote upstream in {}: `git remote -v` lists the remotes\n",
+            shallow.path().display()
+        ));
+    // A remote that is configured but unreachable stays an external
+    // failure (exit 3).
+    s.ci.git(&["remote", "add", "gone", &s.remote.url()]);
+    s.ci.git(&["fetch", "-q", "gone"]);
+    s.ci.git(&["remote", "set-url", "gone", "/nowhere/at/all.git"]);
+    pipeline_git(s.ci.path())
+        .args(["release", "--remote", "gone", "--attempts", "1"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "git ls-remote with remote gone failed",
         ));
 }
 
@@ -584,4 +659,26 @@ fn help_and_version() {
         .stdout(predicate::str::contains("Exit codes: 0 success"))
         .stdout(predicate::str::contains("--bump <major|minor|patch|X.Y.Z>"));
     pipeline_git(dir.path()).assert().code(2);
+    // Every command ends its help with examples, then the exit codes.
+    for command in [
+        &["version"][..],
+        &["changelog"],
+        &["sync"],
+        &["release"],
+        &["hotfix", "start"],
+        &["hotfix", "finish"],
+    ] {
+        let out = pipeline_git(dir.path())
+            .args(command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8(out.stdout).unwrap();
+        let examples = help.find("\nExamples:\n").expect("examples");
+        let codes = help.find("Exit codes: 0 success").expect("exit codes");
+        assert!(examples < codes, "{help}");
+        let example = format!("  pipeline-git {} ", command.join(" "));
+        assert!(help[examples..codes].contains(&example), "{help}");
+    }
 }

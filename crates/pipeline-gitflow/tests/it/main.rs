@@ -4,12 +4,13 @@
 
 mod fixture;
 mod random_history;
+mod release;
 
 use std::collections::BTreeSet;
 
 use fixture::TestRepo;
 use pipeline_gitflow::{
-    History, HistoryError, ReadOptions, Repo, Request, TagFormat, Version, plan,
+    Deepened, GitCli, History, HistoryError, ReadOptions, Repo, Request, TagFormat, Version, plan,
 };
 
 fn read(repo: &TestRepo) -> History {
@@ -118,6 +119,94 @@ fn packed_refs_peel_annotated_tags() {
     .unwrap();
     assert_eq!(rc.release().unwrap().tag(), "v1.1.0-rc.2");
     assert_eq!(next_version(&history).as_deref(), Some("1.1.0"));
+}
+
+/// What git says the release tags are: name and commit, for every tag
+/// whose name is a version and which peels to a commit.
+fn git_release_tags(repo: &TestRepo) -> BTreeSet<(String, String)> {
+    repo.git(&[
+        "for-each-ref",
+        "--format=%(refname:strip=2) %(objecttype) %(*objecttype) %(objectname) %(*objectname)",
+        "refs/tags",
+    ])
+    .lines()
+    .filter_map(|line| {
+        let f: Vec<&str> = line.split(' ').collect();
+        let name = f[0];
+        TagFormat::default().parse(name)?;
+        match (f[1], f[2]) {
+            ("commit", _) => Some((name.to_owned(), f[3].to_owned())),
+            ("tag", "commit") => Some((name.to_owned(), f[4].to_owned())),
+            // A tag of a tag: git's %(*objectname) peels one level only.
+            ("tag", "tag") => Some((
+                name.to_owned(),
+                repo.git(&["rev-parse", &format!("{name}^{{commit}}")]),
+            )),
+            _ => None,
+        }
+    })
+    .collect()
+}
+
+fn our_release_tags(repo: &TestRepo) -> BTreeSet<(String, String)> {
+    Repo::open(repo.path())
+        .unwrap()
+        .release_tags(&TagFormat::default())
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name().to_owned(), t.commit().as_str().to_owned()))
+        .collect()
+}
+
+#[test]
+fn release_tags_are_peeled_as_git_peels_them_in_every_layout() {
+    let repo = TestRepo::new();
+    // Enough objects that a pack is a pack.
+    for i in 0..120 {
+        std::fs::write(repo.path().join(format!("f{}", i % 9)), format!("{i}\n")).unwrap();
+        repo.git(&["add", "."]);
+        repo.git_dated(&["commit", "-q", "-m", &format!("feat: change {i}")]);
+        match i % 5 {
+            0 => repo.annotated_tag(&format!("v1.{i}.0")),
+            1 => repo.tag(&format!("v1.{i}.0")),
+            2 => repo.annotated_tag(&format!("v1.{i}.0-rc.1")),
+            _ => {}
+        }
+    }
+    let tree = repo.git(&["rev-parse", "HEAD^{tree}"]);
+    let blob = repo.git(&["rev-parse", "HEAD:f0"]);
+    repo.git(&["tag", "-a", "v9.0.0", "-m", "a tree", &tree]);
+    repo.git(&["tag", "v9.1.0", &blob]);
+    repo.git(&["tag", "-a", "v9.2.0", "-m", "a tag of a tag", "v1.0.0"]);
+    repo.git(&["symbolic-ref", "refs/tags/v9.3.0", "refs/tags/v1.5.0"]);
+    repo.git(&["tag", "latest"]);
+    let expected = git_release_tags(&repo);
+    assert_eq!(expected.len(), 24 + 24 + 24 + 2);
+    assert!(expected.contains(&(
+        "v9.3.0".to_owned(),
+        repo.git(&["rev-parse", "v1.5.0^{commit}"])
+    )));
+
+    // Loose objects, loose refs.
+    assert_eq!(our_release_tags(&repo), expected, "loose objects");
+    // One pack, loose refs: what `git fetch` into a fresh `git init` leaves.
+    repo.git(&["repack", "-adq"]);
+    assert_eq!(our_release_tags(&repo), expected, "pack, loose refs");
+    // A ref rewritten loose over a packed one wins.
+    repo.git(&["pack-refs", "--all"]);
+    assert_eq!(our_release_tags(&repo), expected, "packed refs");
+    repo.git(&["tag", "-f", "v1.0.0", "HEAD"]);
+    let expected = git_release_tags(&repo);
+    assert!(expected.contains(&("v1.0.0".to_owned(), repo.head())));
+    assert_eq!(
+        our_release_tags(&repo),
+        expected,
+        "packed, one loose over it"
+    );
+    // Deleted from packed-refs.
+    repo.git(&["tag", "-d", "v1.10.0"]);
+    let expected = git_release_tags(&repo);
+    assert_eq!(our_release_tags(&repo), expected, "after a delete");
 }
 
 #[test]
@@ -330,6 +419,76 @@ fn shallow_clones_fail_with_the_fix_unless_the_tag_is_inside() {
     // Unshallowed: fine.
     shallow.git(&["fetch", "-q", "--unshallow", "--tags"]);
     assert_eq!(read(&shallow).commits().len(), 5);
+}
+
+#[test]
+fn a_handle_opened_before_deepening_never_reads_the_cut_history_as_whole() {
+    let remote = TestRepo::new();
+    remote.commit("chore: init");
+    remote.annotated_tag("v1.0.0");
+    for i in 0..5 {
+        remote.commit(&format!("fix: number {i}"));
+    }
+    for depth in ["1", "2"] {
+        let shallow = TestRepo::clone_of(&remote.url(), &["--depth", depth]);
+        let stale = Repo::open(shallow.path()).unwrap();
+        shallow.git(&["fetch", "-q", "--unshallow", "--tags"]);
+        assert_eq!(
+            shallow.git(&["rev-parse", "--is-shallow-repository"]),
+            "false"
+        );
+        // libgit2 still hides the old boundary's parents from this handle:
+        // the walk must notice rather than plan from "no release tag".
+        match stale.history(&ReadOptions::default()) {
+            Err(HistoryError::Shallow { commit, .. }) => assert_eq!(
+                commit.as_str(),
+                shallow.git(&[
+                    "rev-parse",
+                    &format!("origin/develop~{}", depth.parse::<u32>().unwrap() - 1)
+                ])
+            ),
+            other => panic!("depth {depth}: {other:?}"),
+        }
+        // Opened again, it sees the whole history.
+        assert_eq!(read(&shallow).commits().len(), 5);
+    }
+}
+
+#[test]
+fn deepen_fetches_the_whole_history_and_the_missing_branches() {
+    let remote = TestRepo::new();
+    remote.commit("chore: init");
+    remote.annotated_tag("v1.0.0");
+    remote.git(&["branch", "master"]);
+    for i in 0..5 {
+        remote.commit(&format!("fix: number {i}"));
+    }
+    let shallow = TestRepo::clone_of(&remote.url(), &["--depth", "1", "--branch", "develop"]);
+    let repo = Repo::open(shallow.path()).unwrap();
+    let git = GitCli::new(repo.path(), "origin", Some(&remote.url()), None);
+    let (repo, deepened) = repo.deepen(&git, &["develop", "master", "gone"]).unwrap();
+    assert_eq!(deepened, Deepened::Fetched);
+    assert!(!repo.is_shallow());
+    let history = repo.history(&ReadOptions::default()).unwrap();
+    assert_eq!(history.base().unwrap().name(), "v1.0.0");
+    assert_eq!(history.commits().len(), 5);
+    // The single-branch clone had no origin/master: fetched; `gone` is not
+    // on the remote: left alone.
+    assert_eq!(
+        shallow.git(&["rev-parse", "refs/remotes/origin/master"]),
+        remote.git(&["rev-parse", "master"])
+    );
+    assert_eq!(
+        shallow.git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/remotes/origin/gone"
+        ]),
+        ""
+    );
+    // Not shallow any more: nothing to do.
+    let (_, again) = repo.deepen(&git, &["develop"]).unwrap();
+    assert_eq!(again, Deepened::NotShallow);
 }
 
 #[test]

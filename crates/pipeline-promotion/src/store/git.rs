@@ -27,7 +27,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use pipeline_gitflow::{GitCli, PushRef, RefStatus, RemoteError};
+use pipeline_gitflow::{GitCli, PushRef, RemoteError};
 use serde::{Deserialize, Serialize};
 
 use super::{LockGuard, LockInfo, Revision, StateStore, StoreError, Stored, utc};
@@ -486,10 +486,10 @@ impl GitStore {
                 expected: expected.map(str::to_owned),
             }])
             .map_err(|e| remote_error(refs, reference, e))?;
-        let rejection = report.refs().iter().find_map(|(_, status)| match status {
-            RefStatus::Rejected(reason) => Some(reason.clone()),
-            _ => None,
-        });
+        let rejection = report
+            .rejections()
+            .next()
+            .map(|(_, reason)| reason.to_string());
         Ok(match rejection {
             Some(reason) => Pushed::Rejected(reason),
             None => Pushed::Done,

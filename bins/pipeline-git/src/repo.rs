@@ -1,0 +1,90 @@
+//! What the commands read from the command line and the environment to
+//! reach the repository and its remote.
+
+use pipeline_ci::{Env, Secret};
+use pipeline_gitflow::{GitCli, Identity, Repo};
+
+use crate::cli::{FlowArgs, RepoArgs};
+
+/// The variables holding a token for https remotes: `GIT_TOKEN`, else
+/// `GITHUB_TOKEN`.
+pub(crate) const TOKEN_VARIABLES: [&str; 2] = ["GIT_TOKEN", "GITHUB_TOKEN"];
+
+fn token(env: &Env) -> Option<Secret> {
+    TOKEN_VARIABLES.iter().find_map(|name| env.get_secret(name))
+}
+
+/// Who makes tags and merge commits: git's committer (or author)
+/// variables, else the repository's `user.name`/`user.email`.
+pub(crate) fn identity(env: &Env) -> Option<Identity> {
+    ["COMMITTER", "AUTHOR"].iter().find_map(|who| {
+        let name = env
+            .get(&format!("GIT_{who}_NAME"))
+            .filter(|v| !v.is_empty())?;
+        let email = env
+            .get(&format!("GIT_{who}_EMAIL"))
+            .filter(|v| !v.is_empty())?;
+        Some(Identity::new(name, email))
+    })
+}
+
+/// The repository at `--repo` (or above it).
+pub(crate) fn open(args: &RepoArgs) -> anyhow::Result<Repo> {
+    // Absolute, so that errors name a place even for `--repo .`.
+    let path = std::path::absolute(&args.repo).unwrap_or_else(|_| args.repo.clone());
+    Ok(Repo::open(&path)?)
+}
+
+/// The git command line against `--remote`, with the token, the caller's
+/// git configuration entries and the retries.
+pub(crate) fn git_cli(
+    repo: &Repo,
+    args: &RepoArgs,
+    flow: &FlowArgs,
+    env: &Env,
+) -> anyhow::Result<GitCli> {
+    let cli = GitCli::for_remote(repo, &args.remote, token(env))?
+        .inherited_config_count(env.get("GIT_CONFIG_COUNT"))
+        .retry(flow.retry());
+    if cli.uses_token() {
+        tracing::info!("a token from the environment is sent to {}", args.remote);
+    }
+    Ok(cli)
+}
+
+/// The repository at `--repo`, deepened first with `--unshallow` (with the
+/// `branches` the command reads that a single-branch clone lacks). A
+/// repository deepened is opened again: reads see the whole history.
+pub(crate) fn open_deepened(
+    args: &RepoArgs,
+    flow: &FlowArgs,
+    env: &Env,
+    branches: &[&str],
+) -> anyhow::Result<Repo> {
+    let repo = open(args)?;
+    if !flow.unshallow {
+        return Ok(repo);
+    }
+    if !repo.is_shallow() {
+        tracing::info!(
+            "{} is not shallow: nothing to deepen",
+            repo.path().display()
+        );
+        return Ok(repo);
+    }
+    if flow.dry_run {
+        eprintln!(
+            "dry run: {} is a shallow clone; would deepen it with git fetch --unshallow --tags {}; nothing fetched",
+            repo.path().display(),
+            args.remote
+        );
+        return Ok(repo);
+    }
+    let git = git_cli(&repo, args, flow, env)?;
+    eprintln!(
+        "deepening the shallow clone: git fetch --unshallow --tags {}",
+        args.remote
+    );
+    let (repo, _) = repo.deepen(&git, branches)?;
+    Ok(repo)
+}
