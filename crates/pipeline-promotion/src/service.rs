@@ -1227,7 +1227,20 @@ fn store_of(
             let token = vars
                 .get_secret("GIT_TOKEN")
                 .or_else(|| vars.get_secret("GITHUB_TOKEN"));
-            let git = pipeline_gitflow::GitCli::new(root, &config.branches.remote, None, token);
+            // The state is in refs of the repository's remote: without a
+            // repository or that remote, nothing can be read or written.
+            let setup = |why: String| {
+                PromoteError::Setup(format!(
+                    "{why} ({} keeps the records in refs of the repository's remote \
+                     `{}`: run in a clone of it, give --repo, or set [state] kind = \
+                     \"github-deployments\")",
+                    config_path.display(),
+                    config.branches.remote
+                ))
+            };
+            let repo = pipeline_gitflow::Repo::open(root).map_err(|e| setup(e.to_string()))?;
+            let git = pipeline_gitflow::GitCli::for_remote(&repo, &config.branches.remote, token)
+                .map_err(|e| setup(e.to_string()))?;
             Ok(AnyStore::Git(GitStore::new(root, git)))
         }
         StateSettings::GithubDeployments { repository } => {

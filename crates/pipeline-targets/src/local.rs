@@ -148,18 +148,28 @@ impl LocalTarget {
 }
 
 /// The agent's refusals are the step saying no (409, 422) or the caller's
-/// mistake (400, 401, 404); the rest is external.
+/// mistake (400, 401, 403, 404), said in the agent's own words (its error
+/// codes are for programs); the rest is external.
 fn agent_error(e: HttpError) -> TargetError {
     match &e {
         HttpError::Status {
-            status: 409 | 422,
+            op,
+            status,
             service,
             ..
-        } => TargetError::Refused(format!(
-            "{}: {}",
-            service.code.as_deref().unwrap_or("Refused"),
-            service.message.as_deref().unwrap_or("the agent refused")
-        )),
+        } => {
+            let words = service
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("the agent answered {status}"));
+            match status {
+                409 | 422 => TargetError::Refused(words),
+                400 | 401 | 403 | 404 => {
+                    TargetError::Config(format!("{op}: the agent answered {status}: {words}"))
+                }
+                _ => TargetError::Http(e),
+            }
+        }
         _ => TargetError::Http(e),
     }
 }

@@ -170,13 +170,21 @@ fn pipeline_deploy_local_refusals_and_exit_codes() {
         Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(r.stderr.contains("NothingToSwitch"), "{}", r.stderr);
+    assert!(r.stderr.contains("deploy to it first"), "{}", r.stderr);
+    assert!(!r.stderr.contains("NothingToSwitch"), "{}", r.stderr);
     let r = run(
         local(&agent).args(["rollback", "--env", ENV]),
         Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(r.stderr.contains("NothingToRollBack"), "{}", r.stderr);
+    // The agent's words, not its error code.
+    assert!(
+        r.stderr
+            .contains(&format!("error: {ENV} has no previous release")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("NothingToRollBack"), "{}", r.stderr);
 
     // An unknown environment: a usage error.
     let r = run(
@@ -192,7 +200,7 @@ fn pipeline_deploy_local_refusals_and_exit_codes() {
         Duration::from_secs(60),
     );
     assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(r.stderr.contains("Unhealthy"), "{}", r.stderr);
+    assert!(r.stderr.contains("did not answer /health"), "{}", r.stderr);
     assert_eq!(slot(&agent.status(ENV), "blue")["state"], "failed");
     assert_eq!(crate::harness::front_get(front, "/").0, 503);
 }

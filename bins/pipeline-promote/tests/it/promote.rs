@@ -622,3 +622,57 @@ fn secrets_are_masked_inside_actions_and_help_ends_with_examples() {
     );
     assert!(help.contains("Exit codes:\n  0  success"), "{help}");
 }
+
+#[test]
+fn no_repository_or_no_remote_is_a_setup_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("pipeline.toml"),
+        "[test]\ncommand = \"true\"\n[artifact]\nsource = \"app\"\n[[environment]]\nname = \"ci\"\n\
+         target = { kind = \"local\", front = \"127.0.0.1:9\", command = \"true\" }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(bin("pipeline-promote"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["promote", "--to", "ci", "--dry-run"][..],
+        &["status"][..],
+        &["history", "--env", "ci"][..],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("error: no git repository at "), "{err}");
+        assert!(err.contains("run in a clone of it"), "{err}");
+        assert!(
+            !err.contains("hash-object") && !err.contains("class="),
+            "{err}"
+        );
+    }
+    git(dir.path(), &["init", "-q"]);
+    let o = run(&["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no remote origin in ") && text(&o).contains("git remote -v"),
+        "{}",
+        text(&o)
+    );
+    // An unknown environment names the ones there are.
+    git(
+        dir.path(),
+        &["remote", "add", "origin", "/nonexistent/remote.git"],
+    );
+    let o = run(&["promote", "--to", "prod"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no environment `prod` in pipeline.toml (its environments: ci)"),
+        "{}",
+        text(&o)
+    );
+}
