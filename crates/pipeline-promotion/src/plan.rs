@@ -92,8 +92,18 @@ pub enum Refusal {
         /// How long it must.
         needs: u64,
     },
+    /// Nothing was ever recorded in the environment: nothing to roll back.
+    #[error("nothing to roll back: no release ever went live in {env} (promote into it first)")]
+    NothingRecorded {
+        /// The environment.
+        env: String,
+    },
     /// No passed gate for the version.
-    #[error("{env} requires a passed gate, and {version} has none")]
+    #[error(
+        "{env} requires a passed gate, and {version} has none: give the gate's verdict \
+         (pipeline-report gate --json > gate.json, then --gate-json gate.json), or run the whole \
+         job with `pipeline run`"
+    )]
     NoGate {
         /// The environment.
         env: String,

@@ -639,6 +639,10 @@ impl Promoter {
     ) -> Result<RollbackOutcome, PromoteError> {
         let envcfg = self.environment(&request.env)?;
         let env = &request.env;
+        // Nothing ran there: nothing to roll back, whatever else is missing.
+        if self.store.current(env).await?.is_none() {
+            return Err(Refusal::NothingRecorded { env: env.clone() }.into());
+        }
         let what = match &request.to {
             Some(version) => format!("roll {env} back to {version}"),
             None => "rollback".to_owned(),
@@ -949,6 +953,7 @@ impl Promoter {
                 return Ok(());
             }
             let wait = Duration::from_secs(left);
+            let op = format!("{previous} soaking {version} for {env}");
             events(Event::WaitingSoak {
                 env,
                 previous,
@@ -957,7 +962,19 @@ impl Promoter {
                 needs,
                 wait,
             });
-            tokio::time::sleep(wait).await;
+            // A countdown through the HTTP core's progress: a rewritten
+            // line on a terminal, a line now and then in CI logs.
+            let started = Instant::now();
+            while started.elapsed() < wait {
+                let remaining = wait.saturating_sub(started.elapsed());
+                let seen = format!("{}s left of {needs}s", remaining.as_secs());
+                self.http.progress().event(&pipeline_http::Event::Wait {
+                    op: &op,
+                    seen: &seen,
+                    elapsed: started.elapsed(),
+                });
+                tokio::time::sleep(remaining.min(Duration::from_secs(1))).await;
+            }
         }
     }
 

@@ -664,9 +664,14 @@ fn no_repository_or_no_remote_is_a_setup_error_that_says_what_to_do() {
         text(&o)
     );
     // An unknown environment names the ones there are.
+    let remote = dir.path().join("remote.git");
     git(
         dir.path(),
-        &["remote", "add", "origin", "/nonexistent/remote.git"],
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    git(
+        dir.path(),
+        &["remote", "add", "origin", remote.to_str().unwrap()],
     );
     let o = run(&["promote", "--to", "prod"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -675,4 +680,14 @@ fn no_repository_or_no_remote_is_a_setup_error_that_says_what_to_do() {
         "{}",
         text(&o)
     );
+    // A rollback before anything went live says so, before it looks for
+    // an agent (there is none here).
+    let o = run(&["rollback", "--env", "ci"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("nothing to roll back: no release ever went live in ci"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("agent.json"), "{}", text(&o));
 }
