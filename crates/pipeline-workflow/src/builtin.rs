@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use crate::runner::Event;
+use crate::model::Event;
 
 /// What an emulated action did.
 #[derive(Debug, Clone, Default)]

@@ -65,5 +65,7 @@ pub mod expr;
 pub mod model;
 mod runner;
 
-pub use model::{Action, Job, ModelError, Step, StepAction, Workflow, read_action, read_workflow};
-pub use runner::{Conclusion, Event, JobReport, RunError, RunReport, Runner, StepReport};
+pub use model::{
+    Action, Event, Job, ModelError, Step, StepAction, Workflow, read_action, read_workflow,
+};
+pub use runner::{Conclusion, JobReport, RunError, RunReport, Runner, StepReport};

@@ -444,6 +444,19 @@ pub fn read_action(dir: &Path) -> Result<Action, ModelError> {
     })
 }
 
+/// The event that starts the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `push`, `workflow_dispatch`, …
+    pub name: String,
+    /// `refs/heads/develop`.
+    pub git_ref: String,
+    /// The commit.
+    pub sha: String,
+    /// Who.
+    pub actor: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::commands::{Annotation, CommandReader, Line, mask, parse_env_file};
 use crate::expr::{self, JobStatus};
-use crate::model::{Action, Job, Step, StepAction, Workflow, read_action};
+use crate::model::{Action, Event, Job, Step, StepAction, Workflow, read_action};
 
 /// Why a run could not start (a broken workflow is found before any job
 /// runs; a failing step fails its job, not the run).
@@ -114,19 +114,6 @@ impl RunReport {
     pub fn job(&self, id: &str) -> Option<&JobReport> {
         self.jobs.iter().find(|j| j.id == id)
     }
-}
-
-/// The event that starts the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// `push`, `workflow_dispatch`, …
-    pub name: String,
-    /// `refs/heads/develop`.
-    pub git_ref: String,
-    /// The commit.
-    pub sha: String,
-    /// Who.
-    pub actor: String,
 }
 
 /// A runner on this machine; see the [crate documentation](crate).
