@@ -1,6 +1,7 @@
 //! `pipeline-git sync`, `release` and `hotfix`: parse, call the library's
 //! flow and release transaction, render.
 
+use crate::Failure;
 use pipeline_ci::Env;
 use pipeline_gitflow::{
     BranchUpdate, CommitId, FlowError, GitCli, Integration, Publish, ReleaseDecision,
@@ -15,7 +16,7 @@ use crate::cli::{
 use crate::output::{self, short};
 use crate::repo::{git_cli, identity, open_deepened};
 
-pub(crate) fn sync(args: &SyncArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn sync(args: &SyncArgs, env: &Env) -> Result<Exit, Failure> {
     let branches = [args.repo.develop_branch.as_str(), &args.repo.main_branch];
     let repo = open_deepened(&args.repo, &args.flow, env, &branches)?;
     let plan = repo.plan_sync(&args.repo.read_options())?;
@@ -82,7 +83,7 @@ pub(crate) fn sync(args: &SyncArgs, env: &Env) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> Result<Exit, Failure> {
     let repo = open_deepened(&args.repo, &args.flow, env, &[&args.repo.main_branch])?;
     let branch = format!("hotfix/{}", args.name);
     let (commit, created) =
@@ -110,7 +111,7 @@ pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> anyhow::Result<
     Ok(Exit::Success)
 }
 
-pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> Result<Exit, Failure> {
     let branches = [args.repo.develop_branch.as_str(), &args.repo.main_branch];
     let repo = open_deepened(&args.repo, &args.flow, env, &branches)?;
     // The remote first: without it there is no release to speak of.
@@ -125,7 +126,7 @@ pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> anyhow::Result<Exit> {
     publish(&repo, &git, decision, &args.flow, &args.tag, env)
 }
 
-pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> Result<Exit, Failure> {
     let named = args.name.as_ref().map(|name| format!("hotfix/{name}"));
     let mut branches = vec![args.repo.develop_branch.as_str(), &args.repo.main_branch];
     branches.extend(named.as_deref());
@@ -164,7 +165,7 @@ fn publish(
     flow: &FlowArgs,
     args: &TagArgs,
     env: &Env,
-) -> anyhow::Result<Exit> {
+) -> Result<Exit, Failure> {
     if let ReleaseDecision::Release(plan) = &decision {
         show_plan(plan);
     }
@@ -185,7 +186,7 @@ fn render(
     flow: &FlowArgs,
     args: &TagArgs,
     env: &Env,
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let (action, released) = match outcome {
         ReleaseOutcome::NothingToRelease { plan, .. } => {
             return render_no_release(plan.previous().map(|t| t.name()), flow, args, env);
@@ -225,10 +226,18 @@ fn render(
             );
             ("released", Some(released))
         }
-        _ => anyhow::bail!("a release outcome this pipeline-git does not know"),
+        _ => {
+            return Err(Failure::new(
+                Exit::External,
+                "a release outcome this pipeline-git does not know",
+            ));
+        }
     };
     let Some(plan) = outcome.plan() else {
-        anyhow::bail!("a release outcome without a release");
+        return Err(Failure::new(
+            Exit::External,
+            "a release outcome without a release",
+        ));
     };
     // The notes file, once the remote holds the release (never for a dry
     // run or a failed push).
@@ -283,7 +292,7 @@ fn render_no_release(
     flow: &FlowArgs,
     args: &TagArgs,
     env: &Env,
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     eprintln!(
         "no release: no feat, fix, perf or breaking change since {}",
         since.unwrap_or("the start of history")

@@ -29,9 +29,7 @@ mod version;
 
 use std::process::ExitCode;
 
-use pipeline_gitflow::{FailureKind, FlowError, HistoryError, PlanError, RemoteError};
-
-pub use pipeline_cli::Exit;
+pub use pipeline_cli::{Exit, Failure};
 
 /// Runs the command line and returns its exit code.
 pub fn main() -> ExitCode {
@@ -39,79 +37,53 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    pipeline_cli::init_logging(cli.verbosity.verbose);
-    let env = pipeline_ci::Env::from_vars(std::env::vars());
+    let session =
+        pipeline_cli::Session::start(cli.verbosity.verbose, &[pipeline_gitflow::SECRET_VARS]);
+    let env = session.env();
     let result = match cli.command {
-        cli::Command::Version(args) => version::version(&args, &env),
-        cli::Command::Changelog(args) => version::changelog(&args, &env),
-        cli::Command::Sync(args) => flow::sync(&args, &env),
-        cli::Command::Release(args) => flow::release(&args, &env),
-        cli::Command::Hotfix(cli::HotfixCommand::Start(args)) => flow::hotfix_start(&args, &env),
-        cli::Command::Hotfix(cli::HotfixCommand::Finish(args)) => flow::hotfix_finish(&args, &env),
+        cli::Command::Version(args) => version::version(&args, env),
+        cli::Command::Changelog(args) => version::changelog(&args, env),
+        cli::Command::Sync(args) => flow::sync(&args, env),
+        cli::Command::Release(args) => flow::release(&args, env),
+        cli::Command::Hotfix(cli::HotfixCommand::Start(args)) => flow::hotfix_start(&args, env),
+        cli::Command::Hotfix(cli::HotfixCommand::Finish(args)) => flow::hotfix_finish(&args, env),
     };
-    match result {
-        Ok(exit) => exit.into(),
-        Err(e) => {
-            let secrets: Vec<pipeline_ci::Secret> = repo::TOKEN_VARIABLES
-                .iter()
-                .filter_map(|name| env.get_secret(name))
-                .collect();
-            let refs: Vec<&pipeline_ci::Secret> = secrets.iter().collect();
-            eprintln!("error: {}", pipeline_ci::redact(&format!("{e:#}"), &refs));
-            exit_for(&e).into()
-        }
-    }
-}
-
-/// The exit code of a failed run: the library error's kind; anything else
-/// (a file that cannot be written) is the caller's input.
-fn exit_for(error: &anyhow::Error) -> Exit {
-    let kind = error
-        .downcast_ref::<FlowError>()
-        .map(FlowError::kind)
-        .or_else(|| error.downcast_ref::<HistoryError>().map(HistoryError::kind))
-        .or_else(|| error.downcast_ref::<PlanError>().map(PlanError::kind))
-        .or_else(|| error.downcast_ref::<RemoteError>().map(RemoteError::kind));
-    match kind {
-        Some(FailureKind::Refused) => Exit::Refused,
-        Some(FailureKind::External) => Exit::External,
-        _ => Exit::Usage,
-    }
+    session.finish(result)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pipeline_gitflow::{FlowError, PlanError, RemoteError};
 
     #[test]
     fn the_exit_code_follows_the_errors_kind() {
-        let tag = anyhow::Error::new(PlanError::TagExists {
+        let tag = Failure::from(PlanError::TagExists {
             tag: "v1.0.0".into(),
             existing: pipeline_gitflow::CommitId::new("a"),
             branch: "develop".into(),
             tip: pipeline_gitflow::CommitId::new("b"),
         });
-        assert_eq!(exit_for(&tag), Exit::Refused);
-        assert_eq!(exit_for(&anyhow::anyhow!("no repository")), Exit::Usage);
-        let moved = anyhow::Error::new(FlowError::RemoteMoved {
+        assert_eq!(tag.exit(), Exit::Refused);
+        let moved = Failure::from(FlowError::RemoteMoved {
             remote: "origin".into(),
             refs: vec!["refs/heads/develop".into()],
         });
-        assert_eq!(exit_for(&moved), Exit::Refused);
-        let down = anyhow::Error::new(RemoteError::AtomicUnsupported {
+        assert_eq!(moved.exit(), Exit::Refused);
+        let down = Failure::from(RemoteError::AtomicUnsupported {
             remote: "origin".into(),
             stderr: String::new(),
         });
-        assert_eq!(exit_for(&down), Exit::External);
-        let remote = anyhow::Error::new(RemoteError::NoSuchRemote {
+        assert_eq!(down.exit(), Exit::External);
+        let remote = Failure::from(RemoteError::NoSuchRemote {
             remote: "upstream".into(),
             repo: "/r".into(),
         });
-        assert_eq!(exit_for(&remote), Exit::Usage);
-        let wrapped = anyhow::Error::new(FlowError::Remote(RemoteError::Auth {
+        assert_eq!(remote.exit(), Exit::Usage);
+        let wrapped = Failure::from(FlowError::Remote(RemoteError::Auth {
             remote: "origin".into(),
             stderr: String::new(),
         }));
-        assert_eq!(exit_for(&wrapped), Exit::External);
+        assert_eq!(wrapped.exit(), Exit::External);
     }
 }

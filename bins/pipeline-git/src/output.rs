@@ -1,9 +1,9 @@
 //! What every command writes: stdout, and the step outputs and job summary
 //! inside GitHub Actions.
 
+use crate::Failure;
 use std::io::Write as _;
 
-use anyhow::Context as _;
 use pipeline_ci::{Env, GitHub};
 use pipeline_gitflow::Date;
 
@@ -18,12 +18,12 @@ const OUTPUTS: [&str; 5] = [
 ];
 
 /// Writes `text` to stdout.
-pub(crate) fn stdout(text: &str) -> anyhow::Result<()> {
+pub(crate) fn stdout(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")
+        .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))
 }
 
 /// Inside GitHub Actions: the step outputs every command writes (see
@@ -32,7 +32,7 @@ pub(crate) fn step_outputs(
     env: &Env,
     values: &[(&str, String)],
     extra: &[(&str, String)],
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let Some(github) = GitHub::from_env(env) else {
         return Ok(());
     };
@@ -48,28 +48,38 @@ pub(crate) fn step_outputs(
                     String::new()
                 }
             });
-        github.set_output(name, &value)?;
+        github
+            .set_output(name, &value)
+            .map_err(|e| Failure::usage(e.to_string()))?;
     }
     for (name, value) in extra {
-        github.set_output(name, value)?;
+        github
+            .set_output(name, value)
+            .map_err(|e| Failure::usage(e.to_string()))?;
     }
     Ok(())
 }
 
 /// Appends `text` to the job summary inside GitHub Actions.
-pub(crate) fn summary(env: &Env, text: &str) -> anyhow::Result<()> {
+pub(crate) fn summary(env: &Env, text: &str) -> Result<(), Failure> {
     if let Some(github) = GitHub::from_env(env)
         && github.summary_file().is_some()
     {
-        github.append_summary(text)?;
+        github
+            .append_summary(text)
+            .map_err(|e| Failure::usage(e.to_string()))?;
     }
     Ok(())
 }
 
 /// Writes release notes to `path`.
-pub(crate) fn notes_file(path: &std::path::Path, notes: &str) -> anyhow::Result<()> {
-    std::fs::write(path, notes)
-        .with_context(|| format!("cannot write the release notes to {}", path.display()))
+pub(crate) fn notes_file(path: &std::path::Path, notes: &str) -> Result<(), Failure> {
+    std::fs::write(path, notes).map_err(|e| {
+        Failure::usage(format!(
+            "cannot write the release notes to {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// The first seven characters of a commit id.

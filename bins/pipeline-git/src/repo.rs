@@ -1,6 +1,7 @@
 //! What the commands read from the command line and the environment to
 //! reach the repository and its remote.
 
+use crate::Failure;
 use pipeline_ci::{Env, Secret};
 use pipeline_gitflow::{GitCli, Identity, Repo};
 
@@ -29,7 +30,7 @@ pub(crate) fn identity(env: &Env) -> Option<Identity> {
 }
 
 /// The repository at `--repo` (or above it).
-pub(crate) fn open(args: &RepoArgs) -> anyhow::Result<Repo> {
+pub(crate) fn open(args: &RepoArgs) -> Result<Repo, Failure> {
     // Absolute, so that errors name a place even for `--repo .`.
     let path = std::path::absolute(&args.repo).unwrap_or_else(|_| args.repo.clone());
     Ok(Repo::open(&path)?)
@@ -42,7 +43,7 @@ pub(crate) fn git_cli(
     args: &RepoArgs,
     flow: &FlowArgs,
     env: &Env,
-) -> anyhow::Result<GitCli> {
+) -> Result<GitCli, Failure> {
     let cli = GitCli::for_remote(repo, &args.remote, token(env))?
         .inherited_config_count(env.get("GIT_CONFIG_COUNT"))
         .retry(flow.retry());
@@ -60,7 +61,7 @@ pub(crate) fn open_deepened(
     flow: &FlowArgs,
     env: &Env,
     branches: &[&str],
-) -> anyhow::Result<Repo> {
+) -> Result<Repo, Failure> {
     let repo = open(args)?;
     if !flow.unshallow {
         return Ok(repo);

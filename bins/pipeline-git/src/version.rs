@@ -1,6 +1,7 @@
 //! `pipeline-git version` and `pipeline-git changelog`: read the history,
 //! plan the next version, print it or its notes.
 
+use crate::Failure;
 use pipeline_ci::{Env, GitHub};
 use pipeline_gitflow::{ChangeKind, History, NoRelease, Plan, Reason, ReleaseNotes, plan};
 use serde_json::{Value, json};
@@ -10,7 +11,7 @@ use crate::cli::{ChangelogArgs, FlowArgs, PlanArgs, RepoArgs, VersionArgs};
 use crate::output;
 use crate::repo::open_deepened;
 
-pub(crate) fn version(args: &VersionArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn version(args: &VersionArgs, env: &Env) -> Result<Exit, Failure> {
     let (plan, history) = compute(&args.repo, &args.plan, &args.flow, env)?;
     let explanation = explain(&plan);
     eprintln!("{explanation}");
@@ -27,7 +28,7 @@ pub(crate) fn version(args: &VersionArgs, env: &Env) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub(crate) fn changelog(args: &ChangelogArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn changelog(args: &ChangelogArgs, env: &Env) -> Result<Exit, Failure> {
     let (plan, history) = compute(&args.repo, &args.plan, &args.flow, env)?;
     let date = args.date.unwrap_or_else(output::today);
     let notes = ReleaseNotes::new(&plan, date);
@@ -78,7 +79,7 @@ fn compute(
     args: &PlanArgs,
     flow: &FlowArgs,
     env: &Env,
-) -> anyhow::Result<(Plan, History)> {
+) -> Result<(Plan, History), Failure> {
     let opened = open_deepened(repo, flow, env, &[&repo.develop_branch])?;
     let history = opened.history(&repo.read_options())?;
     log_history(&history, &repo.tag_prefix);
@@ -223,7 +224,7 @@ fn document(
 }
 
 /// The step outputs `version` and `changelog` write inside GitHub Actions.
-fn set_outputs(github: &GitHub, plan: &Plan) -> anyhow::Result<()> {
+fn set_outputs(github: &GitHub, plan: &Plan) -> Result<(), Failure> {
     let release = plan.release().ok();
     let outputs = [
         (
@@ -243,7 +244,9 @@ fn set_outputs(github: &GitHub, plan: &Plan) -> anyhow::Result<()> {
         ("released", release.is_some().to_string()),
     ];
     for (name, value) in outputs {
-        github.set_output(name, &value)?;
+        github
+            .set_output(name, &value)
+            .map_err(|e| Failure::usage(e.to_string()))?;
     }
     Ok(())
 }

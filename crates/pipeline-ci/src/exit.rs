@@ -78,6 +78,20 @@ impl<T: Classified> Classified for Box<T> {
     }
 }
 
+/// The files GitHub Actions names could not be written: the runner's set-up
+/// (exit 2).
+impl Classified for crate::OutputError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
+impl Classified for crate::SummaryError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

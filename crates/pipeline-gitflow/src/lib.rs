@@ -153,3 +153,28 @@ pub use version::{
     Bump, BumpOverride, InvalidChannel, InvalidVersion, PreRelease, TagFormat, Version,
     parse_release_version,
 };
+
+impl From<FailureKind> for pipeline_ci::Exit {
+    fn from(kind: FailureKind) -> Self {
+        match kind {
+            FailureKind::Refused => pipeline_ci::Exit::Refused,
+            FailureKind::Input => pipeline_ci::Exit::Usage,
+            FailureKind::External => pipeline_ci::Exit::External,
+        }
+    }
+}
+
+macro_rules! classified_by_kind {
+    ($($t:ty),*) => {$(
+        impl pipeline_ci::Classified for $t {
+            fn exit(&self) -> pipeline_ci::Exit {
+                self.kind().into()
+            }
+        }
+    )*};
+}
+classified_by_kind!(FlowError, HistoryError, PlanError, RemoteError);
+
+/// The environment variables holding the token sent to HTTPS remotes
+/// (`GIT_TOKEN`, else `GITHUB_TOKEN`): a binary masks and redacts them.
+pub const SECRET_VARS: &[&str] = &["GIT_TOKEN", "GITHUB_TOKEN"];
