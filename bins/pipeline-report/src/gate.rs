@@ -38,14 +38,16 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
         .iter()
         .map(|path| pylint::parse_pylint_file(path))
         .collect::<Result<Vec<_>, _>>()?;
-    // Text from the reports is printed defused inside GitHub Actions, where
-    // a line starting with `::` would be taken as a workflow command.
+    // Text from the reports is printed without its control characters and
+    // escape sequences, and defused inside GitHub Actions, where a line
+    // starting with `::` would be taken as a workflow command.
     let in_actions = env.is_github_actions();
     let safe = |text: &str| {
+        let text = render::printable(text);
         if in_actions {
-            pipeline_ci::neutralize_commands(text)
+            pipeline_ci::neutralize_commands(&text)
         } else {
-            text.to_owned()
+            text.into_owned()
         }
     };
     if let Some(tests) = &tests {

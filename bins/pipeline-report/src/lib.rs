@@ -29,7 +29,14 @@ pub fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             // Nothing more can be said if stderr is gone; the code still tells.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            // A report's own words (a name in an error) never reach the
+            // terminal as control characters.
+            let message = format!("{e:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                pipeline_reports::render::printable(&message)
+            );
             Exit::Usage.into()
         }
     }

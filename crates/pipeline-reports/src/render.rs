@@ -94,6 +94,90 @@ pub fn json(outcome: &GateOutcome<'_>) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Text from a report made safe to show on a terminal, in a Markdown
+/// summary or in an annotation: ANSI escape sequences (CSI, OSC, and the
+/// other `ESC` sequences, in their 7-bit and 8-bit forms) are dropped, and
+/// every other control character (C0 but line feed and tab, DEL, C1) and the
+/// bidirectional overrides are shown escaped (`\u{7}`), so that a report can
+/// neither move the cursor, retitle the terminal, nor reorder what is read.
+/// The JSON document keeps the text exactly as the report had it.
+///
+/// ```
+/// use pipeline_reports::render::printable;
+///
+/// assert_eq!(printable("a\u{7}b \u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}!"), "a\\u{7}b red !");
+/// assert_eq!(printable("two\nlines\tok"), "two\nlines\tok");
+/// ```
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs = text.chars().any(|c| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    if !needs {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            // ESC: a sequence follows; CSI and OSC also have 8-bit forms.
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    skip_csi(&mut chars);
+                }
+                Some(']' | 'P' | '^' | '_' | 'X') => {
+                    chars.next();
+                    skip_string(&mut chars);
+                }
+                Some(&next) if ('\u{20}'..='\u{7e}').contains(&next) => {
+                    // Two- or three-character sequences: `ESC (B`, `ESC 7`, `ESC c`.
+                    chars.next();
+                    if ('\u{20}'..='\u{2f}').contains(&next) {
+                        chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+                    }
+                }
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}' => skip_string(&mut chars),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Skips a control sequence's parameters and its final character.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    for c in chars.by_ref() {
+        if ('\u{40}'..='\u{7e}').contains(&c) || !(' '..='\u{7e}').contains(&c) {
+            return;
+        }
+    }
+}
+
+/// Skips an OSC (or DCS, PM, APC, SOS) string up to BEL or the string
+/// terminator (`ESC \\`, 0x9C); a string left open ends at a line break.
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                chars.next_if_eq(&'\\');
+                return;
+            }
+            '\n' => return,
+            _ => {}
+        }
+    }
+}
+
 fn first_line(text: &str, max: usize) -> String {
     let line = text
         .lines()
@@ -274,7 +358,10 @@ pub fn text(outcome: &GateOutcome<'_>) -> String {
             let _ = writeln!(out, "  - {}", violation.message());
         }
     }
-    out
+    match printable(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(safe) => safe,
+    }
 }
 
 fn kind_index(kind: LintKind) -> usize {
@@ -304,6 +391,7 @@ impl Section {
 }
 
 fn md_escape(text: &str) -> String {
+    let text = printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -653,6 +741,18 @@ pub fn annotations(outcome: &GateOutcome<'_>) -> Vec<Note> {
         });
     }
     notes.sort_by_key(|n| n.level);
+    for note in &mut notes {
+        for text in [&mut note.title, &mut note.message] {
+            if let std::borrow::Cow::Owned(safe) = printable(text) {
+                *text = safe;
+            }
+        }
+        if let Some(file) = note.file.as_mut() {
+            if let std::borrow::Cow::Owned(safe) = printable(file) {
+                *file = safe;
+            }
+        }
+    }
     notes
 }
 
