@@ -74,7 +74,7 @@ impl JunitOptions {
 
 /// Test counts. `passed` includes the flaky tests (passed after a retry);
 /// `total = passed + failed + errored + skipped`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Tests, each counted once whatever its retries.
     pub total: u64,
@@ -876,12 +876,14 @@ impl<'o> Parser<'o> {
     }
 
     fn finish_case(&mut self) {
-        let Some(case) = self.case.take() else { return };
-        self.finish_taken_case(&case);
+        let Some(mut case) = self.case.take() else {
+            return;
+        };
+        self.finish_taken_case(&mut case);
         self.spare_case = case;
     }
 
-    fn finish_taken_case(&mut self, case: &Case) {
+    fn finish_taken_case(&mut self, case: &mut Case) {
         self.context = Context::Other;
         let outcome = if case.error {
             Outcome::Errored
@@ -921,13 +923,13 @@ impl<'o> Parser<'o> {
                 if !repeat {
                     self.raw.tests += 1;
                 }
+                // The case's strings move to the pending test, and the
+                // pending test's old ones to the case (cleared when the next
+                // testcase starts): nothing is copied.
                 let mut pending = std::mem::take(&mut self.spare_pending);
-                pending.name.clear();
-                pending.name.push_str(&case.name);
-                pending.classname.clear();
-                pending.classname.push_str(&case.classname);
-                pending.file.clear();
-                pending.file.push_str(&case.file);
+                std::mem::swap(&mut pending.name, &mut case.name);
+                std::mem::swap(&mut pending.classname, &mut case.classname);
+                std::mem::swap(&mut pending.file, &mut case.file);
                 pending.line = case.line;
                 pending.attempts = attempts;
                 self.pending = Some(pending);

@@ -2,6 +2,15 @@
 //! relative to the workspace.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+/// Searchers built once: a line is read for several patterns, and building
+/// a searcher per line would cost more than the search.
+static PANICKED_AT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("panicked at "));
+static COLON_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(":line "));
+static QUOTE_COMMA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("', "));
 
 /// A source location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,9 +118,23 @@ impl Scanner {
         if trimmed.is_empty() {
             return;
         }
+        // Every frame but a Python traceback's `File "…", line N` and the
+        // continuation of an old Rust panic has a colon: most lines of a
+        // failure's text are rejected by one search.
+        let has_colon = memchr::memchr(b':', trimmed.as_bytes()).is_some();
+        if !has_colon {
+            if trimmed.starts_with("File \"") {
+                self.python_line(trimmed);
+            }
+            return;
+        }
         self.python_line(trimmed);
-        self.rust_line(line);
-        if self.csharp.is_none() || !self.own_base.is_empty() {
+        if self.rust.is_none() {
+            self.rust_line(line);
+        }
+        if (self.csharp.is_none() || !self.own_base.is_empty())
+            && COLON_LINE.find(line.as_bytes()).is_some()
+        {
             self.csharp_line(line);
         }
         if let Some(frame) = trimmed.strip_prefix("at ") {
@@ -176,10 +199,10 @@ impl Scanner {
         if self.rust.is_some() {
             return;
         }
-        let rest = if let Some(at) = line.find("panicked at ") {
+        let rest = if let Some(at) = PANICKED_AT.find(line.as_bytes()) {
             let rest = &line[at + "panicked at ".len()..];
             match rest.strip_prefix('\'') {
-                Some(quoted) => match quoted.find("', ") {
+                Some(quoted) => match QUOTE_COMMA.find(quoted.as_bytes()) {
                     Some(close) => &quoted[close + 3..],
                     None => {
                         self.rust_open = true;
@@ -189,7 +212,7 @@ impl Scanner {
                 None => rest,
             }
         } else if self.rust_open {
-            match line.find("', ") {
+            match QUOTE_COMMA.find(line.as_bytes()) {
                 Some(close) => &line[close + 3..],
                 None => return,
             }
@@ -395,26 +418,21 @@ fn js_location(location: &str) -> Option<Location> {
     })
 }
 
-/// `path.ext:LINE` at the start of `text`, for one of the extensions.
+/// `path.ext:LINE` at the start of `text`, for one of the extensions: the
+/// path is the text's first word (no whitespace in it).
 fn file_colon_line(text: &str, extensions: &[&str]) -> Option<Location> {
-    for ext in extensions {
-        let mut from = 0;
-        let idx = loop {
-            let Some(found) = memchr::memmem::find(&text.as_bytes()[from..], ext.as_bytes()) else {
-                break None;
-            };
-            let found = found + from;
-            if text.as_bytes().get(found + ext.len()) == Some(&b':') {
-                break Some(found);
-            }
-            from = found + 1;
-        };
-        let Some(idx) = idx else { continue };
-        let file = &text[..idx + ext.len()];
-        if file.is_empty() || file.contains(char::is_whitespace) {
+    let bytes = text.as_bytes();
+    let word_end = bytes
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let word = &bytes[..word_end];
+    for colon in memchr::memchr_iter(b':', word) {
+        let file = &text[..colon];
+        if file.is_empty() || !extensions.iter().any(|ext| file.ends_with(ext)) {
             continue;
         }
-        let number = leading_number(&text[idx + ext.len() + 1..])?;
+        let number = leading_number(&text[colon + 1..])?;
         return Some(Location {
             file: file.to_owned(),
             line: number,

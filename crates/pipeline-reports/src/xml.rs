@@ -1322,7 +1322,7 @@ pub(crate) fn for_each_attr<'a>(
         if at >= bytes.len() || &bytes[at..] == b"/" {
             return Ok(());
         }
-        let Some(eq) = memchr::memchr(b'=', &bytes[at..]).map(|i| at + i) else {
+        let Some(eq) = find_byte(b'=', &bytes[at..]).map(|i| at + i) else {
             return Err(format!(
                 "malformed attribute '{}': no '='",
                 excerpt(&text[at..])
@@ -1347,7 +1347,7 @@ pub(crate) fn for_each_attr<'a>(
             Some(&q @ (b'"' | b'\'')) => q,
             _ => return Err(format!("the value of attribute '{key}' is not quoted")),
         };
-        let Some(close) = memchr::memchr(quote, &bytes[open + 1..]).map(|i| open + 1 + i) else {
+        let Some(close) = find_byte(quote, &bytes[open + 1..]).map(|i| open + 1 + i) else {
             return Err(format!("the value of attribute '{key}' is not closed"));
         };
         let local = match key.bytes().position(|b| b == b':') {
@@ -1357,6 +1357,19 @@ pub(crate) fn for_each_attr<'a>(
         f(local, Cow::Borrowed(&text[open + 1..close]));
         at = close + 1;
     }
+}
+
+/// The first `needle` in `haystack`: a plain loop over the first bytes
+/// (attribute names and most values are short, where memchr's set-up costs
+/// more than the search), memchr beyond.
+#[inline]
+fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    let head = haystack.len().min(SHORT);
+    if let Some(i) = haystack[..head].iter().position(|&b| b == needle) {
+        return Some(i);
+    }
+    memchr::memchr(needle, &haystack[head..]).map(|i| head + i)
 }
 
 fn excerpt(text: &str) -> String {
