@@ -228,6 +228,15 @@ impl Lines {
         self.normalize()
     }
 
+    /// Whether line `number` is code (`Some`) and was run (`Some(true)`).
+    fn status(&self, number: u32) -> Option<bool> {
+        let index = number / 64;
+        let bit = 1u64 << (number % 64);
+        let at = self.chunks.binary_search_by_key(&index, |c| c.index).ok()?;
+        let chunk = &self.chunks[at];
+        (chunk.valid & bit != 0).then_some(chunk.covered & bit != 0)
+    }
+
     fn totals(&self) -> FileCoverage {
         let (valid, covered) = self.chunks.iter().fold((0u64, 0u64), |(v, c), chunk| {
             (
@@ -311,6 +320,13 @@ impl CoverageReport {
     /// Branch coverage in percent; `None` when no report carries branch data.
     pub fn branch_percent(&self) -> Option<f64> {
         percent(self.branches_covered, self.branches_valid)
+    }
+
+    /// Whether line `line` of `file` (a path as in [`CoverageReport::files`])
+    /// is code (`Some`) and was run (`Some(true)`); `None` for a line
+    /// that is not code or a file the reports do not list.
+    pub fn line_status(&self, file: &str, line: u32) -> Option<bool> {
+        self.lines.get(file)?.status(line)
     }
 
     /// Adds another report: a line covered in either is covered; a branch

@@ -369,6 +369,7 @@ fn control_characters_never_reach_what_is_printed() {
         tests: Some(&tests),
         coverage: None,
         pylint: &[],
+        diff: None,
     };
     let clean = |what: &str, text: &str| {
         let bad: Vec<char> = text
