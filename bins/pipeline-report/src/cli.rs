@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "Exit codes: 0 the gate passed; 1 the gate failed; \
-2 usage, configuration or input error (bad flag, a glob matching nothing, a malformed report); \
-3 an external system failed (not used by this binary).";
+2 usage, configuration or input error (bad flag, a glob matching nothing, a malformed report, \
+an unknown --diff-base ref, a token GitHub refuses); \
+3 GitHub could not be reached (after retries) for a requested --check-run or --pr-comment.";
 
 /// Gate a build on its test, coverage and lint reports, and publish them to CI.
 #[derive(Debug, Parser)]
@@ -70,4 +71,39 @@ pub(crate) struct GateArgs {
     /// Print one JSON document on stdout instead of the text summary.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Measure the coverage of the lines added or changed since the merge
+    /// base of HEAD and REF (a branch such as origin/main, a tag, a commit),
+    /// read from the git repository holding the workspace.
+    #[arg(long, value_name = "REF")]
+    pub(crate) diff_base: Option<String>,
+    /// Minimum coverage of the changed lines, in percent (needs --diff-base).
+    #[arg(long, value_name = "PERCENT", env = "PIPELINE_MIN_DIFF_COVERAGE")]
+    pub(crate) min_diff_coverage: Option<f64>,
+    /// Publish a check run of this name on the commit under test, with the
+    /// summary and every annotation (needs GITHUB_TOKEN with `checks: write`
+    /// and GITHUB_REPOSITORY; without the permission the annotations go to
+    /// the log as workflow commands instead).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) check_run: Option<String>,
+    /// Keep one comment on the pull request up to date with the results
+    /// (found by a hidden marker and edited in place on later runs; needs
+    /// GITHUB_TOKEN with `pull-requests: write`).
+    #[arg(long)]
+    pub(crate) pr_comment: bool,
+    /// The pull request to comment on [default: from the Actions event,
+    /// GITHUB_EVENT_PATH].
+    #[arg(long, value_name = "NUMBER")]
+    pub(crate) pr: Option<u64>,
+    /// Tells this gate's comment from other gates' on one pull request.
+    #[arg(long, value_name = "TAG", default_value = "gate")]
+    pub(crate) comment_tag: String,
+    /// A previous `gate --json` document (the base branch's last result):
+    /// the comment says what changed since, as "+3 tests, -1.2 % line
+    /// coverage".
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// The commit the check run is on [default: the pull request's head from
+    /// the Actions event, else GITHUB_SHA].
+    #[arg(long, value_name = "SHA")]
+    pub(crate) sha: Option<String>,
 }

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use pipeline_ci::{Annotation, Env, GitHub, Level};
 use pipeline_reports::cobertura::{self, CoberturaOptions, CoverageReport};
+use pipeline_reports::diff::{self, DiffCoverage};
 use pipeline_reports::gate::{self, Inputs, Thresholds};
 use pipeline_reports::junit::{self, JunitOptions, JunitReport};
 use pipeline_reports::pylint;
-use pipeline_reports::render::{self, GateOutcome, NoteLevel};
+use pipeline_reports::render::{self, Baseline, GateOutcome, NoteLevel};
 
 use crate::Exit;
 use crate::cli::GateArgs;
@@ -17,6 +18,19 @@ use crate::files::expand;
 
 pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     check_usage(args)?;
+    // Everything that can be wrong with the flags and the environment is
+    // found before a report is read.
+    let publishing = crate::github::settings(args, env)?;
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("--baseline: cannot read {}", path.display()))?;
+            let baseline = Baseline::from_json(&bytes)
+                .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?;
+            Some(baseline)
+        }
+        None => None,
+    };
     let workspace = match &args.workspace {
         Some(dir) => dir
             .canonicalize()
@@ -38,14 +52,20 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
         .iter()
         .map(|path| pylint::parse_pylint_file(path))
         .collect::<Result<Vec<_>, _>>()?;
-    // Text from the reports is printed defused inside GitHub Actions, where
-    // a line starting with `::` would be taken as a workflow command.
+    let diff = match (&args.diff_base, &coverage) {
+        (Some(base), Some(coverage)) => Some(changed_coverage(base, &workspace, coverage)?),
+        _ => None,
+    };
+    // Text from the reports is printed without its control characters and
+    // escape sequences, and defused inside GitHub Actions, where a line
+    // starting with `::` would be taken as a workflow command.
     let in_actions = env.is_github_actions();
     let safe = |text: &str| {
+        let text = render::printable(text);
         if in_actions {
-            pipeline_ci::neutralize_commands(text)
+            pipeline_ci::neutralize_commands(&text)
         } else {
-            text.to_owned()
+            text.into_owned()
         }
     };
     if let Some(tests) = &tests {
@@ -71,12 +91,14 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     thresholds.min_line_coverage = args.min_line_coverage;
     thresholds.min_branch_coverage = args.min_branch_coverage;
     thresholds.min_pylint_score = args.min_pylint_score;
+    thresholds.min_diff_coverage = args.min_diff_coverage;
     let verdict = gate::evaluate(
         &thresholds,
         Inputs {
             tests: tests.as_ref(),
             coverage: coverage.as_ref(),
             pylint: &lint,
+            diff: diff.as_ref(),
         },
     );
     let outcome = GateOutcome {
@@ -85,6 +107,7 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
         tests: tests.as_ref(),
         coverage: coverage.as_ref(),
         pylint: &lint,
+        diff: diff.as_ref(),
     };
 
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
@@ -97,8 +120,15 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     }
     stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
+    let published = match &publishing {
+        Some(settings) => crate::github::publish(settings, &outcome, baseline.as_ref())?,
+        None => crate::github::Published::default(),
+    };
     if let Some(github) = GitHub::from_env(env) {
-        publish(&github, &outcome, args.json)?;
+        publish(&github, &outcome, args.json, !published.annotated)?;
+    }
+    if let Some(exit) = published.failure {
+        return Ok(exit);
     }
     Ok(if verdict.passed {
         Exit::Success
@@ -107,9 +137,82 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     })
 }
 
+/// The coverage of the lines changed since the merge base with `base`, in
+/// the repository that holds the workspace.
+fn changed_coverage(
+    base: &str,
+    workspace: &std::path::Path,
+    coverage: &CoverageReport,
+) -> anyhow::Result<DiffCoverage> {
+    let started = std::time::Instant::now();
+    let changed = pipeline_gitflow::diff::changed_lines(workspace, base)
+        .map_err(|e| anyhow::anyhow!("--diff-base: {}", pipeline_cli::error_chain(&e)))?;
+    // Paths in the diff are the repository's; the coverage's are the
+    // workspace's, which may be a folder of the repository.
+    let repo_root = git_root(workspace);
+    let prefix = repo_root
+        .as_deref()
+        .and_then(|root| workspace.strip_prefix(root).ok())
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .filter(|p| !p.is_empty());
+    let files = match prefix {
+        Some(prefix) => changed
+            .files
+            .into_iter()
+            .map(|(file, lines)| {
+                let inside = file
+                    .strip_prefix(&format!("{prefix}/"))
+                    .map(str::to_owned)
+                    .unwrap_or(file);
+                (inside, lines)
+            })
+            .collect(),
+        None => changed.files,
+    };
+    let diff = diff::diff_coverage(coverage, base, &files);
+    tracing::info!(
+        "changed lines since {base} (merge base {}): {} code line(s) in {} file(s), read in {:.0} ms",
+        &changed.merge_base[..changed.merge_base.len().min(12)],
+        diff.lines_valid,
+        diff.files.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(diff)
+}
+
+/// The working tree's root of the repository holding `dir`.
+fn git_root(dir: &std::path::Path) -> Option<PathBuf> {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if d.join(".git").exists() {
+            return Some(d.to_path_buf());
+        }
+        at = d.parent();
+    }
+    None
+}
+
 fn check_usage(args: &GateArgs) -> anyhow::Result<()> {
     if args.junit.is_empty() && args.cobertura.is_empty() && args.pylint.is_empty() {
         bail!("nothing to gate: give at least one of --junit, --cobertura, --pylint");
+    }
+    if args.min_diff_coverage.is_some() && args.diff_base.is_none() {
+        bail!(
+            "--min-diff-coverage needs --diff-base REF (the branch the change is measured against)"
+        );
+    }
+    if args.diff_base.is_some() && args.cobertura.is_empty() {
+        bail!("--diff-base needs a --cobertura report to measure the changed lines with");
+    }
+    if args
+        .diff_base
+        .as_deref()
+        .is_some_and(|b| b.trim().is_empty() || b.starts_with('-'))
+    {
+        bail!("--diff-base needs a ref (a branch such as origin/main, a tag or a commit)");
+    }
+    if args.baseline.is_some() && !args.pr_comment {
+        bail!("--baseline is compared with in the pull-request comment: give --pr-comment too");
     }
     let needs = [
         (
@@ -132,6 +235,13 @@ fn check_usage(args: &GateArgs) -> anyhow::Result<()> {
             "--pylint",
             args.pylint.is_empty(),
             10.0,
+        ),
+        (
+            "--min-diff-coverage",
+            args.min_diff_coverage,
+            "--cobertura",
+            args.cobertura.is_empty(),
+            100.0,
         ),
     ];
     for (flag, value, report, missing, max) in needs {
@@ -192,8 +302,14 @@ fn fmt_percent(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| format!("{v:.2}"))
 }
 
-/// Step outputs, the job summary and annotations, inside GitHub Actions.
-fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Result<()> {
+/// Step outputs, the job summary and (unless a check run carries them)
+/// annotations, inside GitHub Actions.
+fn publish(
+    github: &GitHub,
+    outcome: &GateOutcome<'_>,
+    json: bool,
+    annotate: bool,
+) -> anyhow::Result<()> {
     let counts = outcome.tests.map(|t| t.counts).unwrap_or_default();
     let outputs = [
         ("total", counts.total.to_string()),
@@ -209,6 +325,10 @@ fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Re
         (
             "branch_coverage",
             fmt_percent(outcome.coverage.and_then(CoverageReport::branch_percent)),
+        ),
+        (
+            "diff_coverage",
+            fmt_percent(outcome.diff.and_then(|d| d.percent)),
         ),
         (
             "pylint_score",
@@ -235,6 +355,9 @@ fn publish(github: &GitHub, outcome: &GateOutcome<'_>, json: bool) -> anyhow::Re
         let room = github.summary_room()?;
         let markdown = render::markdown(outcome, room);
         github.append_summary(&markdown)?;
+    }
+    if !annotate {
+        return Ok(());
     }
     let notes = render::annotations(outcome).into_iter().map(|note| {
         let level = match note.level {

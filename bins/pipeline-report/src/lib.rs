@@ -2,12 +2,14 @@
 //! output and exit codes around the `pipeline-reports` library.
 //!
 //! Exit codes: 0 the gate passed; 1 the gate failed; 2 usage, configuration
-//! or input error (bad flag, missing or malformed report); 3 unused (no
-//! external system is involved).
+//! or input error (bad flag, missing or malformed report, an unknown
+//! `--diff-base` ref, a token GitHub refuses); 3 GitHub unreachable after
+//! retries for a requested check run or comment.
 
 mod cli;
 mod files;
 mod gate;
+mod github;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -20,7 +22,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    pipeline_cli::init_logging(cli.verbosity.verbose);
+    // The token reaches no log line, even quoted back by a service.
+    pipeline_cli::init_logging_redacted(
+        cli.verbosity.verbose,
+        pipeline_cli::secrets_from_env(&["GITHUB_TOKEN"]),
+    );
     let env = pipeline_ci::Env::from_vars(std::env::vars());
     let result = match cli.command {
         cli::Command::Gate(args) => gate::run(&args, &env),
@@ -29,7 +35,14 @@ pub fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             // Nothing more can be said if stderr is gone; the code still tells.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            // A report's own words (a name in an error) never reach the
+            // terminal as control characters.
+            let message = format!("{e:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                pipeline_reports::render::printable(&message)
+            );
             Exit::Usage.into()
         }
     }

@@ -127,6 +127,7 @@
 pub mod changelog;
 pub mod conventional;
 mod date;
+pub mod diff;
 pub mod flow;
 pub mod git;
 mod history;

@@ -43,15 +43,73 @@ struct Chunk {
     covered: u64,
 }
 
+/// The branches of one branch line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Branch {
+    line: u32,
+    covered: u32,
+    total: u32,
+    /// The arms not taken, when the report says which (coverage.py's
+    /// `missing-branches`: the lines they go to, `exit` as -1), sorted.
+    missing: Option<Box<[i32]>>,
+}
+
+impl Branch {
+    /// The branches of a line met twice (two reports, or twice in one):
+    /// per arm where that can be told, else the most covered; `true` when
+    /// it could not be told (both partly covered, without the arms named).
+    fn merge(&mut self, other: &Branch) -> bool {
+        if self.total != other.total {
+            let ambiguous = self.covered > 0 && other.covered > 0;
+            self.total = self.total.max(other.total);
+            self.covered = self.covered.max(other.covered);
+            self.missing = None;
+            return ambiguous;
+        }
+        let total = self.total;
+        if self.covered == total || other.covered == 0 {
+            return false;
+        }
+        if other.covered == total || self.covered == 0 {
+            self.covered = other.covered;
+            self.missing.clone_from(&other.missing);
+            return false;
+        }
+        match (&self.missing, &other.missing) {
+            (Some(mine), Some(theirs)) => {
+                // An arm is missed only if every run missed it: coverage.py's
+                // `coverage combine` unites the arcs run.
+                let both: Box<[i32]> = mine
+                    .iter()
+                    .copied()
+                    .filter(|arm| theirs.binary_search(arm).is_ok())
+                    .collect();
+                let missed = u32::try_from(both.len()).unwrap_or(u32::MAX);
+                self.covered = total
+                    .saturating_sub(missed)
+                    .max(self.covered)
+                    .max(other.covered);
+                self.missing = Some(both);
+                false
+            }
+            _ => {
+                self.covered = self.covered.max(other.covered);
+                self.missing = None;
+                true
+            }
+        }
+    }
+}
+
 /// The lines of one source file: which are code, which were run, and the
 /// branches of each branch line. Lines are kept as 64-line chunks sorted by
 /// number, so memory follows the lines listed, not the highest line number.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Lines {
     chunks: Vec<Chunk>,
-    /// (line, covered, total) per branch line, in the order met; the same
-    /// line may repeat until [`Lines::normalize`] merges them.
-    branches: Vec<(u32, u32, u32)>,
+    /// The branch lines, in the order met; the same line may repeat until
+    /// [`Lines::normalize`] merges them.
+    branches: Vec<Branch>,
 }
 
 impl Lines {
@@ -97,37 +155,45 @@ impl Lines {
         self.chunks[at].covered |= covered;
     }
 
-    fn add_line(&mut self, line: &LineData) {
+    fn add_line(&mut self, line: LineData) {
         self.add(line.number, line.hit);
         if let Some((covered, total)) = line.branches {
-            self.add_branch(line.number, covered, total);
+            let missing = if covered >= total {
+                Some(Box::default())
+            } else {
+                line.missing
+            };
+            self.branches.push(Branch {
+                line: line.number,
+                covered: covered.min(total),
+                total,
+                missing,
+            });
         }
     }
 
-    fn add_branch(&mut self, number: u32, covered: u32, total: u32) {
-        self.branches.push((number, covered.min(total), total));
-    }
-
-    /// Merges the branch entries of a line met several times: the most
-    /// branches seen, and the most covered.
-    fn normalize(&mut self) {
-        if self.branches.windows(2).all(|w| w[0].0 < w[1].0) {
-            return;
+    /// Merges the branch entries of a line met several times, per arm
+    /// where the reports name the arms missed ([`Branch::merge`]); returns
+    /// how many merges could not tell the arms apart.
+    fn normalize(&mut self) -> u64 {
+        if self.branches.windows(2).all(|w| w[0].line < w[1].line) {
+            return 0;
         }
-        self.branches.sort_unstable();
+        self.branches.sort_unstable_by_key(|b| b.line);
+        let mut ambiguous = 0;
         self.branches.dedup_by(|later, kept| {
-            if later.0 == kept.0 {
-                kept.1 = kept.1.max(later.1);
-                kept.2 = kept.2.max(later.2);
+            if later.line == kept.line {
+                ambiguous += u64::from(kept.merge(later));
                 true
             } else {
                 false
             }
         });
         self.branches.shrink_to_fit();
+        ambiguous
     }
 
-    fn union(&mut self, other: &Lines) {
+    fn union(&mut self, other: &Lines) -> u64 {
         let (mine, theirs) = (&self.chunks, &other.chunks);
         let mut merged = Vec::with_capacity(mine.len().max(theirs.len()));
         let (mut i, mut j) = (0, 0);
@@ -159,7 +225,16 @@ impl Lines {
         }
         self.chunks = merged;
         self.branches.extend_from_slice(&other.branches);
-        self.normalize();
+        self.normalize()
+    }
+
+    /// Whether line `number` is code (`Some`) and was run (`Some(true)`).
+    fn status(&self, number: u32) -> Option<bool> {
+        let index = number / 64;
+        let bit = 1u64 << (number % 64);
+        let at = self.chunks.binary_search_by_key(&index, |c| c.index).ok()?;
+        let chunk = &self.chunks[at];
+        (chunk.valid & bit != 0).then_some(chunk.covered & bit != 0)
     }
 
     fn totals(&self) -> FileCoverage {
@@ -169,12 +244,9 @@ impl Lines {
                 c + u64::from(chunk.covered.count_ones()),
             )
         });
-        let (bc, bt) = self
-            .branches
-            .iter()
-            .fold((0u64, 0u64), |(c, t), &(_, bc, bt)| {
-                (c + u64::from(bc), t + u64::from(bt))
-            });
+        let (bc, bt) = self.branches.iter().fold((0u64, 0u64), |(c, t), b| {
+            (c + u64::from(b.covered), t + u64::from(b.total))
+        });
         FileCoverage {
             file: String::new(),
             lines_valid: valid,
@@ -250,17 +322,34 @@ impl CoverageReport {
         percent(self.branches_covered, self.branches_valid)
     }
 
-    /// Adds another report: a line covered in either is covered.
+    /// Whether line `line` of `file` (a path as in [`CoverageReport::files`])
+    /// is code (`Some`) and was run (`Some(true)`); `None` for a line
+    /// that is not code or a file the reports do not list.
+    pub fn line_status(&self, file: &str, line: u32) -> Option<bool> {
+        self.lines.get(file)?.status(line)
+    }
+
+    /// Adds another report: a line covered in either is covered; a branch
+    /// line's arms are merged one by one where the reports say which arms
+    /// were missed (coverage.py's `missing-branches`), as `coverage combine`
+    /// does, else the line counts as covered as in the report that covers
+    /// it most (a lower bound, and a warning says how many lines).
     pub fn merge(&mut self, other: CoverageReport) {
         self.reports.extend(other.reports);
         self.warnings.extend(other.warnings);
+        let mut ambiguous = 0;
         for (file, lines) in other.lines {
             match self.lines.get_mut(&file) {
-                Some(mine) => mine.union(&lines),
+                Some(mine) => ambiguous += mine.union(&lines),
                 None => {
                     self.lines.insert(file, lines);
                 }
             }
+        }
+        if ambiguous > 0 {
+            self.warnings.push(format!(
+                "{ambiguous} branch line(s) are partly covered in several reports that do not say which branches were missed (no missing-branches); each counts as covered as in the report that covers it most, a lower bound"
+            ));
         }
         self.recompute();
     }
@@ -384,10 +473,10 @@ fn parse<S: xml::Source>(
                                 unmeasured_branches += 1;
                             }
                             if method_depth > 0 {
-                                class.method_lines.add_line(&line);
+                                class.method_lines.add_line(line);
                             } else {
                                 class.has_own_lines = true;
-                                class.lines.add_line(&line);
+                                class.lines.add_line(line);
                             }
                         }),
                         None => Ok(()),
@@ -420,7 +509,9 @@ fn parse<S: xml::Source>(
                         }
                         done.lines.normalize();
                         match files.get_mut(&done.filename) {
-                            Some(lines) => lines.union(&done.lines),
+                            Some(lines) => {
+                                lines.union(&done.lines);
+                            }
                             None => {
                                 files.insert(done.filename, done.lines);
                             }
@@ -442,7 +533,9 @@ fn parse<S: xml::Source>(
     for (filename, lines) in files {
         let resolved = resolver.resolve(&filename);
         match report.lines.get_mut(&resolved) {
-            Some(existing) => existing.union(&lines),
+            Some(existing) => {
+                existing.union(&lines);
+            }
             None => {
                 report.lines.insert(resolved, lines);
             }
@@ -486,12 +579,14 @@ fn read_declared(
 }
 
 /// A `<line>` element, read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct LineData {
     number: u32,
     hit: bool,
     /// Branches (covered, total), for a branch line that says.
     branches: Option<(u32, u32)>,
+    /// The arms missed, sorted, for a report that names them.
+    missing: Option<Box<[i32]>>,
     /// A branch line that does not say how many branches it has.
     unmeasured: bool,
 }
@@ -501,6 +596,7 @@ fn read_line(tag: &quick_xml::events::BytesStart<'_>) -> Result<LineData, String
     let mut hits = None;
     let mut branch = false;
     let mut condition = None;
+    let mut missing = None;
     let mut bad_number = None;
     xml::for_each_attr(tag, |key, value| match key {
         "number" => match parse_number(&value) {
@@ -510,6 +606,7 @@ fn read_line(tag: &quick_xml::events::BytesStart<'_>) -> Result<LineData, String
         "hits" => hits = Some(value.trim().parse::<f64>().is_ok_and(|h| h > 0.0)),
         "branch" => branch = value.trim().eq_ignore_ascii_case("true"),
         "condition-coverage" => condition = parse_condition(&value),
+        "missing-branches" => missing = parse_arms(&value),
         _ => {}
     })?;
     if let Some(bad) = bad_number {
@@ -520,12 +617,29 @@ fn read_line(tag: &quick_xml::events::BytesStart<'_>) -> Result<LineData, String
     };
     let branches = if branch { condition } else { None };
     let unmeasured = branch && condition.is_none();
+    let missing = missing.filter(|_| branches.is_some());
     Ok(LineData {
         number,
         hit: hits.unwrap_or(false),
         branches,
+        missing,
         unmeasured,
     })
+}
+
+/// coverage.py's `missing-branches`: `19,20`, `exit`, `28,exit` (the lines
+/// the missed arms go to; `exit` leaves the function).
+fn parse_arms(value: &str) -> Option<Box<[i32]>> {
+    let mut arms = value
+        .split(',')
+        .map(|arm| match arm.trim() {
+            "exit" => Some(-1),
+            arm => arm.parse::<i32>().ok(),
+        })
+        .collect::<Option<Vec<i32>>>()?;
+    arms.sort_unstable();
+    arms.dedup();
+    Some(arms.into_boxed_slice())
 }
 
 fn parse_number(value: &str) -> Option<u32> {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::cobertura::CoverageReport;
+use crate::diff::DiffCoverage;
 use crate::junit::JunitReport;
 use crate::pylint::PylintReport;
 
@@ -17,6 +18,8 @@ pub struct Thresholds {
     pub min_branch_coverage: Option<f64>,
     /// Minimum pylint score, out of 10.
     pub min_pylint_score: Option<f64>,
+    /// Minimum coverage of the changed lines, in percent.
+    pub min_diff_coverage: Option<f64>,
     /// Most failed plus errored tests allowed.
     pub max_failures: Option<u64>,
     /// Whether a run with no tests at all may pass.
@@ -42,6 +45,12 @@ impl Thresholds {
         self
     }
 
+    /// Sets the minimum coverage of the changed lines (percent).
+    pub fn min_diff_coverage(mut self, percent: f64) -> Self {
+        self.min_diff_coverage = Some(percent);
+        self
+    }
+
     /// Sets the most failing tests allowed.
     pub fn max_failures(mut self, count: u64) -> Self {
         self.max_failures = Some(count);
@@ -64,6 +73,8 @@ pub struct Inputs<'a> {
     pub coverage: Option<&'a CoverageReport>,
     /// Lint results, one per pylint file.
     pub pylint: &'a [PylintReport],
+    /// Coverage of the changed lines.
+    pub diff: Option<&'a DiffCoverage>,
 }
 
 /// One reason the gate failed.
@@ -108,6 +119,15 @@ pub enum Violation {
         /// The file with that score.
         file: String,
     },
+    /// Coverage of the changed lines under the minimum.
+    DiffCoverage {
+        /// Percent measured.
+        actual: f64,
+        /// Percent required.
+        min: f64,
+        /// The ref the change was measured against.
+        base: String,
+    },
     /// A pylint score minimum was set but a report carries no score.
     NoPylintScore {
         /// The report without a score.
@@ -137,6 +157,9 @@ impl Violation {
             Violation::PylintScore { actual, min, file } => {
                 format!("pylint score {actual:.2}/10 ({file}) is below the minimum {min}")
             }
+            Violation::DiffCoverage { actual, min, base } => format!(
+                "coverage of the lines changed since {base} {actual:.2}% is below the minimum {min}%"
+            ),
             Violation::NoPylintScore { file, format } => format!(
                 "a minimum pylint score is set but {file} ({format} format) carries no score; use --output-format=json2 or keep the text report's rating line"
             ),
@@ -188,6 +211,16 @@ pub fn evaluate(thresholds: &Thresholds, inputs: Inputs<'_>) -> Verdict {
                 Some(_) => {}
                 None => violations.push(Violation::NoCoverageData { kind: "branch" }),
             }
+        }
+    }
+    if let (Some(min), Some(diff)) = (thresholds.min_diff_coverage, inputs.diff) {
+        // No changed line of code: nothing to cover, nothing missed.
+        if let Some(actual) = diff.percent.filter(|actual| actual + 1e-9 < min) {
+            violations.push(Violation::DiffCoverage {
+                actual,
+                min,
+                base: diff.base.clone(),
+            });
         }
     }
     if let Some(min) = thresholds.min_pylint_score {

@@ -17,8 +17,8 @@ use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 
 use crate::error::ReportError;
-use crate::location;
-use crate::xml::{self, Capture, Event, Origin, XmlReader};
+use crate::location::{self, Location, Scanner};
+use crate::xml::{self, Capture, Event, Origin, Tap, XmlReader};
 
 /// How much of a report to keep.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ impl JunitOptions {
 
 /// Test counts. `passed` includes the flaky tests (passed after a retry);
 /// `total = passed + failed + errored + skipped`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Tests, each counted once whatever its retries.
     pub total: u64,
@@ -412,6 +412,9 @@ struct Case {
     kind: Option<String>,
     failure_file: Option<String>,
     failure_line: Option<u32>,
+    /// Where the whole `message` attribute points, when it was longer than
+    /// the part kept.
+    message_location: Option<Location>,
     /// Bodies of `<failure>`/`<error>` elements read so far.
     bodies: u32,
     /// A `<failure>`/`<error>` outside any testcase, made a test of its own.
@@ -438,6 +441,7 @@ impl Case {
         self.kind = None;
         self.failure_file = None;
         self.failure_line = None;
+        self.message_location = None;
         self.bodies = 0;
         self.synthetic = false;
     }
@@ -475,6 +479,36 @@ struct Parser<'o> {
     warned_placeholder: bool,
     warned_untracked: bool,
     retries_merged: u64,
+    /// Whether the report is pytest's (suite `pytest`, root `pytest tests`):
+    /// its `line` attributes are 0-based, and pytest-rerunfailures writes
+    /// each failed attempt as an empty testcase before the next one.
+    pytest: bool,
+    /// pytest's last passed testcase, not counted yet: the next testcase
+    /// may repeat it, which makes it a failed attempt.
+    pending: Option<Pending>,
+    /// The spare strings of [`Pending`], kept for their allocations.
+    spare_pending: Pending,
+}
+
+/// A pytest testcase that passed, held until the next testcase shows
+/// whether it was a rerun's failed attempt.
+#[derive(Debug, Default)]
+struct Pending {
+    name: String,
+    classname: String,
+    file: String,
+    line: Option<u32>,
+    /// Attempts so far, this one included.
+    attempts: u32,
+}
+
+impl Pending {
+    fn is(&self, case: &Case) -> bool {
+        self.line == case.line
+            && self.name == case.name
+            && self.classname == case.classname
+            && self.file == case.file
+    }
 }
 
 /// A min-heap entry for the slowest tests.
@@ -511,7 +545,10 @@ impl<'o> Parser<'o> {
             depth: 0,
             context: Context::Other,
             context_depth: 0,
-            body: Capture::new(options.max_output_bytes),
+            body: Capture::with_tap(
+                options.max_output_bytes,
+                Tap::new(Scanner::new(options.workspace.clone())),
+            ),
             stdout: Capture::new(options.max_output_bytes),
             stderr: Capture::new(options.max_output_bytes),
             raw: Raw::default(),
@@ -527,6 +564,9 @@ impl<'o> Parser<'o> {
             warned_placeholder: false,
             warned_untracked: false,
             retries_merged: 0,
+            pytest: false,
+            pending: None,
+            spare_pending: Pending::default(),
         }
     }
 
@@ -570,7 +610,13 @@ impl<'o> Parser<'o> {
                 } else {
                     case.failure = true;
                 }
-                read_failure_attrs(case, tag, self.options.max_output_bytes)?;
+                read_failure_attrs(case, tag, self.options)?;
+                if case.bodies == 0 {
+                    let (classname, own) = own_file(case);
+                    if let Some(scanner) = self.body.scanner() {
+                        scanner.reset(&classname, &own);
+                    }
+                }
                 if case.bodies > 0 {
                     self.body_separator();
                 }
@@ -600,9 +646,12 @@ impl<'o> Parser<'o> {
                 } else {
                     case.failure = true;
                 }
-                read_failure_attrs(&mut case, tag, self.options.max_output_bytes)?;
+                read_failure_attrs(&mut case, tag, self.options)?;
                 case.bodies = 1;
                 self.body.clear();
+                if let Some(scanner) = self.body.scanner() {
+                    scanner.reset(&unescaped(&case.classname), "");
+                }
                 self.stdout.clear();
                 self.stderr.clear();
                 self.case = Some(Box::new(case));
@@ -685,6 +734,9 @@ impl<'o> Parser<'o> {
             "skipped" | "skips" => declared.skipped = parse_count(&value),
             _ => {}
         })?;
+        if matches!(name.as_deref(), Some("pytest" | "pytest tests")) {
+            self.pytest = true;
+        }
         let name = name.filter(|n| !n.is_empty()).or(file).unwrap_or_default();
         let seen = self.spare_maps.pop().unwrap_or_default();
         self.suites.push(SuiteFrame {
@@ -699,6 +751,7 @@ impl<'o> Parser<'o> {
     }
 
     fn finish_suite(&mut self) {
+        self.flush_pending();
         let Some(mut suite) = self.suites.pop() else {
             return;
         };
@@ -823,12 +876,14 @@ impl<'o> Parser<'o> {
     }
 
     fn finish_case(&mut self) {
-        let Some(case) = self.case.take() else { return };
-        self.finish_taken_case(&case);
+        let Some(mut case) = self.case.take() else {
+            return;
+        };
+        self.finish_taken_case(&mut case);
         self.spare_case = case;
     }
 
-    fn finish_taken_case(&mut self, case: &Case) {
+    fn finish_taken_case(&mut self, case: &mut Case) {
         self.context = Context::Other;
         let outcome = if case.error {
             Outcome::Errored
@@ -843,8 +898,94 @@ impl<'o> Parser<'o> {
         } else {
             Outcome::Passed
         };
-        let attempts = 1 + case.flaky_attempts + case.rerun_attempts;
+        let mut attempts = 1 + case.flaky_attempts + case.rerun_attempts;
 
+        if self.pytest && !case.synthetic {
+            // pytest-rerunfailures writes each failed attempt as an empty
+            // (passing-looking) testcase, the next attempt right after it:
+            // a testcase that repeats the one just read as passed makes that
+            // one a failed attempt of the same test.
+            let repeat = self.pending.as_ref().is_some_and(|p| p.is(case));
+            if repeat {
+                if let Some(pending) = self.pending.take() {
+                    attempts += pending.attempts;
+                    self.spare_pending = pending;
+                }
+                self.retries_merged += 1;
+            } else {
+                self.flush_pending();
+            }
+            if let Some(time) = case.time {
+                self.report.time += time;
+                self.consider_slowest(time, case);
+            }
+            if outcome == Outcome::Passed {
+                if !repeat {
+                    self.raw.tests += 1;
+                }
+                // The case's strings move to the pending test, and the
+                // pending test's old ones to the case (cleared when the next
+                // testcase starts): nothing is copied.
+                let mut pending = std::mem::take(&mut self.spare_pending);
+                std::mem::swap(&mut pending.name, &mut case.name);
+                std::mem::swap(&mut pending.classname, &mut case.classname);
+                std::mem::swap(&mut pending.file, &mut case.file);
+                pending.line = case.line;
+                pending.attempts = attempts;
+                self.pending = Some(pending);
+                return;
+            }
+            if repeat {
+                // Counted once, as the test's last attempt.
+                match outcome {
+                    Outcome::Failed => self.raw.failures += 1,
+                    Outcome::Errored => self.raw.errors += 1,
+                    Outcome::Skipped => self.raw.skipped += 1,
+                    Outcome::Passed | Outcome::Flaky => {}
+                }
+                self.report.counts.total += 1;
+                self.report.counts.add(outcome, 1);
+                if outcome.is_failure() {
+                    self.push_failure(case, outcome, attempts);
+                }
+                return;
+            }
+            self.count_case(case, outcome, attempts, false);
+            return;
+        }
+        self.count_case(case, outcome, attempts, true);
+    }
+
+    /// Counts pytest's held testcase: passed, or flaky after failed attempts.
+    fn flush_pending(&mut self) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        self.report.counts.total += 1;
+        if pending.attempts > 1 {
+            self.report.counts.add(Outcome::Flaky, 1);
+            if self.flaky_kept < self.options.max_flaky {
+                self.flaky_kept += 1;
+                let suite = self
+                    .suites
+                    .last()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                self.flaky.push(Some(FlakyTest {
+                    report: self.report_name.clone(),
+                    suite,
+                    classname: unescaped(&pending.classname),
+                    name: unescaped(&pending.name),
+                    attempts: pending.attempts,
+                }));
+            }
+        } else {
+            self.report.counts.add(Outcome::Passed, 1);
+        }
+        self.spare_pending = pending;
+    }
+
+    fn count_case(&mut self, case: &Case, outcome: Outcome, attempts: u32, timed: bool) {
         self.raw.tests += 1;
         match outcome {
             Outcome::Failed => self.raw.failures += 1,
@@ -852,7 +993,7 @@ impl<'o> Parser<'o> {
             Outcome::Skipped => self.raw.skipped += 1,
             Outcome::Passed | Outcome::Flaky => {}
         }
-        if let Some(time) = case.time {
+        if timed && let Some(time) = case.time {
             self.report.time += time;
             self.consider_slowest(time, case);
         }
@@ -1021,33 +1162,53 @@ impl<'o> Parser<'o> {
         }
         let details = self.body.text().into_owned();
         let workspace = self.options.workspace.as_deref();
-        let file = unescaped(&case.file);
-        let located = match (&file, case.line) {
-            (file, Some(line)) if !file.is_empty() => Some((file.clone(), Some(line))),
-            (file, None) if !file.is_empty() => {
-                // The testcase names its file but not the line: the trace may.
-                let classname = unescaped(&case.classname);
-                let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-                let line = location::from_trace(&details, &classname, workspace)
-                    .filter(|l| l.file.rsplit(['/', '\\']).next() == Some(base))
-                    .map(|l| l.line);
-                Some((file.clone(), line))
-            }
-            _ => match (&case.failure_file, case.failure_line) {
-                (Some(file), line) if !file.is_empty() => Some((file.clone(), line)),
-                _ => {
-                    let classname = unescaped(&case.classname);
-                    let from_details = location::from_trace(&details, &classname, workspace);
-                    let from_message = || {
-                        case.message
-                            .as_deref()
-                            .and_then(|m| location::from_trace(m, &classname, workspace))
-                    };
-                    from_details
-                        .or_else(from_message)
-                        .map(|l| (l.file, Some(l.line)))
+        let (classname, own) = own_file(case);
+        // The whole text was read line by line when it outgrew the bound;
+        // else the kept text is the whole text.
+        let found = match self.body.finish_scan() {
+            Some(scanner) => scanner.finish(),
+            None => match self.body.scanner() {
+                Some(scanner) => {
+                    scanner.reset(&classname, &own);
+                    for line in details.lines() {
+                        scanner.feed_line(line);
+                    }
+                    scanner.finish()
                 }
+                None => location::Found::default(),
             },
+        };
+        let file = unescaped(&case.file);
+        let located = if !file.is_empty() {
+            // The trace's own frame in the test's file is where it failed; a
+            // `line` attribute points at the test's definition (0-based in
+            // pytest's dialect).
+            let line = found.own_line.or_else(|| {
+                case.line
+                    .map(|l| if self.pytest { l.saturating_add(1) } else { l })
+            });
+            Some((file, line))
+        } else if let Some(failure_file) = case.failure_file.as_ref().filter(|f| !f.is_empty()) {
+            Some((failure_file.clone(), case.failure_line))
+        } else if let (Some(line), false) = (found.own_line, own.is_empty()) {
+            // The class name is the test's file (vitest).
+            Some((own, Some(line)))
+        } else {
+            let from_message = || {
+                case.message_location.clone().or_else(|| {
+                    let message = case.message.as_deref()?;
+                    let scanner = self.body.scanner()?;
+                    scanner.reset(&classname, "");
+                    for line in message.lines() {
+                        scanner.feed_line(line);
+                    }
+                    scanner.finish().best
+                })
+            };
+            found
+                .best
+                .or_else(from_message)
+                .map(|l| (l.file, Some(l.line)))
         };
         let (file, line) = match located {
             Some((file, line)) => (Some(location::relative_to(&file, workspace)), line),
@@ -1089,6 +1250,7 @@ impl<'o> Parser<'o> {
         if self.case.is_some() {
             self.finish_case();
         }
+        self.flush_pending();
         let mut report = self.report;
         report.failures = self.failures.into_iter().flatten().collect();
         report.failures_omitted = (report.counts.failed + report.counts.errored)
@@ -1145,23 +1307,59 @@ fn unescaped(raw: &str) -> String {
 fn read_failure_attrs(
     case: &mut Case,
     tag: &quick_xml::events::BytesStart<'_>,
-    limit: usize,
+    options: &JunitOptions,
 ) -> Result<(), String> {
+    let limit = options.max_output_bytes;
     let first = case.message.is_none() && case.kind.is_none();
-    let bounded = |value: std::borrow::Cow<'_, str>, limit: usize| {
+    let bounded = |value: &str, limit: usize| {
         let mut text = String::new();
-        push_bounded(&mut text, &xml::attr_str(value), limit);
+        push_bounded(&mut text, value, limit);
         text
     };
+    let mut long_message = None;
     xml::for_each_attr(tag, |key, value| match key {
-        "message" if first => case.message = Some(bounded(value, limit)),
-        "type" if first => case.kind = Some(bounded(value, MAX_NAME)),
+        "message" if first => {
+            let value = xml::attr_str(value);
+            if value.len() > limit {
+                long_message = Some(value.clone().into_owned());
+            }
+            case.message = Some(bounded(&value, limit));
+        }
+        "type" if first => case.kind = Some(bounded(&xml::attr_str(value), MAX_NAME)),
         "file" if case.failure_file.is_none() => {
-            case.failure_file = Some(bounded(value, MAX_NAME));
+            case.failure_file = Some(bounded(&xml::attr_str(value), MAX_NAME));
         }
         "line" if case.failure_line.is_none() => case.failure_line = value.trim().parse().ok(),
         _ => {}
-    })
+    })?;
+    if let Some(message) = long_message {
+        // The location is sought in the whole message, of which only the
+        // bounded part is kept.
+        let mut scanner = Scanner::new(options.workspace.clone());
+        scanner.reset(&unescaped(&case.classname), "");
+        for line in message.lines() {
+            scanner.feed_line(line);
+        }
+        case.message_location = scanner.finish().best;
+    }
+    Ok(())
+}
+
+/// The test's class name, unescaped, and the file its own frames are in:
+/// the testcase's `file`, or its class name when that is a path (vitest).
+fn own_file(case: &Case) -> (String, String) {
+    let classname = unescaped(&case.classname);
+    let own = if !case.file.is_empty() {
+        unescaped(&case.file)
+    } else if classname.contains(['/', '\\'])
+        && !classname.contains(char::is_whitespace)
+        && location::base_name(&classname).contains('.')
+    {
+        classname.clone()
+    } else {
+        String::new()
+    };
+    (classname, own)
 }
 
 fn status_outcome(value: &str) -> (Option<Outcome>, bool) {

@@ -32,6 +32,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cobertura;
+pub mod diff;
 pub mod error;
 pub mod gate;
 pub mod junit;

@@ -2,6 +2,15 @@
 //! relative to the workspace.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+/// Searchers built once: a line is read for several patterns, and building
+/// a searcher per line would cost more than the search.
+static PANICKED_AT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("panicked at "));
+static COLON_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(":line "));
+static QUOTE_COMMA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("', "));
 
 /// A source location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,128 +20,258 @@ pub(crate) struct Location {
 }
 
 /// Finds the most useful frame in a failure's text: Python tracebacks and
-/// pytest's short form, Rust panics, Java, C#, JavaScript/TypeScript and Go.
-/// `classname` helps choose the test's own frame among Java frames.
+/// pytest's short form, Rust panics, Java, C#, JavaScript/TypeScript (V8
+/// frames and vitest's `❯` frames) and Go. `classname` helps choose the
+/// test's own frame among Java frames.
+#[cfg(test)]
 pub(crate) fn from_trace(
     text: &str,
     classname: &str,
     workspace: Option<&Path>,
 ) -> Option<Location> {
-    python(text, workspace)
-        .or_else(|| rust(text))
-        .or_else(|| csharp(text))
-        .or_else(|| java(text, classname, workspace))
-        .or_else(|| javascript(text))
-        .or_else(|| go(text))
+    let mut scanner = Scanner::new(workspace.map(Path::to_path_buf));
+    scanner.reset(classname, "");
+    for line in text.lines() {
+        scanner.feed_line(line);
+    }
+    scanner.finish().best
 }
 
-fn python(text: &str, workspace: Option<&Path>) -> Option<Location> {
-    // Traceback frames: `  File "path/x.py", line 12, in test_x`; the
-    // innermost frame that is not a library is the one to show.
-    let mut best: Option<Location> = None;
-    let mut best_is_library = true;
-    for line in text.lines() {
+/// What a [`Scanner`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Found {
+    /// The most useful frame of the whole text.
+    pub(crate) best: Option<Location>,
+    /// The line of the frame in the test's own file (the one given to
+    /// [`Scanner::reset`]): the innermost such frame.
+    pub(crate) own_line: Option<u32>,
+}
+
+/// Reads a failure's text line by line, any amount of it, keeping only the
+/// candidate frames: the location is sought in the whole text while the
+/// caller keeps as little of the text as it likes.
+#[derive(Debug, Default)]
+pub(crate) struct Scanner {
+    workspace: Option<PathBuf>,
+    classname: String,
+    /// The base name of the test's own file (empty: none).
+    own_base: String,
+    /// The own file's innermost frame: the last one in a Python traceback,
+    /// the first one in the other languages' stacks.
+    own_python: Option<u32>,
+    own_other: Option<u32>,
+    python: Option<(Location, bool)>,
+    rust: Option<Location>,
+    /// A pre-1.73 Rust panic whose quoted message spans lines.
+    rust_open: bool,
+    csharp: Option<Location>,
+    java_first: Option<(String, String, u32)>,
+    java_own: Option<(String, String, u32)>,
+    javascript: Option<Location>,
+    vitest: Option<Location>,
+    go: Option<Location>,
+}
+
+impl Scanner {
+    pub(crate) fn new(workspace: Option<PathBuf>) -> Self {
+        Scanner {
+            workspace,
+            ..Scanner::default()
+        }
+    }
+
+    /// Forgets everything seen, for the failure of test `classname` whose
+    /// own file (from the testcase, possibly empty) is `own_file`.
+    pub(crate) fn reset(&mut self, classname: &str, own_file: &str) {
+        self.classname.clear();
+        self.classname.push_str(classname);
+        self.own_base.clear();
+        self.own_base.push_str(base_name(own_file.trim()));
+        self.own_python = None;
+        self.own_other = None;
+        self.python = None;
+        self.rust = None;
+        self.rust_open = false;
+        self.csharp = None;
+        self.java_first = None;
+        self.java_own = None;
+        self.javascript = None;
+        self.vitest = None;
+        self.go = None;
+    }
+
+    fn own(&mut self, file: &str, line: u32, python: bool) {
+        if self.own_base.is_empty() || base_name(file) != self.own_base {
+            return;
+        }
+        if python {
+            self.own_python = Some(line);
+        } else if self.own_other.is_none() {
+            self.own_other = Some(line);
+        }
+    }
+
+    /// Reads one line of the text (without its line break).
+    pub(crate) fn feed_line(&mut self, line: &str) {
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let trimmed = line.trim_start();
+        if trimmed.is_empty() {
+            return;
+        }
+        // Every frame but a Python traceback's `File "…", line N` and the
+        // continuation of an old Rust panic has a colon: most lines of a
+        // failure's text are rejected by one search.
+        let has_colon = memchr::memchr(b':', trimmed.as_bytes()).is_some();
+        if !has_colon {
+            if trimmed.starts_with("File \"") {
+                self.python_line(trimmed);
+            }
+            return;
+        }
+        self.python_line(trimmed);
+        if self.rust.is_none() {
+            self.rust_line(line);
+        }
+        if (self.csharp.is_none() || !self.own_base.is_empty())
+            && COLON_LINE.find(line.as_bytes()).is_some()
+        {
+            self.csharp_line(line);
+        }
+        if let Some(frame) = trimmed.strip_prefix("at ") {
+            self.java_line(frame);
+            self.javascript_line(frame);
+        }
+        if let Some(frame) = trimmed.strip_prefix('❯') {
+            self.vitest_line(frame);
+        }
+        if let Some(loc) = file_colon_line(trimmed, &[".go"]) {
+            self.own(&loc.file, loc.line, false);
+            if self.go.is_none() {
+                self.go = Some(loc);
+            }
+        }
+    }
+
+    fn python_line(&mut self, trimmed: &str) {
+        // Traceback frames: `  File "path/x.py", line 12, in test_x`; the
+        // innermost frame that is not a library is the one to show.
         if let Some(rest) = trimmed.strip_prefix("File \"") {
-            let Some(end) = rest.find('"') else { continue };
+            let Some(end) = rest.find('"') else { return };
             let file = &rest[..end];
             let Some(number) = rest[end..].strip_prefix("\", line ") else {
-                continue;
+                return;
             };
             let Some(number) = leading_number(number) else {
-                continue;
+                return;
             };
-            let library = is_library_path(file, workspace);
-            if best.is_none() || !library || best_is_library {
-                best = Some(Location {
-                    file: file.to_owned(),
-                    line: number,
-                });
-                best_is_library = library;
+            self.own(file, number, true);
+            let library = is_library_path(file, self.workspace.as_deref());
+            let best_is_library = self.python.as_ref().is_none_or(|(_, l)| *l);
+            if self.python.is_none() || !library || best_is_library {
+                self.python = Some((
+                    Location {
+                        file: file.to_owned(),
+                        line: number,
+                    },
+                    library,
+                ));
             }
-            continue;
+            return;
         }
-        // pytest's short form: `tests/test_x.py:12: AssertionError`.
+        // pytest's short form: `tests/test_x.py:12: AssertionError`; the
+        // first frame that is not a library's (`--full-trace` lists
+        // pytest's own frames first).
         if let Some(loc) = file_colon_line(trimmed, &[".py"]) {
-            if best.is_none() {
-                best = Some(loc);
-                best_is_library = false;
+            self.own(&loc.file, loc.line, true);
+            let library = is_library_path(&loc.file, self.workspace.as_deref());
+            match &self.python {
+                None => self.python = Some((loc, library)),
+                Some((_, true)) if !library => self.python = Some((loc, false)),
+                Some(_) => {}
             }
         }
     }
-    best
-}
 
-fn is_library_path(file: &str, workspace: Option<&Path>) -> bool {
-    if file.contains("site-packages") || file.contains("dist-packages") || file.starts_with('<') {
-        return true;
+    fn rust_line(&mut self, line: &str) {
+        // `thread 'x' panicked at tests/basic.rs:19:5:` (Rust 1.73+) or
+        // `panicked at 'message', src/lib.rs:10:5` (older; the message may
+        // span lines).
+        if self.rust.is_some() {
+            return;
+        }
+        let rest = if let Some(at) = PANICKED_AT.find(line.as_bytes()) {
+            let rest = &line[at + "panicked at ".len()..];
+            match rest.strip_prefix('\'') {
+                Some(quoted) => match QUOTE_COMMA.find(quoted.as_bytes()) {
+                    Some(close) => &quoted[close + 3..],
+                    None => {
+                        self.rust_open = true;
+                        return;
+                    }
+                },
+                None => rest,
+            }
+        } else if self.rust_open {
+            match QUOTE_COMMA.find(line.as_bytes()) {
+                Some(close) => &line[close + 3..],
+                None => return,
+            }
+        } else {
+            return;
+        };
+        self.rust_open = false;
+        if let Some(loc) = file_colon_line(rest, &[".rs"]) {
+            self.own(&loc.file, loc.line, false);
+            self.rust = Some(loc);
+        }
     }
-    match workspace {
-        Some(ws) if Path::new(file).is_absolute() => !Path::new(file).starts_with(ws),
-        _ => false,
-    }
-}
 
-fn rust(text: &str) -> Option<Location> {
-    // `thread 'x' panicked at tests/basic.rs:19:5:` (Rust 1.73+) or
-    // `panicked at 'message', src/lib.rs:10:5` (older).
-    let at = text.find("panicked at ")?;
-    let rest = &text[at + "panicked at ".len()..];
-    let rest = if rest.starts_with('\'') {
-        let close = rest.find("', ")?;
-        &rest[close + 3..]
-    } else {
-        rest
-    };
-    file_colon_line(rest, &[".rs"])
-}
-
-fn csharp(text: &str) -> Option<Location> {
-    // `   at Ns.Class.Method() in /path/File.cs:line 42`
-    for line in text.lines() {
+    fn csharp_line(&mut self, line: &str) {
+        // `   at Ns.Class.Method() in /path/File.cs:line 42`
         let Some(idx) = line.find(" in ") else {
-            continue;
+            return;
         };
         let rest = &line[idx + 4..];
         let Some(colon) = rest.rfind(":line ") else {
-            continue;
+            return;
         };
         let Some(number) = leading_number(&rest[colon + 6..]) else {
-            continue;
+            return;
         };
-        return Some(Location {
-            file: rest[..colon].to_owned(),
-            line: number,
-        });
+        let file = &rest[..colon];
+        self.own(file, number, false);
+        if self.csharp.is_none() {
+            self.csharp = Some(Location {
+                file: file.to_owned(),
+                line: number,
+            });
+        }
     }
-    None
-}
 
-fn java(text: &str, classname: &str, workspace: Option<&Path>) -> Option<Location> {
-    // `\tat com.example.FooTest.testBar(FooTest.java:42)`
-    let mut first: Option<(String, &str, u32)> = None;
-    for line in text.lines() {
-        let Some(frame) = line.trim_start().strip_prefix("at ") else {
-            continue;
-        };
+    fn java_line(&mut self, frame: &str) {
+        // `\tat com.example.FooTest.testBar(FooTest.java:42)`
+        if self.java_own.is_some() {
+            return;
+        }
         let Some(open) = frame.find('(') else {
-            continue;
+            return;
         };
         let method = &frame[..open];
         let inside = frame[open + 1..].trim_end_matches(')');
         let Some((file, number)) = inside.rsplit_once(':') else {
-            continue;
+            return;
         };
         let Some(number) = leading_number(number) else {
-            continue;
+            return;
         };
         if !(file.ends_with(".java")
             || file.ends_with(".kt")
             || file.ends_with(".scala")
             || file.ends_with(".groovy"))
         {
-            continue;
+            return;
         }
+        self.own(file, number, false);
         let class = method.rsplit_once('.').map_or(method, |(class, _)| class);
         let class = class.split('$').next().unwrap_or(class);
         let library = [
@@ -149,103 +288,151 @@ fn java(text: &str, classname: &str, workspace: Option<&Path>) -> Option<Locatio
         ]
         .iter()
         .any(|p| class.starts_with(p));
-        let own = !classname.is_empty() && class == classname;
-        if own || (first.is_none() && !library) {
-            first = Some((class.to_owned(), file, number));
-            if own {
-                break;
-            }
+        let own = !self.classname.is_empty() && class == self.classname;
+        if own {
+            self.java_own = Some((class.to_owned(), file.to_owned(), number));
+        } else if self.java_first.is_none() && !library {
+            self.java_first = Some((class.to_owned(), file.to_owned(), number));
         }
     }
-    let (class, file, line) = first?;
-    // The package gives the directories; the workspace gives the source root.
-    let package_dir = class.rsplit_once('.').map(|(p, _)| p.replace('.', "/"));
-    let relative = match package_dir {
-        Some(dir) => format!("{dir}/{file}"),
-        None => file.to_owned(),
-    };
-    let resolved = workspace.and_then(|ws| {
-        [
-            "",
-            "src/test/java/",
-            "src/main/java/",
-            "src/test/kotlin/",
-            "src/main/kotlin/",
-            "src/test/scala/",
-            "src/main/scala/",
-        ]
-        .iter()
-        .map(|root| format!("{root}{relative}"))
-        .find(|candidate| ws.join(candidate).is_file())
-    });
-    Some(Location {
-        file: resolved.unwrap_or(relative),
-        line,
-    })
-}
 
-fn javascript(text: &str) -> Option<Location> {
-    // `    at Object.<anonymous> (/repo/src/a.test.ts:12:5)` or `    at /repo/a.js:3:9`
-    for line in text.lines() {
-        let Some(frame) = line.trim_start().strip_prefix("at ") else {
-            continue;
-        };
+    fn javascript_line(&mut self, frame: &str) {
+        // `    at Object.<anonymous> (/repo/src/a.test.ts:12:5)` or `    at /repo/a.js:3:9`
         let location = match (frame.rfind('('), frame.ends_with(')')) {
             (Some(open), true) => &frame[open + 1..frame.len() - 1],
             _ => frame,
         };
-        if location.contains("node_modules")
-            || location.starts_with("node:")
-            || location.starts_with("internal/")
-        {
-            continue;
-        }
-        // path:line:column
-        let Some((before_col, col)) = location.rsplit_once(':') else {
-            continue;
-        };
-        let Some((file, number)) = before_col.rsplit_once(':') else {
-            continue;
-        };
-        if leading_number(col).is_none() {
-            continue;
-        }
-        let Some(number) = leading_number(number) else {
-            continue;
-        };
-        let is_js = [
-            ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".mts", ".cts", ".vue",
-        ]
-        .iter()
-        .any(|ext| file.ends_with(ext));
-        if is_js {
-            let file = file.strip_prefix("file://").unwrap_or(file);
-            return Some(Location {
-                file: file.to_owned(),
-                line: number,
-            });
+        if let Some(loc) = js_location(location) {
+            self.own(&loc.file, loc.line, false);
+            if self.javascript.is_none() {
+                self.javascript = Some(loc);
+            }
         }
     }
-    None
-}
 
-fn go(text: &str) -> Option<Location> {
-    // `    foo_test.go:12: got 1, want 2`
-    text.lines()
-        .find_map(|line| file_colon_line(line.trim_start(), &[".go"]))
-}
-
-/// `path.ext:LINE` at the start of `text`, for one of the extensions.
-fn file_colon_line(text: &str, extensions: &[&str]) -> Option<Location> {
-    for ext in extensions {
-        let Some(idx) = text.find(&format!("{ext}:")) else {
-            continue;
+    fn vitest_line(&mut self, frame: &str) {
+        // vitest: ` ❯ test/calc.test.js:13:26` or ` ❯ Object.divide src/calc.js:7:11`
+        let Some(location) = frame.split_whitespace().last() else {
+            return;
         };
-        let file = &text[..idx + ext.len()];
-        if file.is_empty() || file.contains(char::is_whitespace) {
+        if let Some(loc) = js_location(location) {
+            self.own(&loc.file, loc.line, false);
+            if self.vitest.is_none() {
+                self.vitest = Some(loc);
+            }
+        }
+    }
+
+    /// What was found in the lines read.
+    pub(crate) fn finish(&mut self) -> Found {
+        let java = self.java_own.take().or_else(|| self.java_first.take());
+        let best = self
+            .python
+            .take()
+            .map(|(loc, _)| loc)
+            .or_else(|| self.rust.take())
+            .or_else(|| self.csharp.take())
+            .or_else(|| java.map(|(class, file, line)| self.java_location(&class, file, line)))
+            .or_else(|| self.javascript.take())
+            .or_else(|| self.vitest.take())
+            .or_else(|| self.go.take());
+        Found {
+            best,
+            own_line: self.own_python.or(self.own_other),
+        }
+    }
+
+    fn java_location(&self, class: &str, file: String, line: u32) -> Location {
+        // The package gives the directories; the workspace gives the source root.
+        let package_dir = class.rsplit_once('.').map(|(p, _)| p.replace('.', "/"));
+        let relative = match package_dir {
+            Some(dir) => format!("{dir}/{file}"),
+            None => file,
+        };
+        let resolved = self.workspace.as_deref().and_then(|ws| {
+            [
+                "",
+                "src/test/java/",
+                "src/main/java/",
+                "src/test/kotlin/",
+                "src/main/kotlin/",
+                "src/test/scala/",
+                "src/main/scala/",
+            ]
+            .iter()
+            .map(|root| format!("{root}{relative}"))
+            .find(|candidate| ws.join(candidate).is_file())
+        });
+        Location {
+            file: resolved.unwrap_or(relative),
+            line,
+        }
+    }
+}
+
+/// The last component of a path written with `/` or `\\`.
+pub(crate) fn base_name(file: &str) -> &str {
+    file.rsplit(['/', '\\']).next().unwrap_or(file)
+}
+
+fn is_library_path(file: &str, workspace: Option<&Path>) -> bool {
+    if file.contains("site-packages")
+        || file.contains("dist-packages")
+        || file.starts_with('<')
+        || file.contains("/lib/python")
+        || file.contains("\\Lib\\")
+    {
+        return true;
+    }
+    match workspace {
+        Some(ws) if Path::new(file).is_absolute() => !Path::new(file).starts_with(ws),
+        _ => false,
+    }
+}
+
+/// `path:line:column` of a JavaScript frame, outside `node_modules` and
+/// Node's own modules.
+fn js_location(location: &str) -> Option<Location> {
+    if location.contains("node_modules")
+        || location.starts_with("node:")
+        || location.starts_with("internal/")
+    {
+        return None;
+    }
+    let (before_col, col) = location.rsplit_once(':')?;
+    let (file, number) = before_col.rsplit_once(':')?;
+    leading_number(col)?;
+    let number = leading_number(number)?;
+    let is_js = [
+        ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".mts", ".cts", ".vue", ".svelte",
+    ]
+    .iter()
+    .any(|ext| file.ends_with(ext));
+    if !is_js {
+        return None;
+    }
+    let file = file.strip_prefix("file://").unwrap_or(file);
+    Some(Location {
+        file: file.to_owned(),
+        line: number,
+    })
+}
+
+/// `path.ext:LINE` at the start of `text`, for one of the extensions: the
+/// path is the text's first word (no whitespace in it).
+fn file_colon_line(text: &str, extensions: &[&str]) -> Option<Location> {
+    let bytes = text.as_bytes();
+    let word_end = bytes
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let word = &bytes[..word_end];
+    for colon in memchr::memchr_iter(b':', word) {
+        let file = &text[..colon];
+        if file.is_empty() || !extensions.iter().any(|ext| file.ends_with(ext)) {
             continue;
         }
-        let number = leading_number(&text[idx + ext.len() + 1..])?;
+        let number = leading_number(&text[colon + 1..])?;
         return Some(Location {
             file: file.to_owned(),
             line: number,

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cobertura::{CoverageReport, FileCoverage};
+use crate::diff::DiffCoverage;
 use crate::gate::{Thresholds, Verdict};
 use crate::junit::JunitReport;
 use crate::pylint::{LintKind, PylintReport};
@@ -27,6 +28,8 @@ pub struct GateOutcome<'a> {
     pub coverage: Option<&'a CoverageReport>,
     /// Pylint results, one per file.
     pub pylint: &'a [PylintReport],
+    /// Coverage of the changed lines, if `--diff-base` was given.
+    pub diff: Option<&'a DiffCoverage>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +48,8 @@ struct CoverageDoc<'a> {
     branch_percent: Option<f64>,
     #[serde(flatten)]
     report: &'a CoverageReport,
+    /// Coverage of the changed lines (`null` without `--diff-base`).
+    diff: Option<&'a DiffCoverage>,
 }
 
 #[derive(Serialize)]
@@ -76,6 +81,7 @@ pub fn write_json(outcome: &GateOutcome<'_>, out: impl std::io::Write) -> std::i
             line_percent: report.line_percent(),
             branch_percent: report.branch_percent(),
             report,
+            diff: outcome.diff,
         }),
         pylint: (!outcome.pylint.is_empty()).then(|| PylintDoc {
             score: pylint_score(outcome.pylint),
@@ -92,6 +98,90 @@ pub fn json(outcome: &GateOutcome<'_>) -> String {
     // Writing plain data with string keys into a Vec cannot fail.
     let _ = write_json(outcome, &mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Text from a report made safe to show on a terminal, in a Markdown
+/// summary or in an annotation: ANSI escape sequences (CSI, OSC, and the
+/// other `ESC` sequences, in their 7-bit and 8-bit forms) are dropped, and
+/// every other control character (C0 but line feed and tab, DEL, C1) and the
+/// bidirectional overrides are shown escaped (`\u{7}`), so that a report can
+/// neither move the cursor, retitle the terminal, nor reorder what is read.
+/// The JSON document keeps the text exactly as the report had it.
+///
+/// ```
+/// use pipeline_reports::render::printable;
+///
+/// assert_eq!(printable("a\u{7}b \u{1b}[31mred\u{1b}[0m \u{1b}]0;title\u{7}!"), "a\\u{7}b red !");
+/// assert_eq!(printable("two\nlines\tok"), "two\nlines\tok");
+/// ```
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs = text.chars().any(|c| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    if !needs {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            // ESC: a sequence follows; CSI and OSC also have 8-bit forms.
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    skip_csi(&mut chars);
+                }
+                Some(']' | 'P' | '^' | '_' | 'X') => {
+                    chars.next();
+                    skip_string(&mut chars);
+                }
+                Some(&next) if ('\u{20}'..='\u{7e}').contains(&next) => {
+                    // Two- or three-character sequences: `ESC (B`, `ESC 7`, `ESC c`.
+                    chars.next();
+                    if ('\u{20}'..='\u{2f}').contains(&next) {
+                        chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+                    }
+                }
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}' => skip_string(&mut chars),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Skips a control sequence's parameters and its final character.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    for c in chars.by_ref() {
+        if ('\u{40}'..='\u{7e}').contains(&c) || !(' '..='\u{7e}').contains(&c) {
+            return;
+        }
+    }
+}
+
+/// Skips an OSC (or DCS, PM, APC, SOS) string up to BEL or the string
+/// terminator (`ESC \\`, 0x9C); a string left open ends at a line break.
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                chars.next_if_eq(&'\\');
+                return;
+            }
+            '\n' => return,
+            _ => {}
+        }
+    }
 }
 
 fn first_line(text: &str, max: usize) -> String {
@@ -138,6 +228,25 @@ pub fn lowest_covered(coverage: &CoverageReport, count: usize) -> Vec<&FileCover
     });
     files.truncate(count);
     files
+}
+
+/// `3-5, 9, 12-14` for at most `max` ranges, then `… N more`.
+fn line_ranges(ranges: &[[u32; 2]], max: usize) -> String {
+    let mut parts: Vec<String> = ranges
+        .iter()
+        .take(max)
+        .map(|[a, b]| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    if ranges.len() > max {
+        parts.push(format!("… {} more", ranges.len() - max));
+    }
+    parts.join(", ")
 }
 
 fn pct(value: Option<f64>) -> String {
@@ -241,6 +350,31 @@ pub fn text(outcome: &GateOutcome<'_>) -> String {
             let _ = writeln!(out, "lowest:   {}", lowest.join(", "));
         }
     }
+    if let Some(diff) = outcome.diff {
+        let _ = writeln!(
+            out,
+            "changed:  {} of the lines changed since {} run ({}/{} code lines)",
+            pct(diff.percent),
+            diff.base,
+            diff.lines_covered,
+            diff.lines_valid
+        );
+        let missed: Vec<String> = diff
+            .uncovered
+            .iter()
+            .take(10)
+            .map(|u| format!("{} {}", u.file, line_ranges(&u.lines, 8)))
+            .collect();
+        if !missed.is_empty() {
+            let more = diff.uncovered.len().saturating_sub(10);
+            let tail = if more > 0 {
+                format!("; … {more} more file(s)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "not run:  {}{tail}", missed.join("; "));
+        }
+    }
     if !outcome.pylint.is_empty() {
         let mut counts = [0usize; 6];
         for report in outcome.pylint {
@@ -274,7 +408,10 @@ pub fn text(outcome: &GateOutcome<'_>) -> String {
             let _ = writeln!(out, "  - {}", violation.message());
         }
     }
-    out
+    match printable(&out) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(safe) => safe,
+    }
 }
 
 fn kind_index(kind: LintKind) -> usize {
@@ -304,6 +441,7 @@ impl Section {
 }
 
 fn md_escape(text: &str) -> String {
+    let text = printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -353,6 +491,16 @@ pub fn markdown(outcome: &GateOutcome<'_>, limit: usize) -> String {
             pct(coverage.branch_percent()),
             coverage.branches_covered,
             coverage.branches_valid
+        );
+    }
+    if let Some(diff) = outcome.diff {
+        let _ = writeln!(
+            head,
+            "| changed lines | {} ({}/{}) since `{}` |",
+            pct(diff.percent),
+            diff.lines_covered,
+            diff.lines_valid,
+            md_escape(&diff.base)
         );
     }
     if !outcome.pylint.is_empty() {
@@ -405,6 +553,14 @@ pub fn markdown(outcome: &GateOutcome<'_>, limit: usize) -> String {
             head: "### Failing tests\n\n| | test | where | message |\n|---|---|---|---|\n".into(),
             rows,
             tail,
+        });
+    }
+    if let Some(diff) = outcome.diff.filter(|d| !d.uncovered.is_empty()) {
+        sections.push(Section {
+            rank: 1,
+            head: "### Changed lines not run\n\n| file | lines |\n|---|---|\n".into(),
+            rows: uncovered_rows(diff),
+            tail: "\n".into(),
         });
     }
     if let Some(coverage) = outcome.coverage.filter(|c| !c.files.is_empty()) {
@@ -508,6 +664,19 @@ pub fn markdown(outcome: &GateOutcome<'_>, limit: usize) -> String {
     out
 }
 
+fn uncovered_rows(diff: &DiffCoverage) -> Vec<String> {
+    diff.uncovered
+        .iter()
+        .map(|u| {
+            format!(
+                "| `{}` | {} |",
+                md_escape(&u.file),
+                line_ranges(&u.lines, 50)
+            )
+        })
+        .collect()
+}
+
 /// Drops rows from the least important sections until the whole fits.
 fn fit(sections: &mut [Section], limit: usize) {
     let total: usize = sections.iter().map(Section::len).sum();
@@ -544,6 +713,173 @@ fn fit(sections: &mut [Section], limit: usize) {
             section.tail = format!("{note}{}", section.tail);
             excess = excess.saturating_sub(freed);
         }
+    }
+}
+
+/// The figures of an earlier gate's JSON document (`--json`, schema
+/// [`SCHEMA`]), read back to say what changed since: the base branch's last
+/// result, for a pull request.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Baseline {
+    /// The document's schema.
+    pub schema: String,
+    /// Its tests, if it had any.
+    #[serde(default)]
+    pub tests: Option<BaselineTests>,
+    /// Its coverage, if it had any.
+    #[serde(default)]
+    pub coverage: Option<BaselineCoverage>,
+    /// Its pylint results, if it had any.
+    #[serde(default)]
+    pub pylint: Option<BaselinePylint>,
+}
+
+/// A baseline's tests.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct BaselineTests {
+    /// Its counts.
+    pub counts: crate::junit::Counts,
+}
+
+/// A baseline's coverage.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct BaselineCoverage {
+    /// Line coverage, percent.
+    #[serde(default)]
+    pub line_percent: Option<f64>,
+    /// Branch coverage, percent.
+    #[serde(default)]
+    pub branch_percent: Option<f64>,
+}
+
+/// A baseline's pylint results.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct BaselinePylint {
+    /// The lowest score.
+    #[serde(default)]
+    pub score: Option<f64>,
+}
+
+impl Baseline {
+    /// Reads a gate JSON document.
+    ///
+    /// # Errors
+    ///
+    /// A message (a lowercase fragment) when it is not JSON of the gate's
+    /// shape, or of another schema version.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let baseline: Baseline = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a `pipeline-report gate --json` document: {e}"))?;
+        if baseline.schema != SCHEMA {
+            return Err(format!(
+                "its schema is `{}`, not `{SCHEMA}`",
+                baseline.schema
+            ));
+        }
+        Ok(baseline)
+    }
+}
+
+/// What changed since `baseline`, one phrase a figure, as
+/// `+3 tests, -1.2 % line coverage`: tests run, failing tests, line and
+/// branch coverage (percentage points), the pylint score. Figures that did
+/// not change, or that either side lacks, are left out.
+pub fn changes(outcome: &GateOutcome<'_>, baseline: &Baseline) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(now), Some(then)) = (outcome.tests, baseline.tests.as_ref()) {
+        let delta = now.counts.total as i64 - then.counts.total as i64;
+        if delta != 0 {
+            out.push(format!(
+                "{delta:+} test{}",
+                if delta.abs() == 1 { "" } else { "s" }
+            ));
+        }
+        let failing = |c: &crate::junit::Counts| (c.failed + c.errored) as i64;
+        let delta = failing(&now.counts) - failing(&then.counts);
+        if delta != 0 {
+            out.push(format!("{delta:+} failing"));
+        }
+    }
+    if let (Some(now), Some(then)) = (outcome.coverage, baseline.coverage.as_ref()) {
+        for (what, now, then) in [
+            ("line", now.line_percent(), then.line_percent),
+            ("branch", now.branch_percent(), then.branch_percent),
+        ] {
+            if let (Some(now), Some(then)) = (now, then) {
+                let delta = now - then;
+                if delta.abs() >= 0.05 {
+                    out.push(format!("{delta:+.1} % {what} coverage"));
+                }
+            }
+        }
+    }
+    let score = pylint_score(outcome.pylint);
+    if let (Some(now), Some(then)) = (score, baseline.pylint.as_ref().and_then(|p| p.score)) {
+        let delta = now - then;
+        if delta.abs() >= 0.005 {
+            out.push(format!("{delta:+.2} pylint score"));
+        }
+    }
+    out
+}
+
+/// A one-line headline: counts, coverage, the changed lines' coverage, the
+/// verdict (a check run's title, a comment's first line).
+pub fn headline(outcome: &GateOutcome<'_>) -> String {
+    let mut parts = Vec::new();
+    if let Some(tests) = outcome.tests {
+        let c = &tests.counts;
+        parts.push(format!(
+            "{} passed, {} failed, {} skipped",
+            c.passed,
+            c.failed + c.errored,
+            c.skipped
+        ));
+    }
+    if let Some(coverage) = outcome.coverage {
+        parts.push(format!("lines {}", pct(coverage.line_percent())));
+    }
+    if let Some(diff) = outcome.diff {
+        parts.push(format!("changed lines {}", pct(diff.percent)));
+    }
+    if let Some(score) = pylint_score(outcome.pylint) {
+        parts.push(format!("pylint {score:.2}"));
+    }
+    let verdict = if outcome.verdict.passed {
+        "gate passed"
+    } else {
+        "gate failed"
+    };
+    if parts.is_empty() {
+        verdict.to_owned()
+    } else {
+        printable(&format!("{verdict}: {}", parts.join("; "))).into_owned()
+    }
+}
+
+/// The pull-request comment in Markdown, at most `limit` bytes: the job
+/// summary with, under its heading, what changed since `baseline` (when
+/// given) as `+3 tests, -1.2 % line coverage`.
+pub fn pr_comment(outcome: &GateOutcome<'_>, baseline: Option<&Baseline>, limit: usize) -> String {
+    let since = match baseline {
+        Some(baseline) => {
+            let changes = changes(outcome, baseline);
+            if changes.is_empty() {
+                "**Since the base branch:** no change in the figures.\n\n".to_owned()
+            } else {
+                format!("**Since the base branch:** {}\n\n", changes.join(", "))
+            }
+        }
+        None => String::new(),
+    };
+    let body = markdown(outcome, limit.saturating_sub(since.len()));
+    match body.split_once("\n\n") {
+        Some((title, rest)) if !since.is_empty() => format!("{title}\n\n{since}{rest}"),
+        _ => body,
     }
 }
 
@@ -653,6 +989,18 @@ pub fn annotations(outcome: &GateOutcome<'_>) -> Vec<Note> {
         });
     }
     notes.sort_by_key(|n| n.level);
+    for note in &mut notes {
+        for text in [&mut note.title, &mut note.message] {
+            if let std::borrow::Cow::Owned(safe) = printable(text) {
+                *text = safe;
+            }
+        }
+        if let Some(file) = note.file.as_mut() {
+            if let std::borrow::Cow::Owned(safe) = printable(file) {
+                *file = safe;
+            }
+        }
+    }
     notes
 }
 
@@ -691,6 +1039,7 @@ mod tests {
             tests: Some(&tests),
             coverage: None,
             pylint: &[],
+            diff: None,
         };
         let full = markdown(&outcome, usize::MAX);
         assert!(full.contains("test_299"));

@@ -16,6 +16,7 @@ use memchr::memmem;
 use quick_xml::events::{BytesStart, Event as QxEvent};
 
 use crate::error::ReportError;
+use crate::location::Scanner;
 
 /// Size of one chunk of input: large enough that the per-read overhead
 /// vanishes, small enough to keep a few in flight.
@@ -141,11 +142,127 @@ pub(crate) fn file_source(path: &Path) -> io::Result<AnySource<File>> {
     }
 }
 
+/// The byte order of a UTF-16 report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Utf16 {
+    Le,
+    Be,
+}
+
+/// Whether a file starting with `head` is UTF-16, and how many bytes its
+/// byte-order mark takes: by the mark, else by the first character being
+/// `<` in UTF-16 (the XML declaration's `<?`, as XML's appendix F
+/// describes), as .NET's and the JDK's XML readers tell.
+pub(crate) fn detect_utf16(head: &[u8]) -> Option<(Utf16, usize)> {
+    match head {
+        [0xFF, 0xFE, ..] => Some((Utf16::Le, 2)),
+        [0xFE, 0xFF, ..] => Some((Utf16::Be, 2)),
+        [b'<', 0, _, 0, ..] => Some((Utf16::Le, 0)),
+        [0, b'<', 0, _, ..] => Some((Utf16::Be, 0)),
+        _ => None,
+    }
+}
+
+/// UTF-16 turned into UTF-8, a chunk at a time: a code unit or a surrogate
+/// pair cut by a chunk boundary is carried to the next chunk.
+#[derive(Debug)]
+pub(crate) struct Utf16Decoder {
+    order: Utf16,
+    carry: Vec<u8>,
+    /// Input bytes decoded so far, for errors.
+    offset: u64,
+}
+
+impl Utf16Decoder {
+    pub(crate) fn new(order: Utf16) -> Self {
+        Utf16Decoder {
+            order,
+            carry: Vec::new(),
+            offset: 0,
+        }
+    }
+
+    /// Appends `input`'s characters to `out` as UTF-8.
+    pub(crate) fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        let joined;
+        let data: &[u8] = if self.carry.is_empty() {
+            input
+        } else {
+            let mut j = std::mem::take(&mut self.carry);
+            j.extend_from_slice(input);
+            joined = j;
+            &joined
+        };
+        out.reserve(data.len() / 2 + 4);
+        let unit = |pair: &[u8]| match self.order {
+            Utf16::Le => u16::from_le_bytes([pair[0], pair[1]]),
+            Utf16::Be => u16::from_be_bytes([pair[0], pair[1]]),
+        };
+        let mut i = 0;
+        while i + 1 < data.len() {
+            let u = unit(&data[i..i + 2]);
+            if u < 0x80 {
+                out.push(u as u8);
+                i += 2;
+                continue;
+            }
+            let c = if (0xD800..0xDC00).contains(&u) {
+                if i + 3 >= data.len() {
+                    break; // the pair's second half is in the next chunk
+                }
+                let low = unit(&data[i + 2..i + 4]);
+                if !(0xDC00..0xE000).contains(&low) {
+                    return Err(self.invalid(i));
+                }
+                i += 4;
+                char::from_u32(
+                    0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(low) - 0xDC00),
+                )
+            } else if (0xDC00..0xE000).contains(&u) {
+                return Err(self.invalid(i));
+            } else {
+                i += 2;
+                char::from_u32(u32::from(u))
+            };
+            let Some(c) = c else {
+                return Err(self.invalid(i));
+            };
+            let mut utf8 = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        }
+        self.offset += i as u64;
+        self.carry.extend_from_slice(&data[i..]);
+        Ok(())
+    }
+
+    /// The input ended: nothing may be left half-decoded.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        if self.carry.is_empty() {
+            Ok(())
+        } else {
+            Err(self.invalid(0))
+        }
+    }
+
+    fn invalid(&self, at: usize) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "invalid UTF-16 (an unpaired surrogate or a cut code unit) at byte {}",
+                self.offset + at as u64
+            ),
+        )
+    }
+}
+
 /// A buffered reader that can also look ahead a few bytes without consuming
 /// them, which `std::io::BufReader` cannot do across its buffer boundary.
 #[derive(Debug)]
 pub(crate) struct PeekReader<S> {
     source: S,
+    /// Set for a UTF-16 file: what the source gives is decoded into `buf`.
+    utf16: Option<Utf16Decoder>,
+    scratch: Vec<u8>,
     buf: Vec<u8>,
     pos: usize,
     /// Bytes that may still be consumed before reading fails with
@@ -175,11 +292,44 @@ impl<S: Source> PeekReader<S> {
     pub(crate) fn new(source: S) -> Self {
         PeekReader {
             source,
+            utf16: None,
+            scratch: Vec::new(),
             // Grown by the first chunk: a small report costs a small buffer.
             buf: Vec::new(),
             pos: 0,
             budget: u64::MAX,
         }
+    }
+
+    /// The next chunk, decoded from UTF-16 when the file is.
+    fn next_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        let Some(decoder) = self.utf16.as_mut() else {
+            return self.source.next_chunk(buf);
+        };
+        buf.clear();
+        loop {
+            self.source.next_chunk(&mut self.scratch)?;
+            if self.scratch.is_empty() {
+                return decoder.finish();
+            }
+            decoder.decode(&self.scratch, buf)?;
+            if !buf.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// From now on the input is UTF-16 in `order`; the bytes buffered are
+    /// decoded, after a byte-order mark of `bom` bytes.
+    pub(crate) fn switch_to_utf16(&mut self, order: Utf16, bom: usize) -> io::Result<()> {
+        let mut decoder = Utf16Decoder::new(order);
+        let pending = self.buf.get(self.pos + bom..).unwrap_or_default().to_vec();
+        let mut decoded = Vec::new();
+        decoder.decode(&pending, &mut decoded)?;
+        self.buf = decoded;
+        self.pos = 0;
+        self.utf16 = Some(decoder);
+        Ok(())
     }
 
     /// Makes at least `n` bytes available unless the input ends first, and
@@ -190,7 +340,7 @@ impl<S: Source> PeekReader<S> {
             let mut joined = self.buf[self.pos..].to_vec();
             let mut next = Vec::new();
             while joined.len() < n {
-                self.source.next_chunk(&mut next)?;
+                self.next_chunk(&mut next)?;
                 if next.is_empty() {
                     break;
                 }
@@ -220,7 +370,10 @@ impl<S: Source> BufRead for PeekReader<S> {
         }
         if self.pos >= self.buf.len() {
             self.pos = 0;
-            self.source.next_chunk(&mut self.buf)?;
+            let mut buf = std::mem::take(&mut self.buf);
+            let read = self.next_chunk(&mut buf);
+            self.buf = buf;
+            read?;
         }
         Ok(&self.buf[self.pos..])
     }
@@ -299,7 +452,8 @@ impl Utf8Check {
 }
 
 /// Text kept from an element's content, bounded: the first `limit` bytes
-/// are kept, the rest only counted.
+/// are kept, the rest only counted (and, with a [`Tap`], read line by line
+/// for a failure's location without being kept).
 #[derive(Debug)]
 pub(crate) struct Capture {
     kept: Vec<u8>,
@@ -310,6 +464,78 @@ pub(crate) struct Capture {
     seen: u64,
     /// Whether anything was left out because of the limit.
     dropped: bool,
+    tap: Option<Box<Tap>>,
+}
+
+/// The longest line of a failure's text read for a location; the rest of a
+/// longer line is skipped.
+const MAX_SCANNED_LINE: usize = 4096;
+
+/// Reads the text a [`Capture`] drops, line by line, through a location
+/// [`Scanner`]: once the bound is reached, the kept text's complete lines
+/// go through it first, then everything after, so that it sees the whole
+/// text in order.
+#[derive(Debug)]
+pub(crate) struct Tap {
+    /// Whether the bound was reached (the scanner has the kept text).
+    active: bool,
+    line: Vec<u8>,
+    /// Whether `line` holds character data still escaped.
+    escaped: bool,
+    unescaped: Vec<u8>,
+    /// The location scanner, reset by the caller for each failure.
+    pub(crate) scanner: Scanner,
+}
+
+impl Tap {
+    pub(crate) fn new(scanner: Scanner) -> Self {
+        Tap {
+            active: false,
+            line: Vec::new(),
+            escaped: false,
+            unescaped: Vec::new(),
+            scanner,
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], escaped: bool) {
+        while !bytes.is_empty() {
+            let (segment, newline) = match memchr::memchr(b'\n', bytes) {
+                Some(i) => (&bytes[..i], Some(i)),
+                None => (bytes, None),
+            };
+            let room = MAX_SCANNED_LINE.saturating_sub(self.line.len());
+            let take = segment.len().min(room);
+            if take > 0 {
+                self.line.extend_from_slice(&segment[..take]);
+                self.escaped |= escaped;
+            }
+            match newline {
+                Some(i) => {
+                    self.end_line();
+                    bytes = &bytes[i + 1..];
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        let line = if self.escaped {
+            self.unescaped.clear();
+            unescape_into(&self.line, &mut self.unescaped);
+            &self.unescaped
+        } else {
+            &self.line
+        };
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        self.scanner.feed_line(text);
+        self.line.clear();
+        self.escaped = false;
+    }
 }
 
 impl Capture {
@@ -320,6 +546,15 @@ impl Capture {
             raw: Vec::new(),
             seen: 0,
             dropped: false,
+            tap: None,
+        }
+    }
+
+    /// A capture whose dropped text goes through `tap`.
+    pub(crate) fn with_tap(limit: usize, tap: Tap) -> Self {
+        Capture {
+            tap: Some(Box::new(tap)),
+            ..Capture::new(limit)
         }
     }
 
@@ -328,6 +563,57 @@ impl Capture {
         self.raw.clear();
         self.seen = 0;
         self.dropped = false;
+        if let Some(tap) = self.tap.as_mut() {
+            tap.active = false;
+            tap.line.clear();
+            tap.escaped = false;
+        }
+    }
+
+    /// The location scanner, for the caller to reset before a failure.
+    pub(crate) fn scanner(&mut self) -> Option<&mut Scanner> {
+        self.tap.as_mut().map(|tap| &mut tap.scanner)
+    }
+
+    /// Whether the scanner has read the whole text (the kept part included):
+    /// the bound was reached. Ends the last line.
+    pub(crate) fn finish_scan(&mut self) -> Option<&mut Scanner> {
+        let tap = self.tap.as_mut()?;
+        if !tap.active {
+            return None;
+        }
+        if !tap.line.is_empty() {
+            tap.end_line();
+        }
+        Some(&mut tap.scanner)
+    }
+
+    /// The bound is reached: the scanner reads the kept text's complete
+    /// lines now, and its unfinished last line starts the tap's line.
+    fn overflow(&mut self) {
+        let Some(tap) = self.tap.as_mut() else { return };
+        if tap.active {
+            return;
+        }
+        tap.active = true;
+        let valid = match std::str::from_utf8(&self.kept) {
+            Ok(_) => self.kept.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let kept = &self.kept[..valid];
+        let complete = memchr::memrchr(b'\n', kept).map_or(0, |i| i + 1);
+        if let Ok(text) = std::str::from_utf8(&kept[..complete]) {
+            for line in text.lines() {
+                tap.scanner.feed_line(line);
+            }
+        }
+        tap.line.clear();
+        tap.line.extend_from_slice(&self.kept[complete..]);
+        tap.escaped = false;
+    }
+
+    fn tap_active(&self) -> bool {
+        self.tap.as_ref().is_some_and(|tap| tap.active)
     }
 
     fn room(&self) -> usize {
@@ -336,6 +622,12 @@ impl Capture {
 
     fn push_raw_text(&mut self, bytes: &[u8]) {
         self.seen += bytes.len() as u64;
+        if self.tap_active() {
+            if let Some(tap) = self.tap.as_mut() {
+                tap.feed(bytes, true);
+            }
+            return;
+        }
         // Keep a little more than the room: an entity may shrink it.
         let want = self
             .room()
@@ -347,9 +639,17 @@ impl Capture {
         }
         let take = want.min(bytes.len());
         self.raw.extend_from_slice(&bytes[..take]);
+        if take < bytes.len() && self.tap.is_some() {
+            // What is kept is decided now; the rest goes to the scanner, in order.
+            self.end_text_run();
+            self.overflow();
+            if let Some(tap) = self.tap.as_mut() {
+                tap.feed(&bytes[take..], true);
+            }
+        }
     }
 
-    fn end_text_run(&mut self) {
+    pub(crate) fn end_text_run(&mut self) {
         if self.raw.is_empty() {
             return;
         }
@@ -361,6 +661,12 @@ impl Capture {
             self.dropped = true;
         }
         self.kept.extend_from_slice(&decoded[..take]);
+        if take < decoded.len() && self.tap.is_some() {
+            self.overflow();
+            if let Some(tap) = self.tap.as_mut() {
+                tap.feed(&decoded[take..], false);
+            }
+        }
         self.raw = raw;
         self.raw.clear();
     }
@@ -371,11 +677,23 @@ impl Capture {
 
     fn push_cdata(&mut self, bytes: &[u8]) {
         self.seen += bytes.len() as u64;
+        if self.tap_active() {
+            if let Some(tap) = self.tap.as_mut() {
+                tap.feed(bytes, false);
+            }
+            return;
+        }
         let take = bytes.len().min(self.room());
         if take < bytes.len() {
             self.dropped = true;
         }
         self.kept.extend_from_slice(&bytes[..take]);
+        if take < bytes.len() && self.tap.is_some() {
+            self.overflow();
+            if let Some(tap) = self.tap.as_mut() {
+                tap.feed(&bytes[take..], false);
+            }
+        }
     }
 
     /// Whether content was dropped because of the limit.
@@ -486,6 +804,9 @@ impl Origin<'_> {
     fn locate(&self, offset: u64) -> (u64, u64) {
         const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
         let mut pos = Position::default();
+        if let Some(located) = self.locate_utf16(offset, &mut pos) {
+            return located;
+        }
         match self {
             Origin::Bytes { bytes, .. } => {
                 let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
@@ -513,6 +834,47 @@ impl Origin<'_> {
             }
         }
         (pos.line, pos.column)
+    }
+
+    /// [`Origin::locate`] for a UTF-16 file, whose offsets count the UTF-8
+    /// it was decoded to; `None` for a file that is not UTF-16.
+    fn locate_utf16(&self, offset: u64, pos: &mut Position) -> Option<(u64, u64)> {
+        let mut head = [0u8; 4];
+        let mut reader: Box<dyn Read + '_> = match self {
+            Origin::Bytes { bytes, .. } => Box::new(*bytes),
+            Origin::File(path) => Box::new(File::open(path).ok()?),
+        };
+        let mut got = 0;
+        while got < 4 {
+            match reader.read(&mut head[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        let (order, bom) = detect_utf16(&head[..got])?;
+        let mut decoder = Utf16Decoder::new(order);
+        let mut decoded = Vec::new();
+        let _ = decoder.decode(&head[bom..got], &mut decoded);
+        let mut left = offset;
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            let take = (decoded.len() as u64).min(left) as usize;
+            pos.advance(&decoded[..take]);
+            left -= take as u64;
+            if left == 0 {
+                break;
+            }
+            decoded.clear();
+            match reader.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if decoder.decode(&chunk[..n], &mut decoded).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        Some((pos.line, pos.column))
     }
 
     pub(crate) fn syntax_error(&self, offset: u64, message: impl Into<String>) -> ReportError {
@@ -585,13 +947,18 @@ impl<'s, S: Source> XmlReader<'s, S> {
         if head.is_empty() {
             return Err(ReportError::format(origin.path(), "empty file"));
         }
-        if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
-            return Err(ReportError::format(
-                origin.path(),
-                "the file is UTF-16; reports are read as UTF-8, convert it first",
-            ));
-        }
-        if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        if let Some((order, bom)) = detect_utf16(head) {
+            // Some .NET loggers write UTF-16: decoded to UTF-8 as it is read.
+            peek.switch_to_utf16(order, bom)
+                .map_err(|e| ReportError::io(origin.path(), e))?;
+            if peek
+                .peek(1)
+                .map_err(|e| ReportError::io(origin.path(), e))?
+                .is_empty()
+            {
+                return Err(ReportError::format(origin.path(), "empty file"));
+            }
+        } else if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
             peek.consume(3);
         }
         let mut reader = quick_xml::Reader::from_reader(peek);
@@ -955,7 +1322,7 @@ pub(crate) fn for_each_attr<'a>(
         if at >= bytes.len() || &bytes[at..] == b"/" {
             return Ok(());
         }
-        let Some(eq) = memchr::memchr(b'=', &bytes[at..]).map(|i| at + i) else {
+        let Some(eq) = find_byte(b'=', &bytes[at..]).map(|i| at + i) else {
             return Err(format!(
                 "malformed attribute '{}': no '='",
                 excerpt(&text[at..])
@@ -990,6 +1357,20 @@ pub(crate) fn for_each_attr<'a>(
         f(local, Cow::Borrowed(&text[open + 1..close]));
         at = close + 1;
     }
+}
+
+/// The first `needle` in `haystack`: a plain loop over the first bytes
+/// (attribute names are short, where memchr's set-up costs more than the
+/// search), memchr beyond. (Values are searched with memchr: a loop over
+/// them measured slower.)
+#[inline]
+fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    let head = haystack.len().min(SHORT);
+    if let Some(i) = haystack[..head].iter().position(|&b| b == needle) {
+        return Some(i);
+    }
+    memchr::memchr(needle, &haystack[head..]).map(|i| head + i)
 }
 
 fn excerpt(text: &str) -> String {

@@ -1,10 +1,12 @@
 //! [`FakeGitHub`]: the parts of GitHub's REST API the GitHub state store
 //! uses (deployments, deployment statuses, and the Git database's refs,
-//! trees and commits) on one loopback wiremock server, answering with the
-//! shapes of `fixtures/github` and keeping the state they change:
-//! deployments numbered in order of creation, statuses with GitHub's
-//! `auto_inactive`, refs moved only by fast-forward unless forced, and the
-//! objects written.
+//! trees and commits) and those `pipeline-report` uses (check runs, issue
+//! comments) on one loopback wiremock server, answering with the shapes of
+//! `fixtures/github` and keeping the state they change: deployments
+//! numbered in order of creation, statuses with GitHub's `auto_inactive`,
+//! refs moved only by fast-forward unless forced, the objects written,
+//! check runs whose updates append their annotations (at most 50 per
+//! request, as the Checks API takes), and comments listed page by page.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -72,6 +74,42 @@ pub struct Status {
     pub log_url: String,
 }
 
+/// A check run the fake holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRun {
+    /// Its id.
+    pub id: u64,
+    /// `name`.
+    pub name: String,
+    /// `head_sha`.
+    pub head_sha: String,
+    /// `status`.
+    pub status: String,
+    /// `conclusion`.
+    pub conclusion: Option<String>,
+    /// `output.title`, as last sent.
+    pub title: String,
+    /// `output.summary`, as last sent.
+    pub summary: String,
+    /// Every annotation sent, in order: those of each update appended.
+    pub annotations: Vec<Value>,
+    /// Requests that wrote it (the create and each update).
+    pub writes: u32,
+}
+
+/// An issue or pull-request comment the fake holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Its id.
+    pub id: u64,
+    /// The issue or pull request number.
+    pub issue: u64,
+    /// Its text.
+    pub body: String,
+    /// Times it was edited.
+    pub edits: u32,
+}
+
 #[derive(Debug, Clone)]
 enum Object {
     Tree,
@@ -106,6 +144,8 @@ struct State {
     outage: Option<(std::ops::Range<usize>, u16)>,
     /// Seconds added to the clock.
     clock_offset: u64,
+    check_runs: Vec<CheckRun>,
+    comments: Vec<Comment>,
 }
 
 struct Inner {
@@ -266,6 +306,35 @@ impl FakeGitHub {
             Some(Object::Commit { message, .. }) => Some(message.clone()),
             _ => None,
         }
+    }
+
+    /// The check runs, oldest first.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.inner.lock().check_runs.clone()
+    }
+
+    /// The comments of issue or pull request `issue`, oldest first.
+    pub fn comments(&self, issue: u64) -> Vec<Comment> {
+        self.inner
+            .lock()
+            .comments
+            .iter()
+            .filter(|c| c.issue == issue)
+            .cloned()
+            .collect()
+    }
+
+    /// Adds a comment to `issue` directly, as someone else would; its id.
+    pub fn insert_comment(&self, issue: u64, body: &str) -> u64 {
+        let mut s = self.inner.lock();
+        let id = s.take_id();
+        s.comments.push(Comment {
+            id,
+            issue,
+            body: body.to_owned(),
+            edits: 0,
+        });
+        id
     }
 
     /// Every request received.
@@ -454,6 +523,12 @@ impl Inner {
             ("POST", ["git", "trees"]) => self.create_tree(&body),
             ("POST", ["git", "commits"]) => self.create_commit(&body),
             ("GET", ["git", "commits", sha]) => self.get_commit(sha),
+            ("POST", ["check-runs"]) => self.create_check_run(&body),
+            ("PATCH", ["check-runs", id]) => self.update_check_run(id, &body),
+            ("GET", ["check-runs", id]) => self.get_check_run(id),
+            ("GET", ["issues", number, "comments"]) => self.list_comments(number, &query),
+            ("POST", ["issues", number, "comments"]) => self.create_comment(number, &body),
+            ("PATCH", ["issues", "comments", id]) => self.update_comment(id, &body),
             _ => fixture_error(404, "error-404.json"),
         }
     }
@@ -779,6 +854,301 @@ impl Inner {
             }
             None => fixture_error(404, "error-404.json"),
         }
+    }
+}
+
+impl Inner {
+    fn check_run_json(&self, run: &CheckRun) -> Value {
+        let mut v = github_json("check-run-created.json");
+        let url = format!("{}/check-runs/{}", self.repo_url(), run.id);
+        v["id"] = json!(run.id);
+        v["node_id"] = json!(format!("CR_fake{}", run.id));
+        v["head_sha"] = json!(run.head_sha);
+        v["name"] = json!(run.name);
+        v["status"] = json!(run.status);
+        v["conclusion"] = json!(run.conclusion);
+        v["url"] = json!(url);
+        v["html_url"] = json!(format!("https://github.com/{REPOSITORY}/runs/{}", run.id));
+        v["external_id"] = Value::Null;
+        v["details_url"] = Value::Null;
+        v["completed_at"] = Value::Null;
+        v["output"]["title"] = json!(run.title);
+        v["output"]["summary"] = json!(run.summary);
+        v["output"]["text"] = Value::Null;
+        v["output"]["annotations_count"] = json!(run.annotations.len());
+        v["output"]["annotations_url"] = json!(format!("{url}/annotations"));
+        v["pull_requests"] = json!([]);
+        v
+    }
+
+    /// Checks an `output` object as the Checks API does; its annotations.
+    fn check_output(output: &Value) -> Result<Vec<Value>, Reply> {
+        let invalid = |field: &str, code: &str| {
+            Reply::json(
+                422,
+                &json!({
+                    "message": "Invalid request.",
+                    "errors": [{"resource": "CheckRun", "field": field, "code": code}],
+                    "documentation_url": "https://docs.github.com/rest/checks/runs",
+                    "status": "422",
+                }),
+            )
+        };
+        let (Some(title), Some(summary)) = (output["title"].as_str(), output["summary"].as_str())
+        else {
+            return Err(invalid("output", "missing_field"));
+        };
+        if summary.chars().count() > 65_535 || title.is_empty() {
+            return Err(invalid("output.summary", "invalid"));
+        }
+        let annotations = match &output["annotations"] {
+            Value::Null => Vec::new(),
+            Value::Array(list) => list.clone(),
+            _ => return Err(invalid("output.annotations", "invalid")),
+        };
+        if annotations.len() > 50 {
+            // "The Checks API limits the number of annotations to a maximum
+            // of 50 per API request."
+            return Err(invalid("output.annotations", "too_long"));
+        }
+        for a in &annotations {
+            let line = |k: &str| a[k].as_u64().filter(|n| *n >= 1);
+            let ok = a["path"].as_str().is_some_and(|p| !p.is_empty())
+                && line("start_line").is_some()
+                && line("end_line").is_some_and(|e| Some(e) >= line("start_line"))
+                && matches!(
+                    a["annotation_level"].as_str(),
+                    Some("notice" | "warning" | "failure")
+                )
+                && a["message"].as_str().is_some_and(|m| m.len() <= 64 * 1024)
+                && a["title"].as_str().is_none_or(|t| t.chars().count() <= 255)
+                && a["raw_details"]
+                    .as_str()
+                    .is_none_or(|d| d.len() <= 64 * 1024)
+                && (a["start_column"].is_null() && a["end_column"].is_null()
+                    || a["start_line"] == a["end_line"]);
+            if !ok {
+                return Err(invalid("output.annotations", "invalid"));
+            }
+        }
+        Ok(annotations)
+    }
+
+    fn create_check_run(&self, body: &Value) -> Reply {
+        let name = body["name"].as_str().unwrap_or_default();
+        let sha = body["head_sha"].as_str().unwrap_or_default();
+        if name.is_empty() || sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        }
+        let conclusion = body["conclusion"].as_str().map(str::to_owned);
+        if conclusion.as_deref().is_some_and(|c| {
+            !matches!(
+                c,
+                "action_required"
+                    | "cancelled"
+                    | "failure"
+                    | "neutral"
+                    | "success"
+                    | "skipped"
+                    | "timed_out"
+            )
+        }) {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        }
+        // "Providing conclusion will automatically set the status parameter
+        // to completed."
+        let status = if conclusion.is_some() {
+            "completed".to_owned()
+        } else {
+            body["status"].as_str().unwrap_or("queued").to_owned()
+        };
+        let (title, summary, annotations) = if body["output"].is_null() {
+            (String::new(), String::new(), Vec::new())
+        } else {
+            match Self::check_output(&body["output"]) {
+                Ok(a) => (
+                    body["output"]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    body["output"]["summary"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    a,
+                ),
+                Err(reply) => return reply,
+            }
+        };
+        let mut s = self.lock();
+        let id = s.take_id();
+        let run = CheckRun {
+            id,
+            name: name.to_owned(),
+            head_sha: sha.to_owned(),
+            status,
+            conclusion,
+            title,
+            summary,
+            annotations,
+            writes: 1,
+        };
+        s.check_runs.push(run.clone());
+        drop(s);
+        Reply::json(201, &self.check_run_json(&run))
+    }
+
+    fn update_check_run(&self, id: &str, body: &Value) -> Reply {
+        let Ok(id) = id.parse::<u64>() else {
+            return fixture_error(404, "error-404.json");
+        };
+        let output = if body["output"].is_null() {
+            None
+        } else {
+            match Self::check_output(&body["output"]) {
+                Ok(a) => Some(a),
+                Err(reply) => return reply,
+            }
+        };
+        let mut s = self.lock();
+        let Some(run) = s.check_runs.iter_mut().find(|r| r.id == id) else {
+            return fixture_error(404, "error-404.json");
+        };
+        if let Some(annotations) = output {
+            run.title = body["output"]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            run.summary = body["output"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            // "Each time you update the check run, annotations are appended
+            // to the list of annotations that already exist for the check run."
+            run.annotations.extend(annotations);
+        }
+        if let Some(conclusion) = body["conclusion"].as_str() {
+            run.conclusion = Some(conclusion.to_owned());
+            run.status = "completed".to_owned();
+        }
+        run.writes += 1;
+        let run = run.clone();
+        drop(s);
+        Reply::json(200, &self.check_run_json(&run))
+    }
+
+    fn get_check_run(&self, id: &str) -> Reply {
+        let run = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| self.lock().check_runs.iter().find(|r| r.id == id).cloned());
+        match run {
+            Some(run) => Reply::json(200, &self.check_run_json(&run)),
+            None => fixture_error(404, "error-404.json"),
+        }
+    }
+
+    fn comment_json(&self, c: &Comment) -> Value {
+        let mut v = github_json("issue-comment.json");
+        v["id"] = json!(c.id);
+        v["node_id"] = json!(format!("IC_fake{}", c.id));
+        v["url"] = json!(format!("{}/issues/comments/{}", self.repo_url(), c.id));
+        v["html_url"] = json!(format!(
+            "https://github.com/{REPOSITORY}/pull/{}#issuecomment-{}",
+            c.issue, c.id
+        ));
+        v["issue_url"] = json!(format!("{}/issues/{}", self.repo_url(), c.issue));
+        v["body"] = json!(c.body);
+        v
+    }
+
+    fn comment_body(body: &Value) -> Result<String, Reply> {
+        match body["body"].as_str() {
+            Some(text) if !text.is_empty() && text.chars().count() <= 65_536 => Ok(text.to_owned()),
+            _ => Err(Reply::json(
+                422,
+                &github_json("error-422-validation-failed.json"),
+            )),
+        }
+    }
+
+    fn list_comments(&self, number: &str, query: &BTreeMap<String, String>) -> Reply {
+        let Ok(number) = number.parse::<u64>() else {
+            return fixture_error(404, "error-404.json");
+        };
+        let per_page = query
+            .get("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = query
+            .get("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let s = self.lock();
+        let all: Vec<&Comment> = s.comments.iter().filter(|c| c.issue == number).collect();
+        let total = all.len();
+        let items: Vec<Value> = all
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|c| self.comment_json(c))
+            .collect();
+        drop(s);
+        let mut reply = Reply::json(200, &Value::Array(items));
+        if page * per_page < total {
+            reply.headers.push((
+                "Link".to_owned(),
+                format!(
+                    "<{}/issues/{number}/comments?per_page={per_page}&page={}>; rel=\"next\"",
+                    self.repo_url(),
+                    page + 1
+                ),
+            ));
+        }
+        reply
+    }
+
+    fn create_comment(&self, number: &str, body: &Value) -> Reply {
+        let Ok(number) = number.parse::<u64>() else {
+            return fixture_error(404, "error-404.json");
+        };
+        let text = match Self::comment_body(body) {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
+        let mut s = self.lock();
+        let id = s.take_id();
+        let comment = Comment {
+            id,
+            issue: number,
+            body: text,
+            edits: 0,
+        };
+        s.comments.push(comment.clone());
+        drop(s);
+        Reply::json(201, &self.comment_json(&comment))
+    }
+
+    fn update_comment(&self, id: &str, body: &Value) -> Reply {
+        let text = match Self::comment_body(body) {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
+        let mut s = self.lock();
+        let Some(comment) = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| s.comments.iter_mut().find(|c| c.id == id))
+        else {
+            return fixture_error(404, "error-404.json");
+        };
+        comment.body = text;
+        comment.edits += 1;
+        let comment = comment.clone();
+        drop(s);
+        Reply::json(200, &self.comment_json(&comment))
     }
 }
 

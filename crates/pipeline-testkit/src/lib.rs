@@ -12,8 +12,9 @@
 //!   token endpoint, STS, IAM Credentials and the metadata server on one
 //!   loopback wiremock server, from the fixtures of `fixtures/gcp`.
 //! - [`github::FakeGitHub`]: GitHub's deployments, deployment statuses and
-//!   Git database (refs, trees, commits), from the shapes of
-//!   `fixtures/github`, for the GitHub state store.
+//!   Git database (refs, trees, commits), for the GitHub state store, and
+//!   check runs and issue comments, for `pipeline-report`, from the shapes
+//!   of `fixtures/github`.
 //! - [`FlakyKudu`]: a Kudu on a raw TCP socket that drops the first upload
 //!   half-way.
 //! - [`fixtures`]: the fixture files and their placeholders.

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn root() -> PathBuf {
+mod feedback;
+
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-fn fixture(relative: &str) -> String {
+pub(crate) fn fixture(relative: &str) -> String {
     root()
         .join("fixtures")
         .join(relative)
@@ -21,13 +23,20 @@ fn fixture(relative: &str) -> String {
 
 /// The binary with a clean environment: no CI variables from the machine
 /// running the tests leak in.
-fn report() -> Command {
+pub(crate) fn report() -> Command {
     let mut cmd = Command::cargo_bin("pipeline-report").unwrap();
     for var in [
         "GITHUB_ACTIONS",
         "GITHUB_OUTPUT",
         "GITHUB_STEP_SUMMARY",
         "GITHUB_WORKSPACE",
+        "GITHUB_REPOSITORY",
+        "GITHUB_TOKEN",
+        "GITHUB_API_URL",
+        "GITHUB_SHA",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_SERVER_URL",
+        "GITHUB_RUN_ID",
         "CI",
     ] {
         cmd.env_remove(var);

@@ -70,8 +70,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Junit(a) => {
             let s =
                 pipeline_bench::junit::write_junit(out, target, a.seed).with_context(write_err)?;
+            // The counts beside the report, for the benchmark's check that
+            // every tool read all of it.
+            let stats = format!(
+                "testcases={}\nreruns={}\ntests={}\n",
+                s.testcases,
+                s.reruns,
+                s.testcases - s.reruns
+            );
+            fs::write(stats_path(&args.out), stats)
+                .with_context(|| format!("cannot write {}", stats_path(&args.out).display()))?;
             format!(
-                "{} bytes, {} testsuites, {} testcases ({} failures, {} errors, {} skipped, {} flaky), {} big outputs ({} bytes)",
+                "{} bytes, {} testsuites, {} testcases ({} failures, {} errors, {} skipped, {} flaky, {} pytest-rerunfailures attempts), {} big outputs ({} bytes)",
                 s.bytes,
                 s.suites,
                 s.testcases,
@@ -79,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 s.errors,
                 s.skipped,
                 s.flaky,
+                s.reruns,
                 s.big_outputs,
                 s.big_output_bytes
             )
@@ -114,6 +125,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `<out>.stats`: the counts of a generated JUnit report.
+fn stats_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".stats");
+    PathBuf::from(name)
 }
 
 fn partial_path(out: &Path) -> PathBuf {

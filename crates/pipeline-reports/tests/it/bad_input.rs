@@ -39,9 +39,11 @@ fn malformed_junit_is_refused_with_its_position() {
         junit(b"<testsuite>\n <testcase name=a/></testsuite>"),
         "reports/t.xml:2:2: the value of attribute 'name' is not quoted"
     );
+    // UTF-16 is read (see real_tools.rs); a UTF-16 file cut inside its
+    // root element is refused like any other truncated file.
     assert_eq!(
-        junit(b"\xff\xfe<\x00"),
-        "reports/t.xml: the file is UTF-16; reports are read as UTF-8, convert it first"
+        junit(b"\xff\xfe<\x00t\x00e\x00s\x00t\x00s\x00u\x00i\x00t\x00e\x00>\x00\n\x00"),
+        "reports/t.xml:2:1: unexpected end of file: <testsuite> opened at 1:1 is not closed (is the file truncated?)"
     );
 }
 

@@ -22,6 +22,11 @@ const EXPECTED: &[(&str, [u64; 4])] = &[
         "coveragepy/coveragepy-branch-missing-branches.xml",
         [4, 5, 1, 2],
     ),
+    // coverage.py 7.18 with --branch: its own lines-covered/valid and
+    // branches-covered/valid attributes.
+    ("coveragepy/coverage7-branch-combined.xml", [13, 16, 6, 8]),
+    ("coveragepy/coverage7-branch-neg.xml", [9, 16, 2, 8]),
+    ("coveragepy/coverage7-branch-pos.xml", [11, 16, 4, 8]),
     ("cpp/camelcase-lineRate-empty-complexity.xml", [2, 2, 0, 0]),
     ("cpp/cppcoverage-minimal.xml", [0, 2, 0, 0]),
     ("dotnet/altcover-4.xml", [116, 174, 7, 10]),

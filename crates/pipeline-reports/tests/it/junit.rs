@@ -77,6 +77,8 @@ const EXPECTED: &[(&str, [u64; 6], u64)] = &[
         2,
     ),
     ("jest/jest-junit-empty-classname.xml", [2, 2, 0, 0, 0, 0], 1),
+    // jest 30 printed "Tests: 3 failed, 1 passed, 4 total".
+    ("jest/jest30-junit.xml", [4, 1, 3, 0, 0, 0], 1),
     ("misc/astral-unicode.xml", [7, 1, 2, 2, 2, 0], 1),
     ("misc/counts-without-testcases.xml", [0, 0, 0, 0, 0, 0], 0),
     ("misc/empty-system-out-err.xml", [1, 1, 0, 0, 0, 0], 1),
@@ -99,6 +101,8 @@ const EXPECTED: &[(&str, [u64; 6], u64)] = &[
         [109, 109, 0, 0, 0, 0],
         1,
     ),
+    // mocha 11 printed "1 passing", "2 failing".
+    ("mocha/mocha11-junit.xml", [3, 1, 2, 0, 0, 0], 1),
     (
         "nette-tester/tester-no-suite-name.xml",
         [65, 61, 1, 0, 3, 0],
@@ -136,6 +140,17 @@ const EXPECTED: &[(&str, [u64; 6], u64)] = &[
     ("pytest/pytest-single-line.xml", [4, 2, 2, 0, 0, 0], 1),
     ("pytest/pytest-xunit1-file-line.xml", [5, 3, 1, 0, 1, 0], 1),
     ("pytest/pytest8-xunit2.xml", [10, 6, 2, 0, 2, 0], 1),
+    // What pytest 9 printed: "1 error"; "1 error"; "1 failed, 2 passed,
+    // 3 rerun"; "3 failed, 1 passed" twice.
+    (
+        "pytest/pytest9-collection-error-full-trace.xml",
+        [1, 0, 0, 1, 0, 0],
+        1,
+    ),
+    ("pytest/pytest9-collection-error.xml", [1, 0, 0, 1, 0, 0], 1),
+    ("pytest/pytest9-rerunfailures.xml", [3, 2, 1, 0, 0, 1], 1),
+    ("pytest/pytest9-xunit1.xml", [4, 1, 3, 0, 0, 0], 1),
+    ("pytest/pytest9-xunit2.xml", [4, 1, 3, 0, 0, 0], 1),
     (
         "python-unittest/unittest-xml-reporting.xml",
         [8, 4, 1, 1, 2, 0],
@@ -165,6 +180,24 @@ const EXPECTED: &[(&str, [u64; 6], u64)] = &[
         [808, 793, 1, 0, 14, 0],
         176,
     ),
+    // The pytest 9 xunit2 report, re-encoded as UTF-16.
+    (
+        "utf16/pytest9-xunit2-utf16be-bom.xml",
+        [4, 1, 3, 0, 0, 0],
+        1,
+    ),
+    (
+        "utf16/pytest9-xunit2-utf16le-bom.xml",
+        [4, 1, 3, 0, 0, 0],
+        1,
+    ),
+    (
+        "utf16/pytest9-xunit2-utf16le-no-bom.xml",
+        [4, 1, 3, 0, 0, 0],
+        1,
+    ),
+    // vitest 4 printed "Tests  2 failed | 1 passed (3)".
+    ("vitest/vitest4-junit.xml", [3, 1, 2, 0, 0, 0], 1),
     ("web-test-runner/wtr-retries.xml", [7, 5, 1, 0, 1, 1], 2),
 ];
 

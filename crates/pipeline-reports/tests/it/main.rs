@@ -7,6 +7,7 @@ mod bad_input;
 mod cobertura;
 mod junit;
 mod pylint;
+mod real_tools;
 mod roundtrip;
 
 use std::path::PathBuf;

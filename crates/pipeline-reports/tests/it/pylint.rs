@@ -112,6 +112,33 @@ fn json2_score_7_61() {
     insta::assert_json_snapshot!("json2_score_7_61", report);
 }
 
+/// pylint 4.1.5 on the sample project of `fixtures/reports/sources/calc-py`;
+/// its text report printed "Your code has been rated at 7.06/10".
+#[test]
+fn json2_pylint4_score_as_printed() {
+    let path = fixture!("json2/pylint4-json2.json");
+    let report = parse(path);
+    assert_eq!(report.format, PylintFormat::Json2);
+    let printed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/reports/sources/printed/pylint4-text.txt"
+    ))
+    .unwrap();
+    assert!(
+        printed.contains("Your code has been rated at 7.06/10"),
+        "{printed}"
+    );
+    // json2 carries the exact score; pylint prints it rounded.
+    let score = report.score.unwrap();
+    assert_eq!(format!("{score:.2}"), "7.06");
+    assert_eq!(
+        report.counts,
+        counts_in(&json_fixture(path)["statistics"]["messageTypeCount"])
+    );
+    assert_eq!(report.counts, counts(0, 0, 1, 0, 14, 0));
+    assert_eq!(report.messages.len(), 15);
+}
+
 #[test]
 fn json2_score_9_46_later() {
     let path = fixture!("json2/thingpress-json2-score-9.46-later.json");
