@@ -3,20 +3,18 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
 use pipeline_ci::{Annotation, Env, GitHub, Level};
-use pipeline_reports::cobertura::{self, CoberturaOptions, CoverageReport};
+use pipeline_cli::{Failure, OrUsage as _};
+use pipeline_reports::cobertura::CoverageReport;
 use pipeline_reports::diff::{self, DiffCoverage};
-use pipeline_reports::gate::{self, Inputs, Thresholds};
-use pipeline_reports::junit::{self, JunitOptions, JunitReport};
-use pipeline_reports::pylint;
+use pipeline_reports::gate::Thresholds;
 use pipeline_reports::render::{self, Baseline, GateOutcome, NoteLevel};
+use pipeline_reports::run::GateRequest;
 
 use crate::Exit;
 use crate::cli::GateArgs;
-use crate::files::expand;
 
-pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &GateArgs, env: &Env) -> Result<Exit, Failure> {
     check_usage(args)?;
     // Everything that can be wrong with the flags and the environment is
     // found before a report is read.
@@ -24,9 +22,9 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     let baseline = match &args.baseline {
         Some(path) => {
             let bytes = std::fs::read(path)
-                .with_context(|| format!("--baseline: cannot read {}", path.display()))?;
+                .or_usage_with(|| format!("--baseline: cannot read {}", path.display()))?;
             let baseline = Baseline::from_json(&bytes)
-                .map_err(|e| anyhow::anyhow!("--baseline {}: {e}", path.display()))?;
+                .map_err(|e| Failure::usage(format!("--baseline {}: {e}", path.display())))?;
             Some(baseline)
         }
         None => None,
@@ -34,28 +32,39 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
     let workspace = match &args.workspace {
         Some(dir) => dir
             .canonicalize()
-            .with_context(|| format!("--workspace {}", dir.display()))?,
+            .or_usage_with(|| format!("--workspace {}", dir.display()))?,
         None => match env.workspace() {
             Some(dir) => dir.to_path_buf(),
-            None => std::env::current_dir().context("cannot read the current directory")?,
+            None => std::env::current_dir().or_usage("cannot read the current directory")?,
         },
     };
-    let junit_files = expand("junit", &args.junit, args.allow_missing)?;
-    let cobertura_files = expand("cobertura", &args.cobertura, args.allow_missing)?;
-    let pylint_files = expand("pylint", &args.pylint, args.allow_missing)?;
-
+    let mut request = GateRequest::new(&workspace);
+    request.junit = args.junit.clone();
+    request.cobertura = args.cobertura.clone();
+    request.pylint = args.pylint.clone();
+    request.allow_missing = args.allow_missing;
     // The flag's range (at most 64 MiB) fits any usize we run on.
-    let max_output = usize::try_from(args.max_output_bytes).unwrap_or(usize::MAX);
-    let tests = read_junit(&junit_files, &args.junit, &workspace, max_output)?;
-    let coverage = read_cobertura(&cobertura_files, &args.cobertura, &workspace)?;
-    let lint = pylint_files
-        .iter()
-        .map(|path| pylint::parse_pylint_file(path))
-        .collect::<Result<Vec<_>, _>>()?;
-    let diff = match (&args.diff_base, &coverage) {
-        (Some(base), Some(coverage)) => Some(changed_coverage(base, &workspace, coverage)?),
-        _ => None,
-    };
+    request.max_output_bytes = usize::try_from(args.max_output_bytes).unwrap_or(usize::MAX);
+    let mut thresholds = Thresholds::default()
+        .max_failures(args.max_failures)
+        .allow_empty(args.allow_empty);
+    thresholds.min_line_coverage = args.min_line_coverage;
+    thresholds.min_branch_coverage = args.min_branch_coverage;
+    thresholds.min_pylint_score = args.min_pylint_score;
+    thresholds.min_diff_coverage = args.min_diff_coverage;
+    request.thresholds = thresholds;
+    let mut gated = pipeline_reports::run::read(&request).map_err(|e| match e {
+        // The pattern came from a flag: name it as such.
+        pipeline_reports::run::GateError::Pattern { kind, .. } => Failure::usage(format!(
+            "--{kind} {}",
+            e.to_string().trim_start_matches(kind).trim_start()
+        )),
+        other => Failure::from(other),
+    })?;
+    if let (Some(base), Some(coverage)) = (&args.diff_base, &gated.coverage) {
+        gated.diff = Some(changed_coverage(base, &workspace, coverage)?);
+        pipeline_reports::run::judge(&mut gated);
+    }
     // Text from the reports is printed without its control characters and
     // escape sequences, and defused inside GitHub Actions, where a line
     // starting with `::` would be taken as a workflow command.
@@ -68,7 +77,7 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
             text.into_owned()
         }
     };
-    if let Some(tests) = &tests {
+    if let Some(tests) = &gated.tests {
         for warning in &tests.warnings {
             tracing::warn!("{}", safe(warning));
         }
@@ -79,46 +88,24 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> anyhow::Result<Exit> {
             );
         }
     }
-    if let Some(coverage) = &coverage {
+    if let Some(coverage) = &gated.coverage {
         for warning in &coverage.warnings {
             tracing::warn!("{}", safe(warning));
         }
     }
 
-    let mut thresholds = Thresholds::default()
-        .max_failures(args.max_failures)
-        .allow_empty(args.allow_empty);
-    thresholds.min_line_coverage = args.min_line_coverage;
-    thresholds.min_branch_coverage = args.min_branch_coverage;
-    thresholds.min_pylint_score = args.min_pylint_score;
-    thresholds.min_diff_coverage = args.min_diff_coverage;
-    let verdict = gate::evaluate(
-        &thresholds,
-        Inputs {
-            tests: tests.as_ref(),
-            coverage: coverage.as_ref(),
-            pylint: &lint,
-            diff: diff.as_ref(),
-        },
-    );
-    let outcome = GateOutcome {
-        thresholds: &thresholds,
-        verdict: &verdict,
-        tests: tests.as_ref(),
-        coverage: coverage.as_ref(),
-        pylint: &lint,
-        diff: diff.as_ref(),
-    };
+    let outcome = gated.outcome();
+    let verdict = &gated.verdict;
 
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         render::write_json(&outcome, &mut stdout)
             .and_then(|()| writeln!(stdout))
-            .context("cannot write to stdout")?;
+            .or_usage("cannot write to stdout")?;
     } else {
-        write!(stdout, "{}", safe(&render::text(&outcome))).context("cannot write to stdout")?;
+        write!(stdout, "{}", safe(&render::text(&outcome))).or_usage("cannot write to stdout")?;
     }
-    stdout.flush().context("cannot write to stdout")?;
+    stdout.flush().or_usage("cannot write to stdout")?;
     drop(stdout);
     let published = match &publishing {
         Some(settings) => crate::github::publish(settings, &outcome, baseline.as_ref())?,
@@ -143,10 +130,10 @@ fn changed_coverage(
     base: &str,
     workspace: &std::path::Path,
     coverage: &CoverageReport,
-) -> anyhow::Result<DiffCoverage> {
+) -> Result<DiffCoverage, Failure> {
     let started = std::time::Instant::now();
     let changed = pipeline_gitflow::diff::changed_lines(workspace, base)
-        .map_err(|e| anyhow::anyhow!("--diff-base: {}", pipeline_cli::error_chain(&e)))?;
+        .map_err(|e| Failure::usage(format!("--diff-base: {}", pipeline_cli::error_chain(&e))))?;
     // Paths in the diff are the repository's; the coverage's are the
     // workspace's, which may be a folder of the repository.
     let repo_root = git_root(workspace);
@@ -192,27 +179,35 @@ fn git_root(dir: &std::path::Path) -> Option<PathBuf> {
     None
 }
 
-fn check_usage(args: &GateArgs) -> anyhow::Result<()> {
+fn check_usage(args: &GateArgs) -> Result<(), Failure> {
     if args.junit.is_empty() && args.cobertura.is_empty() && args.pylint.is_empty() {
-        bail!("nothing to gate: give at least one of --junit, --cobertura, --pylint");
+        return Err(Failure::usage(
+            "nothing to gate: give at least one of --junit, --cobertura, --pylint",
+        ));
     }
     if args.min_diff_coverage.is_some() && args.diff_base.is_none() {
-        bail!(
-            "--min-diff-coverage needs --diff-base REF (the branch the change is measured against)"
-        );
+        return Err(Failure::usage(
+            "--min-diff-coverage needs --diff-base REF (the branch the change is measured against)",
+        ));
     }
     if args.diff_base.is_some() && args.cobertura.is_empty() {
-        bail!("--diff-base needs a --cobertura report to measure the changed lines with");
+        return Err(Failure::usage(
+            "--diff-base needs a --cobertura report to measure the changed lines with",
+        ));
     }
     if args
         .diff_base
         .as_deref()
         .is_some_and(|b| b.trim().is_empty() || b.starts_with('-'))
     {
-        bail!("--diff-base needs a ref (a branch such as origin/main, a tag or a commit)");
+        return Err(Failure::usage(
+            "--diff-base needs a ref (a branch such as origin/main, a tag or a commit)",
+        ));
     }
     if args.baseline.is_some() && !args.pr_comment {
-        bail!("--baseline is compared with in the pull-request comment: give --pr-comment too");
+        return Err(Failure::usage(
+            "--baseline is compared with in the pull-request comment: give --pr-comment too",
+        ));
     }
     let needs = [
         (
@@ -247,55 +242,17 @@ fn check_usage(args: &GateArgs) -> anyhow::Result<()> {
     for (flag, value, report, missing, max) in needs {
         let Some(value) = value else { continue };
         if !(0.0..=max).contains(&value) {
-            bail!("{flag} {value} is out of range (0 to {max})");
+            return Err(Failure::usage(format!(
+                "{flag} {value} is out of range (0 to {max})"
+            )));
         }
         if missing {
-            bail!("{flag} needs a {report} report to check");
+            return Err(Failure::usage(format!(
+                "{flag} needs a {report} report to check"
+            )));
         }
     }
     Ok(())
-}
-
-fn read_junit(
-    files: &[PathBuf],
-    patterns: &[String],
-    workspace: &std::path::Path,
-    max_output_bytes: usize,
-) -> anyhow::Result<Option<JunitReport>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let options = JunitOptions::default()
-        .workspace(workspace)
-        .max_output_bytes(max_output_bytes);
-    let mut merged = JunitReport::default();
-    for path in files {
-        tracing::info!("reading JUnit report {}", path.display());
-        let report = junit::parse_junit_file(path, &options)?;
-        merged.merge(report, &options);
-    }
-    Ok(Some(merged))
-}
-
-fn read_cobertura(
-    files: &[PathBuf],
-    patterns: &[String],
-    workspace: &std::path::Path,
-) -> anyhow::Result<Option<CoverageReport>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let options = CoberturaOptions::default().workspace(workspace);
-    let mut merged: Option<CoverageReport> = None;
-    for path in files {
-        tracing::info!("reading Cobertura report {}", path.display());
-        let report = cobertura::parse_cobertura_file(path, &options)?;
-        match merged.as_mut() {
-            Some(merged) => merged.merge(report),
-            None => merged = Some(report),
-        }
-    }
-    Ok(Some(merged.unwrap_or_default()))
 }
 
 fn fmt_percent(value: Option<f64>) -> String {
@@ -309,7 +266,7 @@ fn publish(
     outcome: &GateOutcome<'_>,
     json: bool,
     annotate: bool,
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let counts = outcome.tests.map(|t| t.counts).unwrap_or_default();
     let outputs = [
         ("total", counts.total.to_string()),
@@ -394,5 +351,5 @@ fn publish(
     } else {
         std::io::stdout().lock().write_all(lines.as_bytes())
     };
-    written.context("cannot write the annotations")
+    written.or_usage("cannot write the annotations")
 }

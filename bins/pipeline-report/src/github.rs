@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use pipeline_ci::{Env, Secret};
 use pipeline_cli::Exit;
 use pipeline_cli::http::StderrProgress;
+use pipeline_cli::{Failure, OrUsage as _};
 use pipeline_github::checks::{AnnotationLevel, CheckAnnotation, CheckRunRequest, Conclusion};
 use pipeline_github::comments::{Upsert, marker};
 use pipeline_github::{GitHub, GitHubError, Repository};
@@ -40,16 +40,18 @@ pub(crate) struct Published {
 
 /// The settings for `--check-run` / `--pr-comment`, or `None` when neither
 /// is asked for. Errors (exit 2) name the flag or variable missing.
-pub(crate) fn settings(args: &GateArgs, env: &Env) -> anyhow::Result<Option<Publish>> {
+pub(crate) fn settings(args: &GateArgs, env: &Env) -> Result<Option<Publish>, Failure> {
     if args.check_run.is_none() && !args.pr_comment {
         if args.pr.is_some() || args.sha.is_some() {
-            bail!("--pr and --sha are used by --check-run and --pr-comment; give one of those");
+            return Err(Failure::usage(
+                "--pr and --sha are used by --check-run and --pr-comment; give one of those",
+            ));
         }
         return Ok(None);
     }
     if let Some(name) = &args.check_run {
         if name.trim().is_empty() {
-            bail!("--check-run needs a name");
+            return Err(Failure::usage("--check-run needs a name"));
         }
     }
     let wanted = if args.check_run.is_some() {
@@ -60,11 +62,11 @@ pub(crate) fn settings(args: &GateArgs, env: &Env) -> anyhow::Result<Option<Publ
     let repository = env
         .get("GITHUB_REPOSITORY")
         .filter(|r| !r.is_empty())
-        .with_context(|| format!("{wanted} needs GITHUB_REPOSITORY (owner/name)"))?;
-    let repository = Repository::parse(repository).context("GITHUB_REPOSITORY")?;
+        .or_usage_with(|| format!("{wanted} needs GITHUB_REPOSITORY (owner/name)"))?;
+    let repository = Repository::parse(repository).or_usage("GITHUB_REPOSITORY")?;
     let token = env
         .get_secret("GITHUB_TOKEN")
-        .with_context(|| format!("{wanted} needs a token in GITHUB_TOKEN"))?;
+        .or_usage_with(|| format!("{wanted} needs a token in GITHUB_TOKEN"))?;
     let api_url = env
         .get("GITHUB_API_URL")
         .filter(|u| !u.is_empty())
@@ -73,9 +75,9 @@ pub(crate) fn settings(args: &GateArgs, env: &Env) -> anyhow::Result<Option<Publ
     let event = match env.get("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
         Some(path) => {
             let bytes = std::fs::read(path)
-                .with_context(|| format!("GITHUB_EVENT_PATH: cannot read {path}"))?;
+                .or_usage_with(|| format!("GITHUB_EVENT_PATH: cannot read {path}"))?;
             pipeline_github::event::pull_request(&bytes)
-                .with_context(|| format!("GITHUB_EVENT_PATH: {path} is not an event payload"))?
+                .or_usage_with(|| format!("GITHUB_EVENT_PATH: {path} is not an event payload"))?
         }
         None => None,
     };
@@ -87,9 +89,11 @@ pub(crate) fn settings(args: &GateArgs, env: &Env) -> anyhow::Result<Option<Publ
                 .or_else(|| event.as_ref().and_then(|pr| pr.head_sha.clone()))
                 .or_else(|| env.get("GITHUB_SHA").map(str::to_owned))
                 .filter(|s| !s.is_empty())
-                .context("--check-run needs the commit: --sha, or GITHUB_SHA")?;
+                .or_usage("--check-run needs the commit: --sha, or GITHUB_SHA")?;
             if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("--sha / GITHUB_SHA `{sha}` is not a full commit id (40 hexadecimal digits)");
+                return Err(Failure::usage(format!(
+                    "--sha / GITHUB_SHA `{sha}` is not a full commit id (40 hexadecimal digits)"
+                )));
             }
             Some((name.clone(), sha))
         }
@@ -172,11 +176,11 @@ pub(crate) fn publish(
     settings: &Publish,
     outcome: &GateOutcome<'_>,
     baseline: Option<&Baseline>,
-) -> anyhow::Result<Published> {
+) -> Result<Published, Failure> {
     let secrets = vec![settings.token.clone()];
     let progress = Arc::new(StderrProgress::new().with_secrets(secrets.clone()));
     let http = pipeline_cli::http::http("pipeline-report", Arc::clone(&progress))
-        .context("cannot set up TLS")?;
+        .or_usage("cannot set up TLS")?;
     let github = GitHub::new(
         http,
         settings.api.clone(),
@@ -185,7 +189,7 @@ pub(crate) fn publish(
     )
     .with_timeout(Duration::from_secs(120));
     let Some(runtime) = pipeline_cli::http::runtime() else {
-        bail!("cannot start the runtime");
+        return Err(Failure::usage("cannot start the runtime"));
     };
     let mut published = Published::default();
     let redact = |e: &GitHubError| {

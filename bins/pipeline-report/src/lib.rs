@@ -7,11 +7,9 @@
 //! retries for a requested check run or comment.
 
 mod cli;
-mod files;
 mod gate;
 mod github;
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 pub use pipeline_cli::Exit;
@@ -23,27 +21,16 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     // The token reaches no log line, even quoted back by a service.
-    pipeline_cli::init_logging_redacted(
-        cli.verbosity.verbose,
-        pipeline_cli::secrets_from_env(&["GITHUB_TOKEN"]),
-    );
-    let env = pipeline_ci::Env::from_vars(std::env::vars());
+    let session =
+        pipeline_cli::Session::start(cli.verbosity.verbose, &[pipeline_github::SECRET_VARS]);
     let result = match cli.command {
-        cli::Command::Gate(args) => gate::run(&args, &env),
+        cli::Command::Gate(args) => gate::run(&args, session.env()),
     };
-    match result {
-        Ok(exit) => exit.into(),
-        Err(e) => {
-            // Nothing more can be said if stderr is gone; the code still tells.
-            // A report's own words (a name in an error) never reach the
-            // terminal as control characters.
-            let message = format!("{e:#}");
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: {}",
-                pipeline_reports::render::printable(&message)
-            );
-            Exit::Usage.into()
-        }
-    }
+    // A report's own words (a name in an error) never reach the terminal
+    // as control characters.
+    let result = result.map_err(|f| {
+        let printable = pipeline_reports::render::printable(f.message()).into_owned();
+        pipeline_cli::Failure::new(f.exit(), printable)
+    });
+    session.finish(result)
 }

@@ -84,6 +84,51 @@ impl<E: Classified> From<E> for Failure {
     }
 }
 
+/// Turns what failed in a binary's own work (a file it writes, a flag it
+/// checks) into a usage [`Failure`] that says where.
+pub trait OrUsage<T> {
+    /// The failure, led by `context` (`--baseline: cannot read x: …`).
+    ///
+    /// # Errors
+    ///
+    /// A usage [`Failure`] when `self` holds none.
+    fn or_usage(self, context: impl std::fmt::Display) -> Result<T, Failure>;
+
+    /// As [`OrUsage::or_usage`], the context made only when needed.
+    ///
+    /// # Errors
+    ///
+    /// A usage [`Failure`] when `self` holds none.
+    fn or_usage_with<C: std::fmt::Display>(self, context: impl FnOnce() -> C)
+    -> Result<T, Failure>;
+}
+
+impl<T, E: std::fmt::Display> OrUsage<T> for Result<T, E> {
+    fn or_usage(self, context: impl std::fmt::Display) -> Result<T, Failure> {
+        self.map_err(|e| Failure::usage(format!("{context}: {e}")))
+    }
+
+    fn or_usage_with<C: std::fmt::Display>(
+        self,
+        context: impl FnOnce() -> C,
+    ) -> Result<T, Failure> {
+        self.map_err(|e| Failure::usage(format!("{}: {e}", context())))
+    }
+}
+
+impl<T> OrUsage<T> for Option<T> {
+    fn or_usage(self, context: impl std::fmt::Display) -> Result<T, Failure> {
+        self.ok_or_else(|| Failure::usage(context.to_string()))
+    }
+
+    fn or_usage_with<C: std::fmt::Display>(
+        self,
+        context: impl FnOnce() -> C,
+    ) -> Result<T, Failure> {
+        self.ok_or_else(|| Failure::usage(context().to_string()))
+    }
+}
+
 /// The exit-code section of a binary's `--help`: the shared table, each
 /// code followed by what this binary adds about it.
 pub fn exit_codes_help(specifics: &[(Exit, &str)]) -> String {

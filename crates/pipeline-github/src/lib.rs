@@ -349,6 +349,10 @@ pub(crate) fn cut_bytes(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
+/// The environment variables holding the token a binary hands this client
+/// (`GITHUB_TOKEN`): it masks and redacts them.
+pub const SECRET_VARS: &[&str] = &["GITHUB_TOKEN"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

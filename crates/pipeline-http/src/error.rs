@@ -229,6 +229,12 @@ pub enum Blame {
     External,
 }
 
+impl pipeline_ci::Classified for crate::EndpointError {
+    fn exit(&self) -> pipeline_ci::Exit {
+        pipeline_ci::Exit::Usage
+    }
+}
+
 impl pipeline_ci::Classified for HttpError {
     fn exit(&self) -> pipeline_ci::Exit {
         match self.blame() {

@@ -39,6 +39,7 @@ pub mod junit;
 mod location;
 pub mod pylint;
 pub mod render;
+pub mod run;
 mod xml;
 
 pub use error::ReportError;
