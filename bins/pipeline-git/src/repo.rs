@@ -15,18 +15,9 @@ fn token(env: &Env) -> Option<Secret> {
     TOKEN_VARIABLES.iter().find_map(|name| env.get_secret(name))
 }
 
-/// Who makes tags and merge commits: git's committer (or author)
-/// variables, else the repository's `user.name`/`user.email`.
+/// Who makes tags and merge commits (see [`Identity::from_env`]).
 pub(crate) fn identity(env: &Env) -> Option<Identity> {
-    ["COMMITTER", "AUTHOR"].iter().find_map(|who| {
-        let name = env
-            .get(&format!("GIT_{who}_NAME"))
-            .filter(|v| !v.is_empty())?;
-        let email = env
-            .get(&format!("GIT_{who}_EMAIL"))
-            .filter(|v| !v.is_empty())?;
-        Some(Identity::new(name, email))
-    })
+    Identity::from_env(env)
 }
 
 /// The repository at `--repo` (or above it).

@@ -10,15 +10,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-use pipeline_cli::Exit;
+use pipeline_cli::{Exit, Failure, OrUsage as _};
 
-use crate::run::{run, step_binary};
+use crate::run::{RunOptions, run};
 
 const MARKER: &str = ".pipeline-demo";
 const ENVS: [&str; 5] = ["ci", "dev", "qa", "staging", "production"];
 
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+fn git(dir: &Path, args: &[&str]) -> Result<String, Failure> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -28,23 +27,23 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
         .env("GIT_COMMITTER_EMAIL", "demo@pipeline.invalid")
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("cannot run git {}", args.join(" ")))?;
+        .or_usage_with(|| format!("cannot run git {}", args.join(" ")))?;
     if !out.status.success() {
-        bail!(
+        return Err(Failure::usage(format!(
             "git {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        );
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+fn copy_tree(from: &Path, to: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(to).or_usage_with(|| format!("cannot create {}", to.display()))?;
     for entry in
-        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+        std::fs::read_dir(from).or_usage_with(|| format!("cannot read {}", from.display()))?
     {
-        let entry = entry?;
+        let entry = entry.or_usage_with(|| format!("cannot read {}", from.display()))?;
         let name = entry.file_name();
         let n = name.to_string_lossy();
         if matches!(
@@ -54,18 +53,23 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
-        let kind = entry.file_type()?;
+        let kind = entry
+            .file_type()
+            .or_usage_with(|| format!("cannot read {}", from.display()))?;
         if kind.is_dir() {
             copy_tree(&src, &dst)?;
         } else if kind.is_file() {
-            std::fs::copy(&src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+            std::fs::copy(&src, &dst).or_usage_with(|| format!("cannot copy {}", src.display()))?;
         }
     }
     Ok(())
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+fn free_port() -> Result<u16, Failure> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .or_usage("cannot find a free port on 127.0.0.1")
 }
 
 fn config(fronts: &[u16]) -> String {
@@ -104,27 +108,38 @@ verify = {{ health_for_secs = 2, checks = [{{ name = "integration", command = 'b
 }
 
 /// Runs the demo in `dir` with the app at `app`.
-pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
+pub(crate) fn demo(
+    dir: &Path,
+    app: &Path,
+    exit: bool,
+    env: &pipeline_ci::Env,
+) -> Result<Exit, Failure> {
     let started = Instant::now();
     if !app.join("run.sh").exists() || !app.join("ci/test.sh").exists() {
-        bail!(
+        return Err(Failure::usage(format!(
             "{}: not the sample app (no run.sh, ci/test.sh); run the demo from the repository root or pass --app",
             app.display()
-        );
+        )));
     }
     if dir.exists() {
-        if !dir.join(MARKER).exists() && std::fs::read_dir(dir)?.next().is_some() {
-            bail!(
+        if !dir.join(MARKER).exists()
+            && std::fs::read_dir(dir)
+                .or_usage_with(|| format!("cannot read {}", dir.display()))?
+                .next()
+                .is_some()
+        {
+            return Err(Failure::usage(format!(
                 "{} is not empty and holds no earlier demo: choose another --dir",
                 dir.display()
-            );
+            )));
         }
         stop_agent(&dir.join("repo/.pipeline/agent"));
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+        std::fs::remove_dir_all(dir).or_usage_with(|| format!("cannot empty {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = std::fs::canonicalize(dir)?;
-    std::fs::write(dir.join(MARKER), "").context("cannot mark the sandbox")?;
+    std::fs::create_dir_all(dir).or_usage_with(|| format!("cannot create {}", dir.display()))?;
+    let dir =
+        std::fs::canonicalize(dir).or_usage_with(|| format!("cannot resolve {}", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "").or_usage("cannot mark the sandbox")?;
     let remote = dir.join("remote.git");
     let repo = dir.join("repo");
     eprintln!("sandbox: {} (remote {})", repo.display(), remote.display());
@@ -139,16 +154,19 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
     let fronts: Vec<u16> = ENVS
         .iter()
         .map(|_| free_port())
-        .collect::<anyhow::Result<_>>()?;
-    std::fs::write(repo.join("pipeline.toml"), config(&fronts))?;
+        .collect::<Result<_, Failure>>()?;
+    std::fs::write(repo.join("pipeline.toml"), config(&fronts))
+        .or_usage("cannot write the sandbox's pipeline.toml")?;
     std::fs::write(
         repo.join(".gitignore"),
         ".pipeline/\nreports/\ndist/\napp/.venv/\n__pycache__/\n",
-    )?;
+    )
+    .or_usage("cannot write the sandbox's .gitignore")?;
     std::fs::write(
         repo.join("README.md"),
         "# Inventory service\n\nShipped by `pipeline run`.\n",
-    )?;
+    )
+    .or_usage("cannot write to the sandbox")?;
     git(&repo, &["add", "-A"])?;
     git(
         &repo,
@@ -161,7 +179,7 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
             "remote",
             "add",
             "origin",
-            remote.to_str().context("sandbox path is not UTF-8")?,
+            remote.to_str().or_usage("sandbox path is not UTF-8")?,
         ],
     )?;
     git(&repo, &["checkout", "-q", "-b", "develop"])?;
@@ -178,12 +196,21 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
     std::fs::write(
         repo.join("app/CHANGES.md"),
         "- items can be listed and added\n",
-    )?;
+    )
+    .or_usage("cannot write to the sandbox")?;
     git(&repo, &["add", "-A"])?;
     git(&repo, &["commit", "-q", "-m", "feat: list and add items"])?;
     git(&repo, &["push", "-q", "origin", "develop"])?;
     eprintln!("\n### the first change: feat: list and add items\n");
-    let first = run(Path::new("pipeline.toml"), &repo, None, 3600)?;
+    let options = RunOptions {
+        config: "pipeline.toml".into(),
+        repo: repo.clone(),
+        until: None,
+        max_soak_wait: 3600,
+        dry_run: false,
+        json: false,
+    };
+    let (first, _) = run(&options, env)?;
     if first != Exit::Success {
         eprintln!(
             "\nthe first run stopped (exit {}); the agent log is {}",
@@ -195,14 +222,18 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
 
     // Second change: writes break, which only the integration tests after
     // the switch catch (the smoke check before it reads). ci rolls back.
-    std::fs::write(repo.join("app/app.env"), "APP_BREAK_WRITES=1\n")?;
+    std::fs::write(repo.join("app/app.env"), "APP_BREAK_WRITES=1\n")
+        .or_usage("cannot write to the sandbox")?;
     git(&repo, &["add", "-A", "-f", "app/app.env"])?;
     git(&repo, &["commit", "-q", "-m", "feat: faster item writes"])?;
     git(&repo, &["push", "-q", "origin", "develop"])?;
     eprintln!("\n### the second change: feat: faster item writes (which breaks writes)\n");
-    let second = run(Path::new("pipeline.toml"), &repo, None, 3600)?;
-    let rolled_back =
-        second == Exit::Refused && last_outcome(&repo, ENVS[0]).as_deref() == Some("rolled-back");
+    let (second, doc) = run(&options, env)?;
+    let rolled_back = second == Exit::Refused
+        && doc
+            .environments
+            .first()
+            .is_some_and(|e| e.env == ENVS[0] && e.outcome == "rolled-back");
     eprintln!(
         "\n{}",
         if rolled_back {
@@ -238,28 +269,24 @@ pub(crate) fn demo(dir: &Path, app: &Path, exit: bool) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// The outcome of the newest record of `env` (`live`, `rolled-back`, …).
-fn last_outcome(repo: &Path, env: &str) -> Option<String> {
-    let out = Command::new(step_binary("pipeline-promote"))
-        .arg("--repo")
-        .arg(repo)
-        .arg("--config")
-        .arg(repo.join("pipeline.toml"))
-        .args(["history", "--env", env, "--limit", "1", "--json"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    doc["records"][0]["outcome"].as_str().map(str::to_owned)
+/// The agent binary: beside this executable (the step binaries ship
+/// together), else on `PATH`.
+fn agent_binary() -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|me| Some(me.parent()?.join("pipeline-agent")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "pipeline-agent".into())
 }
 
-fn start_agent(state: &Path, log: &Path) -> anyhow::Result<()> {
+fn start_agent(state: &Path, log: &Path) -> Result<(), Failure> {
     let log_file =
-        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let err = log_file.try_clone()?;
+        std::fs::File::create(log).or_usage_with(|| format!("cannot create {}", log.display()))?;
+    let err = log_file
+        .try_clone()
+        .or_usage_with(|| format!("cannot open {}", log.display()))?;
     std::os::unix::process::CommandExt::process_group(
-        Command::new(step_binary("pipeline-agent"))
+        Command::new(agent_binary())
             .arg("serve")
             .arg("--state-dir")
             .arg(state)
@@ -276,11 +303,14 @@ fn start_agent(state: &Path, log: &Path) -> anyhow::Result<()> {
         0,
     )
     .spawn()
-    .context("cannot start pipeline-agent (build the workspace: cargo build --release)")?;
+    .or_usage("cannot start pipeline-agent (build the workspace: cargo build --release)")?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !state.join("agent.json").exists() {
         if Instant::now() > deadline {
-            bail!("the agent did not start; see {}", log.display());
+            return Err(Failure::usage(format!(
+                "the agent did not start; see {}",
+                log.display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -302,9 +332,12 @@ fn stop_agent(state: &Path) {
     if pid <= 1 {
         return;
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     while running(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -1,11 +1,12 @@
 //! The `pipeline` command line: `run` chains the steps of `pipeline.toml`,
 //! `demo` makes a sandbox and runs the job there on the local agent.
 //!
-//! Each step is one of the step binaries (`pipeline-git`, `pipeline-report`,
-//! `pipeline-deploy`, `pipeline-promote`, `pipeline-agent`), found beside
-//! this one (or on `PATH`), so the job runs exactly what a CI stage would,
-//! with the same exit codes: the run stops at the first step that says no,
-//! with that step's code.
+//! Each step calls the library entry point its step binary calls
+//! (`pipeline-gitflow`'s sync and release, `pipeline-reports`' gate,
+//! `pipeline-artifact`'s package, `pipeline-promotion`'s promoter), in this
+//! process; only the user's commands (the tests, the checks) are processes.
+//! The run stops at the first step that says no, with that step's exit
+//! code.
 
 mod demo;
 mod run;
@@ -15,16 +16,29 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pipeline_cli::Exit;
+use pipeline_cli::{Exit, Failure};
 
-const EXIT_CODES: &str = "Exit codes: those of the step that stopped the run: 0 success; 1 \
-the step said no (the gate failed, a merge conflicted, validation failed, verification failed \
-and the environment was rolled back); 2 usage, configuration or input error; 3 an external \
-system failed after retries.";
+fn after_help() -> String {
+    pipeline_cli::after_help(
+        "",
+        &[
+            "pipeline run",
+            "pipeline run --config pipeline.toml --repo . --until staging",
+            "pipeline run --dry-run",
+            "pipeline run --json > run.json",
+            "pipeline demo --exit",
+        ],
+        &[(
+            Exit::Refused,
+            "the step that stopped the run said no: the gate failed, a merge conflicted, \
+             validation failed, verification failed and the environment was rolled back",
+        )],
+    )
+}
 
 /// The whole job from pipeline.toml, step by step.
 #[derive(Debug, Parser)]
-#[command(name = "pipeline", version, after_help = EXIT_CODES)]
+#[command(name = "pipeline", version, after_help = after_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,6 +70,13 @@ struct RunArgs {
     /// re-run later goes on from there.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     max_soak_wait: u64,
+    /// Plan the job and change nothing: the sync and the release are
+    /// planned, tests, packaging and promotions are not run.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON document on stdout at the end (schema pipeline/run/v1).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -77,21 +98,35 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    pipeline_cli::init_logging(cli.verbosity.verbose);
+    let session = pipeline_cli::Session::start(
+        cli.verbosity.verbose,
+        &[
+            pipeline_promotion::SECRET_VARS,
+            pipeline_targets::SECRET_VARS,
+            pipeline_http::SECRET_VARS,
+            pipeline_gitflow::SECRET_VARS,
+        ],
+    );
     let result = match cli.command {
-        Command::Run(args) => run::run(
-            &args.config,
-            &args.repo,
-            args.until.as_deref(),
-            args.max_soak_wait,
-        ),
-        Command::Demo(args) => demo::demo(&args.dir, &args.app, args.exit),
-    };
-    match result {
-        Ok(exit) => exit.into(),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            Exit::Usage.into()
+        Command::Run(args) => {
+            let options = run::RunOptions {
+                config: args.config,
+                repo: args.repo,
+                until: args.until,
+                max_soak_wait: args.max_soak_wait,
+                dry_run: args.dry_run,
+                json: args.json,
+            };
+            run::run(&options, session.env()).and_then(|(exit, doc)| {
+                if args.json {
+                    let text = serde_json::to_string(&doc)
+                        .map_err(|e| Failure::usage(format!("cannot write the document: {e}")))?;
+                    let _ = writeln!(std::io::stdout(), "{text}");
+                }
+                Ok(exit)
+            })
         }
-    }
+        Command::Demo(args) => demo::demo(&args.dir, &args.app, args.exit, session.env()),
+    };
+    session.finish(result)
 }

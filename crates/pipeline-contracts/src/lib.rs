@@ -28,3 +28,4 @@
 
 pub mod deploy;
 pub mod promote;
+pub mod run;

@@ -42,6 +42,21 @@ impl Identity {
             email: email.into(),
         }
     }
+
+    /// Who makes tags and merge commits according to `env`: git's
+    /// `GIT_COMMITTER_NAME`/`GIT_COMMITTER_EMAIL`, else the author's; `None`
+    /// leaves it to the repository's `user.name` and `user.email`.
+    pub fn from_env(env: &pipeline_ci::Env) -> Option<Self> {
+        ["COMMITTER", "AUTHOR"].iter().find_map(|who| {
+            let name = env
+                .get(&format!("GIT_{who}_NAME"))
+                .filter(|v| !v.is_empty())?;
+            let email = env
+                .get(&format!("GIT_{who}_EMAIL"))
+                .filter(|v| !v.is_empty())?;
+            Some(Self::new(name, email))
+        })
+    }
 }
 
 /// How a branch is brought to a commit.

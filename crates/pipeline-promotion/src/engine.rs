@@ -14,16 +14,15 @@
 //! ([`reconcile`]).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use pipeline_http::Http;
 use pipeline_targets::health::{HealthCheck, Probe, probe};
 use pipeline_targets::{Release, Target};
-use tokio::io::AsyncReadExt as _;
 use url::Url;
 
 use crate::PromoteError;
+use crate::command::{Ended, UserCommand};
 use crate::plan::{Plan, Step};
 use crate::record::{Outcome, Record};
 use crate::store::{LockGuard, Revision};
@@ -91,77 +90,45 @@ pub async fn run_check(
     url: &Url,
     version: &str,
 ) -> Result<Option<String>, PromoteError> {
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(&check.command)
-        .current_dir(root)
-        .env("SLOT_URL", url.as_str().trim_end_matches('/'))
-        .env("APP_BASE_URL", url.as_str().trim_end_matches('/'))
-        .env("PIPELINE_VERSION", version)
-        .env("EXPECT_VERSION", version)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| PromoteError::Spawn {
-            command: check.command.clone(),
-            source,
-        })?;
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    // Both pipes read at once: a check that fills one while we wait on
-    // the other would hang.
-    let collect = async {
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        let read_out = async {
-            if let Some(o) = out.as_mut() {
-                let _ = o.read_to_end(&mut a).await;
-            }
-        };
-        let read_err = async {
-            if let Some(e) = err.as_mut() {
-                let _ = e.read_to_end(&mut b).await;
-            }
-        };
-        tokio::join!(read_out, read_err);
-        a.extend_from_slice(&b);
-        a
+    let base = url.as_str().trim_end_matches('/');
+    let ended = UserCommand::new(
+        &check.command,
+        root,
+        Duration::from_secs(check.timeout_secs),
+    )
+    .env("SLOT_URL", base)
+    .env("APP_BASE_URL", base)
+    .env("PIPELINE_VERSION", version)
+    .env("EXPECT_VERSION", version)
+    .capture(true)
+    .run()
+    .await
+    .map_err(|source| PromoteError::Spawn {
+        command: check.command.clone(),
+        source,
+    })?;
+    let tail = || {
+        let text = String::from_utf8_lossy(ended.output());
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!(":\n{tail}")
+        }
     };
-    let waited = tokio::time::timeout(Duration::from_secs(check.timeout_secs), async {
-        let output = collect.await;
-        (child.wait().await, output)
+    Ok(match &ended {
+        Ended::Exited { status, .. } if status.success() => None,
+        Ended::Exited { status, .. } => {
+            Some(format!("`{}` failed ({status}){}", check.name, tail()))
+        }
+        Ended::TimedOut { .. } => Some(format!(
+            "`{}` did not finish within {}s{}",
+            check.name,
+            check.timeout_secs,
+            tail()
+        )),
     })
-    .await;
-    let (status, output) = match waited {
-        Ok((status, output)) => (status, output),
-        Err(_) => {
-            let _ = child.kill().await;
-            return Ok(Some(format!(
-                "`{}` did not finish within {}s",
-                check.name, check.timeout_secs
-            )));
-        }
-    };
-    match status {
-        Ok(s) if s.success() => Ok(None),
-        Ok(s) => {
-            let text = String::from_utf8_lossy(&output);
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-            Ok(Some(format!(
-                "`{}` failed ({s}){}",
-                check.name,
-                if tail.is_empty() {
-                    String::new()
-                } else {
-                    format!(":\n{tail}")
-                }
-            )))
-        }
-        Err(e) => Ok(Some(format!("`{}`: cannot wait for it: {e}", check.name))),
-    }
 }
 
 /// Watches `url` for `secs`: every probe must be healthy.

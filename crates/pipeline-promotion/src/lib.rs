@@ -44,6 +44,7 @@
 // they are the cold path.
 #![allow(clippy::result_large_err)]
 
+pub mod command;
 pub mod engine;
 pub mod plan;
 pub mod record;

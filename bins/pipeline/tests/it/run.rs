@@ -202,3 +202,45 @@ fn a_malformed_configuration_is_a_usage_error_naming_the_file_and_line() {
     }
     assert_eq!(s.remote_tags(), ["v0.1.0"]);
 }
+
+#[test]
+fn a_dry_run_plans_and_changes_nothing_and_json_tells_what_was_done() {
+    let s = Sandbox::with_agent();
+    // A test command that talks on stdout: in JSON mode that goes to
+    // stderr, and stdout stays one document.
+    let test = format!(
+        "echo tests are running; {}",
+        test_command(JUNIT_PASSED, None, 0)
+    );
+    s.configure(&Job {
+        test: &test,
+        reports_and_gate: JUNIT_ONLY,
+        prod_validate: "true",
+    });
+    let repo = s.repo.to_str().unwrap();
+    let o = s.pipeline(&["run", "--repo", repo, "--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["schema"], "pipeline/run/v1", "{doc}");
+    assert_eq!(doc["dry_run"], true, "{doc}");
+    assert_eq!(doc["version"], "0.2.0", "{doc}");
+    assert_eq!(doc["environments"], serde_json::json!([]), "{doc}");
+    let err = stderr(&o);
+    assert!(err.contains("dry run: would release v0.2.0"), "{err}");
+    assert_eq!(s.remote_tags(), ["v0.1.0"], "nothing pushed");
+    assert_eq!(s.version_at(0), None, "nothing deployed");
+
+    // The real run, in JSON: stdout is one document.
+    let o = s.pipeline(&["run", "--repo", repo, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(stderr(&o).contains("tests are running"), "{}", text(&o));
+    assert_eq!(doc["exit"], 0, "{doc}");
+    assert_eq!(doc["gate_passed"], true, "{doc}");
+    assert_eq!(
+        doc["environments"],
+        serde_json::json!([{"env": "dev", "outcome": "live"}, {"env": "prod", "outcome": "live"}]),
+        "{doc}"
+    );
+    assert_eq!(doc["sha256"].as_str().map(str::len), Some(64), "{doc}");
+}
