@@ -3,11 +3,13 @@
 
 use crate::Failure;
 use pipeline_ci::Env;
+use pipeline_contracts::git::{
+    BranchAt, BranchPush, HotfixStartDoc, ReleaseDoc, SyncDoc, SyncedBranch,
+};
 use pipeline_gitflow::{
     BranchUpdate, CommitId, FlowError, GitCli, Integration, Publish, ReleaseDecision,
     ReleaseOutcome, ReleasePlan, ReleaseRequest, Released, Repo, Target,
 };
-use serde_json::{Value, json};
 
 use crate::Exit;
 use crate::cli::{
@@ -66,15 +68,23 @@ pub(crate) fn sync(args: &SyncArgs, env: &Env) -> Result<Exit, Failure> {
         Some(commit)
     };
     if args.json {
-        let doc = json!({
-            "schema": "pipeline-git/sync/v1",
-            "dry_run": args.flow.dry_run,
-            "action": action,
-            "changed": !args.flow.dry_run && !plan.is_noop(),
-            "develop": { "name": develop.name(), "ref": develop.reference(), "before": develop.commit().as_str(), "after": commit.as_ref().map(|c| c.as_str()) },
-            "master": { "name": master.name(), "ref": master.reference(), "commit": master.commit().as_str() },
-        });
-        output::stdout(&format!("{doc}\n"))?;
+        output::json(&SyncDoc {
+            action: action.to_owned(),
+            changed: !args.flow.dry_run && !plan.is_noop(),
+            develop: SyncedBranch {
+                after: commit.as_ref().map(|c| c.as_str().to_owned()),
+                before: develop.commit().as_str().to_owned(),
+                name: develop.name().to_owned(),
+                reference: develop.reference().to_owned(),
+            },
+            dry_run: args.flow.dry_run,
+            master: BranchAt {
+                commit: master.commit().as_str().to_owned(),
+                name: master.name().to_owned(),
+                reference: master.reference().to_owned(),
+            },
+            schema: SyncDoc::SCHEMA.to_owned(),
+        })?;
     } else if let Some(commit) = &commit {
         output::stdout(&format!("{commit}\n"))?;
     }
@@ -96,14 +106,13 @@ pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> Result<Exit, Fa
     };
     eprintln!("{verb} {branch} at {commit}");
     if args.json {
-        let doc = json!({
-            "schema": "pipeline-git/hotfix-start/v1",
-            "dry_run": args.flow.dry_run,
-            "branch": branch,
-            "created": created,
-            "commit": commit.as_str(),
-        });
-        output::stdout(&format!("{doc}\n"))?;
+        output::json(&HotfixStartDoc {
+            branch: branch.clone(),
+            commit: commit.as_str().to_owned(),
+            created,
+            dry_run: args.flow.dry_run,
+            schema: HotfixStartDoc::SCHEMA.to_owned(),
+        })?;
     } else {
         output::stdout(&format!("{branch}\n"))?;
     }
@@ -249,21 +258,20 @@ fn render(
         _ => None,
     };
     if args.json {
-        let doc = json!({
-            "schema": "pipeline-git/release/v1",
-            "dry_run": flow.dry_run,
-            "action": action,
-            "released": released.is_some(),
-            "version": plan.version().to_string(),
-            "tag": plan.tag(),
-            "previous_tag": plan.previous_tag(),
-            "commit": plan.commit().as_str(),
-            "develop": update_json(plan.develop(), released.and_then(Released::develop)),
-            "master": update_json(plan.master(), released.and_then(Released::master)),
-            "notes": plan.notes(),
-            "changelog_file": notes_file,
-        });
-        output::stdout(&format!("{doc}\n"))?;
+        output::json(&ReleaseDoc {
+            action: action.to_owned(),
+            changelog_file: notes_file.clone(),
+            commit: Some(plan.commit().as_str().to_owned()),
+            develop: Some(update(plan.develop(), released.and_then(Released::develop))),
+            dry_run: flow.dry_run,
+            master: Some(update(plan.master(), released.and_then(Released::master))),
+            notes: plan.notes().map(str::to_owned),
+            previous_tag: plan.previous_tag().map(str::to_owned),
+            released: released.is_some(),
+            schema: ReleaseDoc::SCHEMA.to_owned(),
+            tag: Some(plan.tag().to_owned()),
+            version: Some(plan.version().to_string()),
+        })?;
     } else if released.is_some() {
         output::stdout(&format!("{}\n", plan.tag()))?;
     }
@@ -298,15 +306,20 @@ fn render_no_release(
         since.unwrap_or("the start of history")
     );
     if args.json {
-        let doc = json!({
-            "schema": "pipeline-git/release/v1",
-            "dry_run": flow.dry_run,
-            "action": "no_release",
-            "released": false,
-            "version": null, "tag": null, "previous_tag": since, "commit": null,
-            "develop": null, "master": null, "changelog_file": null,
-        });
-        output::stdout(&format!("{doc}\n"))?;
+        output::json(&ReleaseDoc {
+            action: "no_release".to_owned(),
+            changelog_file: None,
+            commit: None,
+            develop: None,
+            dry_run: flow.dry_run,
+            master: None,
+            notes: None,
+            previous_tag: since.map(str::to_owned),
+            released: false,
+            schema: ReleaseDoc::SCHEMA.to_owned(),
+            tag: None,
+            version: None,
+        })?;
     }
     output::step_outputs(
         env,
@@ -369,10 +382,10 @@ fn update_line(update: &BranchUpdate) -> String {
 
 /// A branch of the release: the remote's value as fetched, and where it
 /// went (`pushed`) or goes.
-fn update_json(update: &BranchUpdate, pushed: Option<&CommitId>) -> Value {
-    json!({
-        "ref": update.reference(),
-        "expected": update.expected().map(CommitId::as_str),
-        "after": pushed.map_or_else(|| target_text(update.target()), |c| c.as_str().to_owned()),
-    })
+fn update(update: &BranchUpdate, pushed: Option<&CommitId>) -> BranchPush {
+    BranchPush {
+        after: pushed.map_or_else(|| target_text(update.target()), |c| c.as_str().to_owned()),
+        expected: update.expected().map(|c| c.as_str().to_owned()),
+        reference: update.reference(),
+    }
 }

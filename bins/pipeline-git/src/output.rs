@@ -26,6 +26,13 @@ pub(crate) fn stdout(text: &str) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))
 }
 
+/// Writes `doc` to stdout as one line of JSON.
+pub(crate) fn json(doc: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string(doc)
+        .map_err(|e| Failure::usage(format!("cannot write the JSON document: {e}")))?;
+    stdout(&format!("{text}\n"))
+}
+
 /// Inside GitHub Actions: the step outputs every command writes (see
 /// [`OUTPUTS`]), then `extra` ones.
 pub(crate) fn step_outputs(

@@ -3,8 +3,8 @@
 
 use crate::Failure;
 use pipeline_ci::{Env, GitHub};
+use pipeline_contracts::git::{self as contract, ChangelogDoc, VersionDoc};
 use pipeline_gitflow::{ChangeKind, History, NoRelease, Plan, Reason, ReleaseNotes, plan};
-use serde_json::{Value, json};
 
 use crate::Exit;
 use crate::cli::{ChangelogArgs, FlowArgs, PlanArgs, RepoArgs, VersionArgs};
@@ -16,8 +16,8 @@ pub(crate) fn version(args: &VersionArgs, env: &Env) -> Result<Exit, Failure> {
     let explanation = explain(&plan);
     eprintln!("{explanation}");
     if args.json {
-        let doc = document("pipeline-git/version/v1", &plan, &history, &args.plan);
-        output::stdout(&format!("{}\n", Value::Object(doc)))?;
+        let doc = document(VersionDoc::SCHEMA, &plan, &history, &args.plan);
+        output::json(&doc)?;
     } else if let Ok(release) = plan.release() {
         output::stdout(&format!("{}\n", release.version()))?;
     }
@@ -47,15 +47,14 @@ pub(crate) fn changelog(args: &ChangelogArgs, env: &Env) -> Result<Exit, Failure
         written = Some(path);
     }
     if args.json {
-        let mut doc = document("pipeline-git/changelog/v1", &plan, &history, &args.plan);
-        doc.insert("date".into(), json!(date.to_string()));
-        doc.insert("markdown".into(), json!(markdown));
-        doc.insert("sections".into(), sections_json(notes.as_ref()));
-        doc.insert(
-            "changelog_file".into(),
-            json!(written.map(|p| p.display().to_string())),
-        );
-        output::stdout(&format!("{}\n", Value::Object(doc)))?;
+        let doc = ChangelogDoc {
+            version: document(ChangelogDoc::SCHEMA, &plan, &history, &args.plan),
+            changelog_file: written.map(|p| p.display().to_string()),
+            date: date.to_string(),
+            markdown: markdown.clone(),
+            sections: sections(notes.as_ref()),
+        };
+        output::json(&doc)?;
     } else if let (None, Some(markdown)) = (&args.output, &markdown) {
         output::stdout(markdown)?;
     }
@@ -161,66 +160,51 @@ fn explain(plan: &Plan) -> String {
     }
 }
 
-fn reason_json(plan: &Plan) -> Value {
+fn reason(plan: &Plan) -> contract::Reason {
     match plan.release() {
         Ok(release) => match release.reason() {
-            Reason::Commits { requested, applied } => {
-                json!({ "kind": "commits", "bump": applied.as_str(), "requested": requested.as_str() })
-            }
-            Reason::Override(over) => json!({ "kind": "override", "bump": over.to_string() }),
-            Reason::ReleaseAs(commit) => json!({ "kind": "release_as", "commit": commit.as_str() }),
-            Reason::ContinuesPreRelease(tag) => {
-                json!({ "kind": "continues_pre_release", "tag": tag })
-            }
-            _ => json!({ "kind": "other" }),
+            Reason::Commits { requested, applied } => contract::Reason::Commits {
+                bump: applied.as_str().to_owned(),
+                requested: requested.as_str().to_owned(),
+            },
+            Reason::Override(over) => contract::Reason::Override {
+                bump: over.to_string(),
+            },
+            Reason::ReleaseAs(commit) => contract::Reason::ReleaseAs {
+                commit: commit.as_str().to_owned(),
+            },
+            Reason::ContinuesPreRelease(tag) => contract::Reason::ContinuesPreRelease {
+                tag: tag.to_string(),
+            },
+            _ => contract::Reason::Other,
         },
-        Err(NoRelease::NoCommits) => json!({ "kind": "no_commits" }),
-        Err(_) => json!({ "kind": "nothing_releasable" }),
+        Err(NoRelease::NoCommits) => contract::Reason::NoCommits,
+        Err(_) => contract::Reason::NothingReleasable,
     }
 }
 
 /// The fields `version` and `changelog` share.
-fn document(
-    schema: &str,
-    plan: &Plan,
-    history: &History,
-    args: &PlanArgs,
-) -> serde_json::Map<String, Value> {
+fn document(schema: &str, plan: &Plan, history: &History, args: &PlanArgs) -> VersionDoc {
     let release = plan.release().ok();
-    let mut doc = serde_json::Map::new();
-    doc.insert("schema".into(), json!(schema));
-    doc.insert("released".into(), json!(release.is_some()));
-    doc.insert(
-        "version".into(),
-        json!(release.map(|r| r.version().to_string())),
-    );
-    doc.insert("tag".into(), json!(release.map(|r| r.tag())));
-    doc.insert(
-        "previous_version".into(),
-        json!(plan.previous().map(|t| t.version().to_string())),
-    );
-    doc.insert(
-        "previous_tag".into(),
-        json!(plan.previous().map(|t| t.name())),
-    );
-    doc.insert("reason".into(), reason_json(plan));
-    doc.insert(
-        "branch".into(),
-        json!({
-            "name": history.tip().name(),
-            "ref": history.tip().reference(),
-            "commit": history.tip().commit().as_str(),
-        }),
-    );
-    doc.insert(
-        "commits".into(),
-        json!({ "total": plan.changes().len(), "releasable": plan.releasable_count() }),
-    );
-    doc.insert(
-        "pre_release".into(),
-        json!(args.pre.as_ref().map(|p| p.channel())),
-    );
-    doc
+    VersionDoc {
+        branch: contract::BranchAt {
+            commit: history.tip().commit().as_str().to_owned(),
+            name: history.tip().name().to_owned(),
+            reference: history.tip().reference().to_owned(),
+        },
+        commits: contract::CommitCounts {
+            releasable: plan.releasable_count(),
+            total: plan.changes().len(),
+        },
+        pre_release: args.pre.as_ref().map(|p| p.channel().to_owned()),
+        previous_tag: plan.previous().map(|t| t.name().to_owned()),
+        previous_version: plan.previous().map(|t| t.version().to_string()),
+        reason: reason(plan),
+        released: release.is_some(),
+        schema: schema.to_owned(),
+        tag: release.map(|r| r.tag().to_owned()),
+        version: release.map(|r| r.version().to_string()),
+    }
 }
 
 /// The step outputs `version` and `changelog` write inside GitHub Actions.
@@ -251,25 +235,26 @@ fn set_outputs(github: &GitHub, plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-fn sections_json(notes: Option<&ReleaseNotes>) -> Value {
+/// The release notes by section.
+fn sections(notes: Option<&ReleaseNotes>) -> Vec<contract::NoteSection> {
     let Some(notes) = notes else {
-        return json!([]);
+        return Vec::new();
     };
-    Value::Array(
-        notes
-            .sections()
-            .iter()
-            .map(|section| {
-                json!({
-                    "kind": section.kind().key(),
-                    "title": section.kind().title(),
-                    "entries": section.entries().iter().map(|entry| json!({
-                        "scope": entry.scope(),
-                        "text": entry.text(),
-                        "commit": entry.commit().as_str(),
-                    })).collect::<Vec<_>>(),
+    notes
+        .sections()
+        .iter()
+        .map(|section| contract::NoteSection {
+            entries: section
+                .entries()
+                .iter()
+                .map(|entry| contract::NoteEntry {
+                    commit: entry.commit().as_str().to_owned(),
+                    scope: entry.scope().map(str::to_owned),
+                    text: entry.text().to_owned(),
                 })
-            })
-            .collect(),
-    )
+                .collect(),
+            kind: section.kind().key().to_owned(),
+            title: section.kind().title().to_owned(),
+        })
+        .collect()
 }

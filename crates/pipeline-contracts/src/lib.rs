@@ -27,5 +27,6 @@
 #![warn(missing_docs)]
 
 pub mod deploy;
+pub mod git;
 pub mod promote;
 pub mod run;

@@ -232,3 +232,112 @@ fn deploy_documents() {
         },
     );
 }
+
+#[test]
+fn git_documents() {
+    use pipeline_contracts::git::{
+        BranchAt, BranchPush, ChangelogDoc, CommitCounts, HotfixStartDoc, NoteEntry, NoteSection,
+        Reason, ReleaseDoc, SyncDoc, SyncedBranch, VersionDoc,
+    };
+    let commit = "8148aa8cf7a03cf45aafe66ba564af334bd878da";
+    let branch = BranchAt {
+        commit: commit.into(),
+        name: "develop".into(),
+        reference: "refs/remotes/origin/develop".into(),
+    };
+    let version = VersionDoc {
+        branch: branch.clone(),
+        commits: CommitCounts {
+            releasable: 2,
+            total: 3,
+        },
+        pre_release: None,
+        previous_tag: Some("v1.2.1".into()),
+        previous_version: Some("1.2.1".into()),
+        reason: Reason::Commits {
+            bump: "minor".into(),
+            requested: "minor".into(),
+        },
+        released: true,
+        schema: VersionDoc::SCHEMA.into(),
+        tag: Some("v1.3.0".into()),
+        version: Some("1.3.0".into()),
+    };
+    pinned("git-version", &version);
+    pinned(
+        "git-changelog",
+        &ChangelogDoc {
+            version: VersionDoc {
+                schema: ChangelogDoc::SCHEMA.into(),
+                ..version
+            },
+            changelog_file: None,
+            date: "2026-11-26".into(),
+            markdown: Some("## [1.3.0] - 2026-11-26\n".into()),
+            sections: vec![NoteSection {
+                entries: vec![NoteEntry {
+                    commit: commit.into(),
+                    scope: Some("api".into()),
+                    text: "list releases".into(),
+                }],
+                kind: "feat".into(),
+                title: "Features".into(),
+            }],
+        },
+    );
+    pinned(
+        "git-sync",
+        &SyncDoc {
+            action: "merge".into(),
+            changed: true,
+            develop: SyncedBranch {
+                after: Some(commit.into()),
+                before: commit.into(),
+                name: "develop".into(),
+                reference: "refs/remotes/origin/develop".into(),
+            },
+            dry_run: false,
+            master: BranchAt {
+                name: "master".into(),
+                reference: "refs/remotes/origin/master".into(),
+                ..branch
+            },
+            schema: SyncDoc::SCHEMA.into(),
+        },
+    );
+    pinned(
+        "git-hotfix-start",
+        &HotfixStartDoc {
+            branch: "hotfix/crash".into(),
+            commit: commit.into(),
+            created: true,
+            dry_run: false,
+            schema: HotfixStartDoc::SCHEMA.into(),
+        },
+    );
+    let push = BranchPush {
+        after: commit.into(),
+        expected: None,
+        reference: "refs/heads/master".into(),
+    };
+    pinned(
+        "git-release",
+        &ReleaseDoc {
+            action: "released".into(),
+            changelog_file: Some("NOTES.md".into()),
+            commit: Some(commit.into()),
+            develop: Some(push.clone()),
+            dry_run: false,
+            master: Some(push),
+            notes: Some("## [1.3.0]\n".into()),
+            previous_tag: Some("v1.2.1".into()),
+            released: true,
+            schema: ReleaseDoc::SCHEMA.into(),
+            tag: Some("v1.3.0".into()),
+            version: Some("1.3.0".into()),
+        },
+    );
+    // A reason a newer pipeline-git adds reads as `other`.
+    let r: Reason = serde_json::from_str(r#"{"kind": "from_the_future", "x": 1}"#).unwrap();
+    assert_eq!(r, Reason::Other);
+}
