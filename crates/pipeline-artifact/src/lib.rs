@@ -115,3 +115,8 @@ input_errors!(
     StoreError,
     UnpackError
 );
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

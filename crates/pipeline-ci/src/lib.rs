@@ -83,3 +83,8 @@ pub use exit::{Classified, Exit};
 pub use files::{CiSink, GitHub, OutputError, SUMMARY_LIMIT, SummaryError, read_outputs};
 pub use names::valid_env_name;
 pub use secret::{Secret, redact};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -30,3 +30,8 @@ pub mod deploy;
 pub mod git;
 pub mod promote;
 pub mod run;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -179,3 +179,8 @@ classified_by_kind!(FlowError, HistoryError, PlanError, RemoteError);
 /// The environment variables holding the token sent to HTTPS remotes
 /// (`GIT_TOKEN`, else `GITHUB_TOKEN`): a binary masks and redacts them.
 pub const SECRET_VARS: &[&str] = &["GIT_TOKEN", "GITHUB_TOKEN"];
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

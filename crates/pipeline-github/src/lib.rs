@@ -353,6 +353,11 @@ pub(crate) fn cut_bytes(text: &str, max: usize) -> String {
 /// (`GITHUB_TOKEN`): it masks and redacts them.
 pub const SECRET_VARS: &[&str] = &["GITHUB_TOKEN"];
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,3 +66,8 @@ pub use reqwest::{Method, StatusCode};
 /// GitHub Actions OIDC request token, the runtime token): a binary masks
 /// and redacts them.
 pub const SECRET_VARS: &[&str] = &["ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_RUNTIME_TOKEN"];
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -43,3 +43,8 @@ pub mod run;
 mod xml;
 
 pub use error::ReportError;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -46,3 +46,8 @@ pub const SECRET_VARS: &[&str] = &[
     "GOOGLE_OAUTH_ACCESS_TOKEN",
     "CLOUDSDK_AUTH_ACCESS_TOKEN",
 ];
+
+/// The README's examples, compiled (and run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

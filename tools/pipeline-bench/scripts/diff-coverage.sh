@@ -3,8 +3,8 @@
 # --diff-base`) on a repository with a long history and a large change,
 # side by side with diff-cover (PyPI) on the same repository and report.
 #
-#   bash crates/pipeline-bench/scripts/diff-coverage.sh
-#   COMMITS=20000 RUNS=1 bash crates/pipeline-bench/scripts/diff-coverage.sh   # a quick run
+#   bash tools/pipeline-bench/scripts/diff-coverage.sh
+#   COMMITS=20000 RUNS=1 bash tools/pipeline-bench/scripts/diff-coverage.sh   # a quick run
 #
 # The repository (made once with git fast-import, then reused): `main` with
 # FILES Python files of 100 lines and COMMITS commits; `topic`, checked out,

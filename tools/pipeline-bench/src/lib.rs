@@ -8,7 +8,7 @@
 //!   latency kept) and a timer of blue/green switches.
 //!
 //! The binaries `gen-reports`, `xml-floor` and `http-bench` are thin wrappers
-//! over these; the scripts `crates/pipeline-bench/scripts/report.sh` and
+//! over these; the scripts `tools/pipeline-bench/scripts/report.sh` and
 //! `crates/pipeline-host/scripts/bench-proxy.sh` run the comparisons.
 //!
 //! ```

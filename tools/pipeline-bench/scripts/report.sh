@@ -103,7 +103,7 @@ ROWS_COBERTURA=(floor-cobertura gate-cobertura)
 
 CMD[floor-junit]="$BIN/xml-floor $JUNIT"
 CMD[gate-junit]="$GATE gate --junit $JUNIT --max-failures 100000000 --allow-empty --json"
-CMD[junitparser-junit]="$VENV/bin/python $ROOT/crates/pipeline-bench/scripts/junitparser_bench.py $JUNIT"
+CMD[junitparser-junit]="$VENV/bin/python $ROOT/tools/pipeline-bench/scripts/junitparser_bench.py $JUNIT"
 CMD[floor-cobertura]="$BIN/xml-floor $COBERTURA"
 CMD[gate-cobertura]="$GATE gate --cobertura $COBERTURA --json"
 OKRC=([floor-junit]=0 [gate-junit]="0 1" [junitparser-junit]=0 [floor-cobertura]=0 [gate-cobertura]="0 1")
