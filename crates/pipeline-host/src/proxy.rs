@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -17,6 +17,8 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+use crate::conn::{self, ConnLimits, Group, Tracked, TrackedIo, Tracker};
 
 /// A body error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -32,28 +34,64 @@ pub struct Upstream {
     pub inflight: Arc<AtomicUsize>,
 }
 
+#[derive(Debug)]
+enum Live {
+    Up(Upstream),
+    Down(Arc<str>),
+}
+
 /// The route of one front: swapped atomically by a switch.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Route {
-    live: RwLock<Option<Upstream>>,
+    live: RwLock<Live>,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Self {
+            live: RwLock::new(Live::Down(Arc::from(
+                "no live slot: nothing has been switched to yet",
+            ))),
+        }
+    }
 }
 
 impl Route {
-    /// Sends new requests to `up` (or nowhere).
+    /// Sends new requests to `up` (or nowhere). Once it returns, every
+    /// request that was routed to the previous upstream counts in that
+    /// upstream's requests in flight.
     pub fn set(&self, up: Option<Upstream>) {
-        let mut live = self
-            .live
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *live = up;
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        *live = match up {
+            Some(up) => Live::Up(up),
+            None => Live::Down(Arc::from("no live slot: nothing has been switched to yet")),
+        };
+    }
+
+    /// Sends new requests nowhere; they are answered 503 with `why`.
+    pub fn set_down(&self, why: &str) {
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        *live = Live::Down(Arc::from(why));
     }
 
     /// Where new requests go now.
     pub fn get(&self) -> Option<Upstream> {
-        self.live
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        match &*self.live.read().unwrap_or_else(PoisonError::into_inner) {
+            Live::Up(up) => Some(up.clone()),
+            Live::Down(_) => None,
+        }
+    }
+
+    /// The live upstream with this request counted in flight on it (read
+    /// and counted under the lock a switch takes), or why there is none.
+    fn acquire(&self) -> Result<(u16, Guard), Arc<str>> {
+        match &*self.live.read().unwrap_or_else(PoisonError::into_inner) {
+            Live::Up(up) => {
+                up.inflight.fetch_add(1, Ordering::AcqRel);
+                Ok((up.port, Guard(Arc::clone(&up.inflight))))
+            }
+            Live::Down(why) => Err(Arc::clone(why)),
+        }
     }
 }
 
@@ -97,7 +135,20 @@ impl Body for Guarded {
 /// points elsewhere. No pool, no lock shared between connections.
 #[derive(Debug, Default)]
 pub struct Affinity {
-    conn: Option<(u16, SendRequest<Incoming>)>,
+    conn: Mutex<Option<(u16, SendRequest<Incoming>)>>,
+}
+
+impl Affinity {
+    fn take(&self) -> Option<(u16, SendRequest<Incoming>)> {
+        self.conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn put(&self, port: u16, sender: SendRequest<Incoming>) {
+        *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some((port, sender));
+    }
 }
 
 async fn connect(port: u16) -> Result<SendRequest<Incoming>, BoxError> {
@@ -156,18 +207,14 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// upstream connection when it still goes there.
 pub async fn forward(
     route: &Route,
-    affinity: &mut Affinity,
+    affinity: &Affinity,
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    let Some(up) = route.get() else {
-        return full(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no live slot: nothing has been switched to yet",
-        );
+    let (port, guard) = match route.acquire() {
+        Ok(up) => up,
+        Err(why) => return full(StatusCode::SERVICE_UNAVAILABLE, &why),
     };
-    up.inflight.fetch_add(1, Ordering::AcqRel);
-    let guard = Guard(Arc::clone(&up.inflight));
     let headers = req.headers_mut();
     strip_hop_by_hop(headers);
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -178,29 +225,28 @@ pub async fn forward(
         headers.insert("x-forwarded-for", v);
     }
     headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let mut kept = affinity
+        .take()
+        .filter(|(p, s)| *p == port && !s.is_closed());
     // At most two tries: a kept connection the app closed while idle is
     // replaced once (the request was not sent on it).
     for _ in 0..2 {
-        let reuse = matches!(&affinity.conn, Some((port, s)) if *port == up.port && !s.is_closed());
-        if !reuse {
-            affinity.conn = None;
-            match connect(up.port).await {
-                Ok(sender) => affinity.conn = Some((up.port, sender)),
+        let mut sender = match kept.take() {
+            Some((_, sender)) => sender,
+            None => match connect(port).await {
+                Ok(sender) => sender,
                 Err(e) => {
-                    tracing::warn!(port = up.port, "cannot connect to the live slot: {e}");
+                    tracing::warn!(port, "cannot connect to the live slot: {e}");
                     return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
                 }
-            }
-        }
-        let Some((_, sender)) = affinity.conn.as_mut() else {
-            break;
+            },
         };
         if sender.ready().await.is_err() {
-            affinity.conn = None;
             continue;
         }
         match sender.try_send_request(req).await {
             Ok(resp) => {
+                affinity.put(port, sender);
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 let body = Guarded {
@@ -211,57 +257,62 @@ pub async fn forward(
                 .boxed();
                 return Response::from_parts(parts, body);
             }
-            Err(mut e) => {
-                affinity.conn = None;
-                match e.take_message() {
-                    Some(unsent) => req = unsent,
-                    None => {
-                        tracing::warn!(port = up.port, "the live slot failed: {}", e.error());
-                        return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
-                    }
+            Err(mut e) => match e.take_message() {
+                Some(unsent) => req = unsent,
+                None => {
+                    tracing::warn!(port, "the live slot failed: {}", e.error());
+                    return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
                 }
-            }
+            },
         }
     }
     full(StatusCode::BAD_GATEWAY, "the live slot did not answer")
 }
 
-/// Serves the front on `listener` until `stop` turns true.
+/// Serves the front on `listener` until `stop` turns true: each connection
+/// counted in `group` of `tracker` and held to `limits`.
 pub async fn serve_front(
     listener: TcpListener,
     route: Arc<Route>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    tracker: Arc<Tracker>,
+    group: Arc<Group>,
+    limits: ConnLimits,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("front accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let route = Arc::clone(&route);
-        tokio::spawn(async move {
-            let affinity = Arc::new(tokio::sync::Mutex::new(Affinity::default()));
-            let service = hyper::service::service_fn(move |req| {
-                let route = Arc::clone(&route);
-                let affinity = Arc::clone(&affinity);
-                async move {
-                    let mut affinity = affinity.lock().await;
-                    Ok::<_, std::convert::Infallible>(
-                        forward(&route, &mut affinity, peer, req).await,
-                    )
-                }
+    conn::accept_loop(
+        listener,
+        tracker,
+        group,
+        Some(stop),
+        move |stream, peer, handle| {
+            let _ = stream.set_nodelay(true);
+            let route = Arc::clone(&route);
+            tokio::spawn(async move {
+                let state = Arc::clone(handle.state());
+                let affinity = Arc::new(Affinity::default());
+                let service = {
+                    let state = Arc::clone(&state);
+                    hyper::service::service_fn(move |req| {
+                        state.busy();
+                        let route = Arc::clone(&route);
+                        let affinity = Arc::clone(&affinity);
+                        let state = Arc::clone(&state);
+                        async move {
+                            let resp = forward(&route, &affinity, peer, req).await;
+                            Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, state)))
+                        }
+                    })
+                };
+                let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&state)));
+                let conn: conn::Serving = Box::pin(
+                    hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(io, service),
+                );
+                conn::drive(conn, &state, limits).await;
+                drop(handle);
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        },
+    )
+    .await;
 }

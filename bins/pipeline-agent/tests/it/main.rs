@@ -6,5 +6,6 @@ mod harness;
 mod http;
 mod load;
 mod local_target;
+mod ownership;
 mod recovery;
 mod testapp;
