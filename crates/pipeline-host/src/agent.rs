@@ -89,6 +89,7 @@ struct Inner {
     tracker: Arc<Tracker>,
     releases: Releases,
     state: Mutex<StateFile>,
+    saving: Mutex<()>,
     envs: Mutex<BTreeMap<String, Arc<EnvRt>>>,
     probe: Client<HttpConnector, Empty<Bytes>>,
 }
@@ -253,6 +254,7 @@ impl Agent {
             tracker: Tracker::new(cfg.fronts_connections),
             releases,
             state: Mutex::new(st),
+            saving: Mutex::new(()),
             envs: Mutex::new(BTreeMap::new()),
             // Probes are seconds apart: a kept connection the app has
             // closed meanwhile would fail one for nothing.
@@ -300,6 +302,9 @@ impl Agent {
     }
 
     fn save(&self) -> Result<(), StateError> {
+        // One save at a time, each of the state as it is then: the file
+        // ends as the last change left it.
+        let _saving = lock(&self.0.saving);
         let st = lock(&self.0.state).clone();
         state::save(&self.0.cfg.state_dir, &st)
     }

@@ -8,4 +8,5 @@ mod load;
 mod local_target;
 mod ownership;
 mod recovery;
+mod releases;
 mod testapp;
