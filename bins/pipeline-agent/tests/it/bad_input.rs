@@ -75,6 +75,19 @@ fn requests_without_the_token_or_with_bad_bodies_change_nothing() {
     }
     // The front of the refused declaration is not listening.
     assert!(TcpStream::connect_timeout(&front, Duration::from_secs(1)).is_err());
+    // The scheme is case-insensitive (RFC 9110, 11.1).
+    for scheme in ["BEARER", "bearer", "bEaReR"] {
+        let auth = format!("{scheme} {}", agent.token);
+        let (status, _, body) = crate::http::request(
+            agent.addr,
+            "GET",
+            "/v1/envs",
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{scheme}: {}", String::from_utf8_lossy(&body));
+    }
 
     let reply = agent
         .call(
@@ -233,12 +246,32 @@ fn serve_refuses_what_it_cannot_run_in() {
         stderr.contains(&corrupt.join("state.json").display().to_string()),
         "{stderr}"
     );
-    assert!(stderr.contains("line 3"), "{stderr}");
+    // The cause, once ("line 3 column 11: … at line 3 column 11" was said
+    // twice).
+    assert_eq!(stderr.matches("line 3").count(), 1, "{stderr}");
     // The state file is left as it was.
     assert!(
         fs::read_to_string(corrupt.join("state.json"))
             .unwrap()
             .contains("\"qa\": 3")
+    );
+
+    // A format this agent does not know: refused, named, left as it is.
+    let newer = "{\n  \"format\": 7,\n  \"envs\": {},\n  \"tenants\": {\"a\": 1}\n}\n";
+    fs::write(corrupt.join("state.json"), newer).unwrap();
+    let out = serve(&corrupt, "127.0.0.1:0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: state format 7 is not one this agent reads (1 or 2)",
+            corrupt.join("state.json").display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(corrupt.join("state.json")).unwrap(),
+        newer
     );
 
     let open = scratch.path().join("open");
