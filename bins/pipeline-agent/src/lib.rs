@@ -201,8 +201,7 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
         cfg.unpack.max_total_bytes = args.max_release_bytes;
         cfg.unpack.max_entries = args.max_release_entries;
         let agent = Agent::start(cfg).await.map_err(|e| usage(e.into()))?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = pipeline_host::conn::listen(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))
             .map_err(usage)?;
         let address = listener

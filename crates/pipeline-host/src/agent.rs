@@ -358,7 +358,7 @@ impl Agent {
             }
             let _ = stop.send(true);
         }
-        match tokio::net::TcpListener::bind(addr).await {
+        match crate::conn::listen(addr) {
             Ok(listener) => {
                 let (tx, rx) = watch::channel(false);
                 let group = self.0.tracker.group(

@@ -15,10 +15,11 @@
 //! ones wait in the listen queue. A busy connection is never closed by any
 //! of this: a request that started is answered.
 //!
-//! Accept errors (out of file descriptors: `EMFILE`) close the oldest idle
-//! connection of any listener, back off (10 ms, doubling to 1 s) and are
-//! logged at most once per [`LOG_EVERY`], with the count of those not
-//! logged.
+//! Out of file descriptors (`EMFILE`), an accept closes the 16 oldest idle
+//! connections of any listener and tries again once one is gone; with none
+//! idle, and for other accept errors, it backs off (10 ms, doubling to
+//! 1 s). Accept errors are logged at most once per [`LOG_EVERY`], with the
+//! count of those not logged.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +34,10 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
+
+/// How many idle connections an accept that ran out of file descriptors
+/// closes.
+const EVICT_BATCH: usize = 16;
 
 /// How often accept errors are logged at most.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -487,7 +492,28 @@ impl Throttle {
     }
 }
 
-fn out_of_descriptors(e: &std::io::Error) -> bool {
+/// The listen queue of the agent's listeners: a burst of connections
+/// (a flood, a load balancer's reconnects) waits there instead of having
+/// its SYNs dropped and retried a second later, as with the 128 the
+/// standard library and Tokio ask for.
+pub const BACKLOG: u32 = 1024;
+
+/// Listens on `addr` with a queue of [`BACKLOG`] (the system caps it at
+/// `net.core.somaxconn`).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Whether `e` says the process (or the system) has no file descriptor
+/// left.
+pub(crate) fn out_of_descriptors(e: &std::io::Error) -> bool {
     let raw = e.raw_os_error();
     raw == Some(rustix::io::Errno::MFILE.raw_os_error())
         || raw == Some(rustix::io::Errno::NFILE.raw_os_error())
@@ -534,9 +560,15 @@ pub async fn accept_loop<S>(
             }
             Err(e) => {
                 let out = out_of_descriptors(&e);
-                if out {
-                    tracker.evict_any();
-                }
+                let freed = tracker.freed.notified();
+                let mut freed = pin!(freed);
+                freed.as_mut().enable();
+                // Room for a burst, not only for the one connection.
+                let evicted = if out {
+                    (0..EVICT_BATCH).take_while(|_| tracker.evict_any()).count()
+                } else {
+                    0
+                };
                 if let Some(suppressed) = throttle.hit(Instant::now()) {
                     let more = if suppressed > 0 {
                         format!(" ({suppressed} more since the last report)")
@@ -546,10 +578,15 @@ pub async fn accept_loop<S>(
                     if out {
                         tracing::warn!(
                             "{}: cannot accept a connection: {e}{more}; {} connections open \
-                             there, {} on the fronts; closing idle ones and backing off",
+                             there, {} on the fronts; {}",
                             group.name,
                             group.count(),
-                            tracker.front_count()
+                            tracker.front_count(),
+                            if evicted > 0 {
+                                "closing the oldest idle ones"
+                            } else {
+                                "none idle: backing off"
+                            }
                         );
                     } else {
                         tracing::warn!(
@@ -558,11 +595,19 @@ pub async fn accept_loop<S>(
                         );
                     }
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = stopped(&mut stop) => return,
+                if evicted > 0 {
+                    // Accept again as soon as one is gone.
+                    tokio::select! {
+                        _ = tokio::time::timeout(Duration::from_millis(50), freed) => {}
+                        () = stopped(&mut stop) => return,
+                    }
+                } else {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = stopped(&mut stop) => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }

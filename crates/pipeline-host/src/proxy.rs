@@ -136,9 +136,19 @@ impl Body for Guarded {
 #[derive(Debug, Default)]
 pub struct Affinity {
     conn: Mutex<Option<(u16, SendRequest<Incoming>)>>,
+    tracker: Option<Arc<Tracker>>,
 }
 
 impl Affinity {
+    /// One that has `tracker` close idle connections when the system runs
+    /// out of file descriptors.
+    pub fn new(tracker: Option<Arc<Tracker>>) -> Self {
+        Self {
+            conn: Mutex::new(None),
+            tracker,
+        }
+    }
+
     fn take(&self) -> Option<(u16, SendRequest<Incoming>)> {
         self.conn
             .lock()
@@ -151,8 +161,23 @@ impl Affinity {
     }
 }
 
-async fn connect(port: u16) -> Result<SendRequest<Incoming>, BoxError> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+/// Connects to the slot on `port`. Out of file descriptors, it has the
+/// tracker close an idle connection and tries again (three times).
+async fn connect(port: u16, tracker: Option<&Tracker>) -> Result<SendRequest<Incoming>, BoxError> {
+    let mut tries = 0;
+    let stream = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(stream) => break stream,
+            Err(e) if tries < 3 && conn::out_of_descriptors(&e) => {
+                tries += 1;
+                if let Some(tracker) = tracker {
+                    tracker.evict_any();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
@@ -233,7 +258,7 @@ pub async fn forward(
     for _ in 0..2 {
         let mut sender = match kept.take() {
             Some((_, sender)) => sender,
-            None => match connect(port).await {
+            None => match connect(port, affinity.tracker.as_deref()).await {
                 Ok(sender) => sender,
                 Err(e) => {
                     tracing::warn!(port, "cannot connect to the live slot: {e}");
@@ -279,6 +304,7 @@ pub async fn serve_front(
     group: Arc<Group>,
     limits: ConnLimits,
 ) {
+    let shed = Arc::clone(&tracker);
     conn::accept_loop(
         listener,
         tracker,
@@ -287,9 +313,10 @@ pub async fn serve_front(
         move |stream, peer, handle| {
             let _ = stream.set_nodelay(true);
             let route = Arc::clone(&route);
+            let shed = Arc::clone(&shed);
             tokio::spawn(async move {
                 let state = Arc::clone(handle.state());
-                let affinity = Arc::new(Affinity::default());
+                let affinity = Arc::new(Affinity::new(Some(shed)));
                 let service = {
                     let state = Arc::clone(&state);
                     hyper::service::service_fn(move |req| {

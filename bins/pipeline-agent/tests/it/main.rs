@@ -2,6 +2,7 @@
 
 mod agent;
 mod bad_input;
+mod flood;
 mod harness;
 mod http;
 mod load;
