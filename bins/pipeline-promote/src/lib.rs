@@ -310,6 +310,7 @@ async fn target_of(
             health_path,
             health_timeout_secs,
             keep_warm_secs,
+            drain_timeout_secs,
         } => {
             let dir = cli.repo.join(&config.agent.state_dir);
             let agent = AgentRef::from_state_dir(&dir)?;
@@ -321,6 +322,7 @@ async fn target_of(
                 "health_path": health_path,
                 "health_timeout_secs": health_timeout_secs,
                 "keep_warm_secs": keep_warm_secs,
+                "drain_timeout_secs": drain_timeout_secs,
             }))
             .await?;
             let live = url::Url::parse(&format!("http://{front}/"))
