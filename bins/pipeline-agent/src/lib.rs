@@ -81,6 +81,10 @@ struct ServeArgs {
     /// The most bytes a release may unpack to.
     #[arg(long, default_value_t = 4 << 30, value_name = "BYTES")]
     max_release_bytes: u64,
+    /// Threads serving the fronts and the admin API [default: one per core].
+    /// 1 runs everything on one thread, as nginx runs a worker.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
     /// The most files and directories a release may hold.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     max_release_entries: usize,
@@ -187,7 +191,16 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
         per_front.max(fronts),
         args.max_admin_connections
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(to_usize(n));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the runtime")

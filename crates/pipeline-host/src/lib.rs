@@ -34,6 +34,7 @@ pub mod spec;
 pub mod state;
 pub mod time;
 pub mod trust;
+mod upstream;
 
 pub use agent::{
     Agent, AgentConfig, DeployReply, EnvView, OpView, SlotView, StartError, SwitchReply,
