@@ -119,7 +119,9 @@ if grep -rq not-a-real-token "$tmp"/*.log; then echo "the token reached the log"
     || { echo "state dir or token has the wrong mode"; exit 1; }
 grep -q "^ExecStart=$r/usr/local/bin/pipeline-agent serve --state-dir $r/var/lib/pipeline-agent" \
     "$r/etc/systemd/system/pipeline-agent.service"
-echo "applied, idempotent, token not logged, modes 0700/0600"
+grep -q '^LimitNOFILE=65536$' "$r/etc/systemd/system/pipeline-agent.service" \
+    || { echo "the unit does not raise the agent's open-file limit"; exit 1; }
+echo "applied, idempotent, token not logged, modes 0700/0600, LimitNOFILE"
 
 step "ansible: jenkins_controller's configuration as code, rendered"
 # The role installs Jenkins from pkg.jenkins.io, which this machine cannot reach: its

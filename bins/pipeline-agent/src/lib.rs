@@ -3,22 +3,30 @@
 //!
 //! Exit codes: 0 success (serve: stopped by SIGTERM or SIGINT); 1 unused;
 //! 2 usage, configuration or input error (a non-loopback admin address, a
-//! corrupt state file, another agent on the same state directory, no agent
-//! to ask); 3 the agent did not answer.
+//! corrupt state file, a state directory or token that is not the agent's
+//! user's alone, another agent on the same state directory, no agent to
+//! ask); 3 the agent did not answer.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use pipeline_cli::Exit;
-use pipeline_host::{Agent, AgentConfig};
+use pipeline_host::conn::ConnLimits;
+use pipeline_host::{Agent, AgentConfig, chain};
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 2 usage, configuration or input error \
-(a non-loopback admin address, a corrupt state file, another agent on the same state \
-directory, no agent to ask); 3 the agent did not answer.";
+(a non-loopback admin address, a corrupt state file, a state directory or token that is \
+not the agent's user's alone, another agent on the same state directory, no agent to \
+ask); 3 the agent did not answer.";
+
+/// File descriptors kept for what is not a connection: the state, logs,
+/// releases being unpacked, health probes, the apps' output.
+const RESERVED_FDS: u64 = 256;
 
 /// The local host agent: blue/green slots on one machine behind a stable
 /// front address, switched with zero failed requests.
@@ -54,6 +62,32 @@ struct ServeArgs {
     /// running and the next start adopts them).
     #[arg(long)]
     stop_apps_on_exit: bool,
+    /// The most connections one front holds; at the cap the oldest idle
+    /// one is closed for a new one. Default: what the open-file limit
+    /// allows (two descriptors a connection, 256 kept for the rest).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_front: Option<u64>,
+    /// The most connections the admin API holds (the oldest idle one is
+    /// closed for a new one).
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_admin_connections: u64,
+    /// Seconds a client has to send a request's head once it began.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Seconds a connection may sit idle, before its first request or
+    /// between two.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// The most bytes a release may unpack to.
+    #[arg(long, default_value_t = 4 << 30, value_name = "BYTES")]
+    max_release_bytes: u64,
+    /// Threads serving the fronts and the admin API [default: one per core].
+    /// 1 runs everything on one thread, as nginx runs a worker.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
+    /// The most files and directories a release may hold.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    max_release_entries: usize,
 }
 
 #[derive(Debug, Args)]
@@ -80,10 +114,41 @@ pub fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(Failure(exit, e)) => {
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", causes(&e));
             exit.into()
         }
     }
+}
+
+/// The error and its causes, each once.
+fn causes(e: &anyhow::Error) -> String {
+    chain(AsRef::<dyn std::error::Error>::as_ref(e))
+}
+
+/// Raises the soft limit of open files to the hard one (the default soft
+/// limit, 1024, is what 500 connections use); returns the limit now.
+fn raise_open_files() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum) {
+        if current < maximum {
+            let raised = Rlimit {
+                current: Some(maximum),
+                maximum: Some(maximum),
+            };
+            match setrlimit(Resource::Nofile, raised) {
+                Ok(()) => {
+                    tracing::info!("open files: soft limit raised from {current} to {maximum}");
+                    return maximum;
+                }
+                Err(e) => {
+                    tracing::warn!("open files: cannot raise the soft limit {current}: {e}");
+                }
+            }
+        }
+        return current;
+    }
+    limit.current.unwrap_or(u64::MAX)
 }
 
 struct Failure(Exit, anyhow::Error);
@@ -99,12 +164,43 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
             args.listen
         )));
     }
-    create_private_dir(&args.state_dir).map_err(usage)?;
+    pipeline_host::trust::prepare_state_dir(&args.state_dir).map_err(|e| usage(e.into()))?;
     let _lock = lock_state_dir(&args.state_dir).map_err(usage)?;
-    let token = pipeline_host::api::load_or_create_token(&args.state_dir)
-        .with_context(|| format!("{}/token", args.state_dir.display()))
-        .map_err(usage)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let token =
+        pipeline_host::trust::load_or_create_token(&args.state_dir).map_err(|e| usage(e.into()))?;
+    let open_files = raise_open_files();
+    let fronts = open_files
+        .saturating_sub(RESERVED_FDS + args.max_admin_connections)
+        .max(32)
+        / 2;
+    let per_front = args.max_connections_per_front.unwrap_or(fronts);
+    if per_front > fronts {
+        tracing::warn!(
+            "--max-connections-per-front {per_front}: more than the open-file limit \
+             ({open_files}) leaves room for ({fronts})"
+        );
+    }
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let limits = ConnLimits {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+    };
+    tracing::info!(
+        "connections: at most {per_front} per front, {} over all fronts, {} to the admin API \
+         (open files: {open_files})",
+        per_front.max(fronts),
+        args.max_admin_connections
+    );
+    let mut builder = match args.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(to_usize(n));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the runtime")
@@ -112,9 +208,13 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
     runtime.block_on(async {
         let mut cfg = AgentConfig::new(args.state_dir.clone());
         cfg.stop_grace = std::time::Duration::from_secs(args.stop_grace);
+        cfg.front_connections = to_usize(per_front);
+        cfg.fronts_connections = to_usize(per_front.max(fronts));
+        cfg.front_limits = limits;
+        cfg.unpack.max_total_bytes = args.max_release_bytes;
+        cfg.unpack.max_entries = args.max_release_entries;
         let agent = Agent::start(cfg).await.map_err(|e| usage(e.into()))?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = pipeline_host::conn::listen(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))
             .map_err(usage)?;
         let address = listener
@@ -136,16 +236,29 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
             "pipeline-agent: admin API on http://{address}, state in {}",
             args.state_dir.display()
         );
-        let server = tokio::spawn(pipeline_host::api::serve(listener, agent.clone(), token));
+        let admin =
+            agent
+                .tracker()
+                .group("the admin API", to_usize(args.max_admin_connections), false);
+        let server = tokio::spawn(pipeline_host::api::serve(
+            listener,
+            agent.clone(),
+            token,
+            Arc::clone(agent.tracker()),
+            admin,
+            limits,
+        ));
         wait_for_signal().await;
         server.abort();
         if args.stop_apps_on_exit {
-            tracing::info!("pipeline-agent: stopping the apps");
+            tracing::info!("pipeline-agent: stopping, and the apps with it (--stop-apps-on-exit)");
             agent.stop_all().await;
+            tracing::info!("pipeline-agent: the apps are stopped");
+        } else {
+            tracing::info!(
+                "pipeline-agent: stopping; the apps keep running and are adopted at the next start"
+            );
         }
-        tracing::info!(
-            "pipeline-agent: stopping; the apps keep running and are adopted at the next start"
-        );
         Ok(Exit::Success)
     })
 }
@@ -164,28 +277,6 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-}
-
-/// Creates the state directory owner-only (its token, logs and releases
-/// are nobody else's business), and refuses one others can write to.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    anyhow::ensure!(meta.is_dir(), "{} is not a directory", dir.display());
-    anyhow::ensure!(
-        meta.mode() & 0o022 == 0,
-        "{} can be written by others (mode {:o}); the agent keeps its token there",
-        dir.display(),
-        meta.mode() & 0o777
-    );
-    Ok(())
 }
 
 /// Holds an exclusive lock on `dir/agent.lock` for as long as the agent

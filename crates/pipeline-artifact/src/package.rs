@@ -13,6 +13,7 @@ use sha2::Digest as _;
 
 use crate::digest::Sha256Digest;
 use crate::ignore::{PatternError, Rules};
+use crate::unpack::UnpackLimits;
 use crate::walk::{self, SourceFile};
 use crate::zip;
 
@@ -154,6 +155,15 @@ pub enum PackageError {
         /// The file.
         path: PathBuf,
     },
+    /// The archive would be refused by [`unpack`](crate::unpack) within
+    /// the [`UnpackLimits`] it is packaged for: nothing is written.
+    #[error("{}: the artifact would not unpack: {reason}", path.display())]
+    WouldNotUnpack {
+        /// The output path given.
+        path: PathBuf,
+        /// Which limit, and by how much.
+        reason: String,
+    },
     /// Every file is excluded (or the tree is empty).
     #[error("nothing to package: no file under {} is left after the exclusions", source_dir.display())]
     Empty {
@@ -193,6 +203,7 @@ pub struct PackageOptions {
     default_excludes: bool,
     threads: Option<NonZeroUsize>,
     force_zip64: bool,
+    unpack_limits: UnpackLimits,
 }
 
 impl Default for PackageOptions {
@@ -202,6 +213,7 @@ impl Default for PackageOptions {
             default_excludes: true,
             threads: None,
             force_zip64: false,
+            unpack_limits: UnpackLimits::default(),
         }
     }
 }
@@ -232,6 +244,15 @@ impl PackageOptions {
     #[must_use]
     pub fn threads(mut self, threads: NonZeroUsize) -> Self {
         self.threads = Some(threads);
+        self
+    }
+
+    /// The limits of the unpacker the artifact is for (default:
+    /// [`UnpackLimits::default`]): an archive past them is not written
+    /// ([`PackageError::WouldNotUnpack`]).
+    #[must_use]
+    pub fn unpack_limits(mut self, limits: UnpackLimits) -> Self {
+        self.unpack_limits = limits;
         self
     }
 
@@ -388,6 +409,20 @@ pub fn package(
     );
     let written =
         write_archive(&partial, &files, threads, options.force_zip64).and_then(|written| {
+            // Every artifact made here unpacks where it is going.
+            if let Some(reason) = options.unpack_limits.exceeded_by(
+                files.len() as u64,
+                written.source_bytes,
+                written.size,
+            ) {
+                return Err(PackageError::WouldNotUnpack {
+                    path: out.to_path_buf(),
+                    reason: format!(
+                        "{reason}; the unpacker would take it for a bomb (package for other \
+                         limits with PackageOptions::unpack_limits)"
+                    ),
+                });
+            }
             fs::rename(&partial, &out_abs).map_err(|source| PackageError::Write {
                 path: out.to_path_buf(),
                 source,

@@ -53,14 +53,21 @@ const S_IFREG: u32 = 0o100_000;
 const S_IFLNK: u32 = 0o120_000;
 const S_IFSOCK: u32 = 0o140_000;
 
-/// Entries that expand to less than this are not held to the ratio limit:
-/// small files of zeros compress far better than 1000:1 is suspicious.
-const SMALL_ENTRY: u64 = 1 << 20;
 /// Read and write buffer size.
 const CHUNK: usize = 64 << 10;
 
 /// Bounds on what [`unpack`] accepts, against archives crafted to fill the
 /// disk (zip bombs).
+///
+/// The bounds that hold whatever the data are the entry count and the
+/// total size. A ratio cannot tell a bomb from real data entry by entry:
+/// deflate turns a file of zeros (a sparse database, a disk image, padding)
+/// into a thousandth of its size, its own best, exactly as a bomb does. It
+/// can for a whole large archive: real releases of many megabytes hold code
+/// and data that compress a few times, not hundreds. So the ratio is the
+/// archive's (its files' sizes added up, over the archive's own size), and
+/// only once those sizes pass `ratio_floor`: below it an archive is held to
+/// the total alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnpackLimits {
     /// The most entries (files and directories) an archive may hold.
@@ -68,10 +75,12 @@ pub struct UnpackLimits {
     pub max_entries: usize,
     /// The most bytes all files together may expand to. Default: 4 GiB.
     pub max_total_bytes: u64,
-    /// The most an entry of 1 MiB or more may expand, as uncompressed size
-    /// over compressed size. Default: 1000 (deflate's own best is about
-    /// 1030 on all-zero data).
+    /// The most the archive may expand, its files' sizes added up over its
+    /// own size, once they pass `ratio_floor`. Default: 200.
     pub max_ratio: u64,
+    /// Archives whose files add up to at most this many bytes are not held
+    /// to `max_ratio`. Default: 16 MiB.
+    pub ratio_floor: u64,
 }
 
 impl Default for UnpackLimits {
@@ -79,8 +88,46 @@ impl Default for UnpackLimits {
         Self {
             max_entries: 100_000,
             max_total_bytes: 4 << 30,
-            max_ratio: 1000,
+            max_ratio: 200,
+            ratio_floor: 16 << 20,
         }
+    }
+}
+
+impl UnpackLimits {
+    /// Whether an archive of `archive_len` bytes whose `entries` entries
+    /// add up to `total` bytes stays within these limits, as [`unpack`]
+    /// judges it from the archive's directory: `Some(what is exceeded)` if
+    /// not. For a packager to check what it made before anyone unpacks it.
+    pub fn exceeded_by(&self, entries: u64, total: u64, archive_len: u64) -> Option<String> {
+        if entries > u64::try_from(self.max_entries).unwrap_or(u64::MAX) {
+            return Some(format!(
+                "{entries} entries, more than the limit of {}",
+                self.max_entries
+            ));
+        }
+        if total > self.max_total_bytes {
+            return Some(format!(
+                "its files add up to {total} bytes, more than the limit of {}",
+                self.max_total_bytes
+            ));
+        }
+        if self.ratio_exceeded(total, archive_len) {
+            return Some(self.ratio_message(total, archive_len));
+        }
+        None
+    }
+
+    fn ratio_exceeded(&self, total: u64, archive_len: u64) -> bool {
+        total > self.ratio_floor && archive_len.saturating_mul(self.max_ratio) < total
+    }
+
+    fn ratio_message(&self, total: u64, archive_len: u64) -> String {
+        format!(
+            "it expands from {archive_len} to {total} bytes, more than {} times (the limit for \
+             archives past {} bytes)",
+            self.max_ratio, self.ratio_floor
+        )
     }
 }
 
@@ -209,19 +256,20 @@ pub enum UnpackError {
         /// The limit.
         max: u64,
     },
-    /// An entry expands more than [`UnpackLimits::max_ratio`] allows.
-    #[error("{}: entry `{}`: expands from {compressed} to {size} bytes, more than the limit of {max} times", archive.display(), entry.escape_debug())]
+    /// The archive expands more than [`UnpackLimits::max_ratio`] allows,
+    /// past [`UnpackLimits::ratio_floor`].
+    #[error("{}: {reason}", archive.display())]
     Ratio {
         /// The archive.
         archive: PathBuf,
-        /// The entry.
-        entry: String,
-        /// Its declared size.
+        /// Its files' declared sizes, added up.
         size: u64,
-        /// Its compressed size.
-        compressed: u64,
+        /// The archive's own size.
+        archive_size: u64,
         /// The limit.
         max: u64,
+        /// What is exceeded, in words.
+        reason: String,
     },
     /// The destination is there already and is not an empty directory.
     #[error("{}: the destination already exists and is not an empty directory", dest.display())]
@@ -290,6 +338,16 @@ pub fn unpack(zip: &Path, dest: &Path, limits: &UnpackLimits) -> Result<Unpacked
         });
     }
     let mut entries = read_central_directory(&mut archive, &end, limits)?;
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    if limits.ratio_exceeded(total, archive.len) {
+        return Err(UnpackError::Ratio {
+            archive: zip.to_path_buf(),
+            size: total,
+            archive_size: archive.len,
+            max: limits.max_ratio,
+            reason: limits.ratio_message(total, archive.len),
+        });
+    }
     check_duplicates(zip, &entries)?;
     // Extract in the order of the data in the file: a forward read, and
     // overlapping entries show as an offset before the previous end.
@@ -798,7 +856,7 @@ fn read_central_directory(
         let raw_name = a.read_vec(usize::from(h.name_len))?;
         let extra = a.read_vec(usize::from(h.extra_len))?;
         a.seek(a.pos.saturating_add(u64::from(h.comment_len)))?;
-        let entry = check_central(path, h, raw_name, &extra, limits)?;
+        let entry = check_central(path, h, raw_name, &extra)?;
         declared_total = match declared_total.checked_add(entry.size) {
             Some(total) if total <= limits.max_total_bytes => total,
             _ => {
@@ -837,7 +895,6 @@ fn check_central(
     h: CentralFixed,
     raw_name: Vec<u8>,
     extra: &[u8],
-    limits: &UnpackLimits,
 ) -> Result<CdEntry, UnpackError> {
     // Names are taken as UTF-8 with or without the UTF-8 flag: Info-ZIP
     // `zip` on Unix writes UTF-8 names without it, and CP437 names agree
@@ -924,19 +981,6 @@ fn check_central(
         return Err(ctx.bad(format!(
             "stored, but its compressed size ({compressed}) differs from its size ({size})"
         )));
-    }
-    if size >= SMALL_ENTRY
-        && compressed
-            .checked_mul(limits.max_ratio)
-            .is_some_and(|m| size > m)
-    {
-        return Err(UnpackError::Ratio {
-            archive: path.to_path_buf(),
-            entry: name,
-            size,
-            compressed,
-            max: limits.max_ratio,
-        });
     }
     let executable = kind == NameKind::File && mode & 0o111 != 0;
     Ok(CdEntry {

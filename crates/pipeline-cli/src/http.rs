@@ -128,6 +128,28 @@ impl Default for StderrProgress {
     }
 }
 
+/// `op: 12.5 of 40.0 MiB (31%)`, in the unit that fits the total: bytes
+/// under 1 KiB, KiB under 1 MiB, MiB above.
+fn upload_line(op: &str, sent: u64, total: u64) -> String {
+    let pct = sent.saturating_mul(100).checked_div(total).unwrap_or(100);
+    let amount = if total < 1024 {
+        format!("{sent} of {total} bytes")
+    } else if total < 1024 * 1024 {
+        format!(
+            "{:.1} of {:.1} KiB",
+            sent as f64 / 1024.0,
+            total as f64 / 1024.0
+        )
+    } else {
+        format!(
+            "{:.1} of {:.1} MiB",
+            sent as f64 / 1_048_576.0,
+            total as f64 / 1_048_576.0
+        )
+    };
+    format!("{op}: {amount} ({pct}%)")
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.0}s", d.as_secs_f64())
 }
@@ -154,20 +176,31 @@ impl Progress for StderrProgress {
                 elapsed,
             } => self.show(op, &format!("{op}: {status} ({})", secs(*elapsed))),
             Event::Upload { op, sent, total } => {
-                let pct = if *total == 0 { 100 } else { sent * 100 / total };
-                self.show(
-                    op,
-                    &format!(
-                        "{op}: {:.1} of {:.1} MiB ({pct}%)",
-                        *sent as f64 / 1048576.0,
-                        *total as f64 / 1048576.0
-                    ),
-                );
+                self.show(op, &upload_line(op, *sent, *total));
             }
             Event::Wait { op, seen, elapsed } => {
                 self.show(op, &format!("{op}: {seen} ({})", secs(*elapsed)));
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_amounts_in_a_unit_that_shows_them() {
+        assert_eq!(upload_line("up", 115, 115), "up: 115 of 115 bytes (100%)");
+        assert_eq!(upload_line("up", 0, 0), "up: 0 of 0 bytes (100%)");
+        assert_eq!(
+            upload_line("up", 3 * 1024, 12 * 1024),
+            "up: 3.0 of 12.0 KiB (25%)"
+        );
+        assert_eq!(
+            upload_line("up", 5 << 20, 40 << 20),
+            "up: 5.0 of 40.0 MiB (12%)"
+        );
     }
 }

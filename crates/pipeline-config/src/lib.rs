@@ -245,6 +245,10 @@ pub enum TargetConfig {
         /// How long the old slot stays warm.
         #[serde(default = "default_keep_warm")]
         keep_warm_secs: u64,
+        /// How long a slot about to be stopped waits for the requests it
+        /// still answers (past it they are cut, and counted).
+        #[serde(default = "default_drain_timeout")]
+        drain_timeout_secs: u64,
     },
     /// An Azure App Service deployment slot.
     AzureAppService {
@@ -285,6 +289,9 @@ fn default_health_timeout() -> u64 {
 }
 fn default_keep_warm() -> u64 {
     300
+}
+fn default_drain_timeout() -> u64 {
+    30
 }
 fn default_slot() -> String {
     "staging".to_owned()
@@ -634,6 +641,22 @@ verify = { health_for_secs = 10 }
         assert_eq!(c.environments[1].requires.soak_secs, 30);
         assert!(c.environments[1].auto_rollback);
         assert_eq!(c.artifact.out, PathBuf::from("dist/app.zip"));
+        let drain = |c: &PipelineConfig, i: usize| match &c.environments[i].target {
+            TargetConfig::Local {
+                drain_timeout_secs, ..
+            } => *drain_timeout_secs,
+            _ => panic!("not local"),
+        };
+        assert_eq!(drain(&c, 0), 30);
+        let c = parse(
+            Path::new("pipeline.toml"),
+            &GOOD.replace(
+                "keep_warm_secs = 60",
+                "keep_warm_secs = 60, drain_timeout_secs = 90",
+            ),
+        )
+        .unwrap();
+        assert_eq!(drain(&c, 1), 90);
     }
 
     #[test]

@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
-# What the agent's reverse proxy costs, and how fast a swap moves traffic,
-# in front of one of two apps, chosen by APP:
+# What the agent's front costs beside the proxies a user would otherwise put
+# in front of two app ports, and how fast a swap moves traffic, for one of
+# two apps, chosen by APP:
 #
 #   APP=testapp  (the default) pipeline-testapp, the agent's own test app (Rust)
 #   APP=sample   the sample service in app/ (Flask on waitress, Python), as the
 #                pipeline ships it: app/ packaged with `pipeline-deploy package
 #                --source app` (which honours app/.deployignore: no tests/, ci/,
-#                .venv/), started with `sh run.sh`
+#                .venv/), started with `exec sh run.sh` (it builds the
+#                release's venv on its first start)
 #
-#   1. the app on its own port: latency and throughput, direct; then the same
-#      app behind a bare TCP relay (`http-bench relay`, one thread): the
-#      floor of any userspace proxy on this machine. APP=sample:
-#      the artifact unpacked into a work directory, `sh run.sh` there (it
-#      builds the release's venv on its first start, about 7 s)
-#   2. the same app as release 1.0.0 of an environment of
-#      `pipeline-agent serve`, behind its front: latency and throughput, proxied.
-#      APP=sample: the same artifact, command `exec sh run.sh`,
-#      health_timeout_secs 120 (the venv is built again, in the release)
-#   3. release 2.0.0 deployed to the idle slot, then swapped: the time from
+#   1. the app deployed as release 1.0.0 of an environment of
+#      `pipeline-agent serve` and switched to: one app process, on its slot's
+#      port. In front of that same process, side by side:
+#        direct   the slot's port itself;
+#        relay    a bare TCP relay (`http-bench relay`, one thread): the floor
+#                 of any userspace proxy on this machine;
+#        nginx    one worker, a pool of upstream connections kept alive;
+#        haproxy  one thread, keep-alive on both sides, idle server
+#                 connections reused;
+#        front    the agent's front (its runtime: one worker thread per core).
+#      ROUNDS rounds, each measuring every setup in turn (latency, then
+#      throughput; each round starting one further in the list), so that
+#      whatever else the machine does weighs on all of them alike; the
+#      tables give the median of the rounds, and the median over the rounds
+#      of the front's throughput over nginx's in the same round. During each
+#      throughput run the proxy's own CPU time (user + system, from
+#      /proc/PID/stat; nginx: its worker) is divided by the requests it
+#      answered: microseconds of CPU per request.
+#   2. release 2.0.0 deployed to the idle slot, then swapped: the time from
 #      the swap request to the front's first 2.0.0 answer (and back and forth
-#      for SWITCHES switches in all). APP=sample: the same artifact again,
-#      as version 2.0.0 (the agent keys a release by its version: the same
-#      digest under another version is a release of its own)
+#      for SWITCHES switches in all).
 #
 # Every run GETs the app's / (both apps answer it with X-Pipeline-Version).
 # Latency: `http-bench load --latency-run` (one keep-alive connection, the
@@ -32,58 +41,63 @@
 #
 #   bash crates/pipeline-host/scripts/bench-proxy.sh
 #   APP=sample bash crates/pipeline-host/scripts/bench-proxy.sh
-#   DURATION=30 CONCURRENCY=64 SWITCHES=11 bash crates/pipeline-host/scripts/bench-proxy.sh
+#   DURATION=10 ROUNDS=5 CONCURRENCY=64 SWITCHES=11 bash crates/pipeline-host/scripts/bench-proxy.sh
 #   SWITCH_ARGS=--fresh-connections bash crates/pipeline-host/scripts/bench-proxy.sh
 #
 # SWITCH_ARGS are added to `http-bench switch-latency`: by default it polls
 # on one kept-alive connection; --fresh-connections opens one per poll.
-# DURATION defaults to 10 s and CONCURRENCY to 32, for both apps.
+# DURATION defaults to 5 s, ROUNDS to 3, CONCURRENCY to 32, for both apps.
+# NGINX=0 or HAPROXY=0 leaves that peer out. AGENT_ARGS are added to
+# `pipeline-agent serve` (AGENT_ARGS="--threads 1": one runtime thread).
 # Results: target/bench/proxy/bench-proxy.md (APP=sample:
 # target/bench/proxy-sample/bench-proxy.md) and the JSON of every run.
 #
-# Targets: less than 0.5 ms added to the median latency, at least 70 % of
-# the direct throughput, less than 50 ms from swap to the new version.
-# The load generator, the app and the agent share this machine's cores:
-# numbers are only comparable on the same machine.
+# Targets: the front's throughput at least nginx's, its added median
+# latency at most nginx's; less than 50 ms from swap to the new version.
+# The load generator, the app and the proxies share this machine's cores:
+# numbers are only comparable within one run.
 #
 # Exit codes: 0 measured (whether the targets are met is in the table);
 # 1 a step failed (a build, the agent, a request); 2 a tool is missing or a
-# setting (APP, DURATION, CONCURRENCY, SWITCHES) is invalid.
+# setting (APP, DURATION, ROUNDS, CONCURRENCY, SWITCHES) is invalid.
 #
-# Needs: curl, jq, python3 (to find free ports; APP=sample: to unpack the
-# artifact, and Python 3.11+ with its venv module and PyPI, or pip's cache,
-# for run.sh).
+# Needs: curl, jq, python3 (to find free ports), nginx and haproxy (Debian:
+# apt-get install nginx haproxy); APP=sample: Python 3.11+ with its venv
+# module and PyPI, or pip's cache, for run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 CONCURRENCY=${CONCURRENCY:-32}
 SWITCHES=${SWITCHES:-5}
 read -ra SWITCH_ARGS <<<"${SWITCH_ARGS:-}"
+read -ra AGENT_ARGS <<<"${AGENT_ARGS:-}"
 APP=${APP:-testapp}
+NGINX=${NGINX:-1}
+HAPROXY=${HAPROXY:-1}
 ROOT=$PWD
 
 die() { printf 'bench-proxy: error: %s\n' "$*" >&2; exit 1; }
-for var in DURATION CONCURRENCY SWITCHES; do
+for var in DURATION ROUNDS CONCURRENCY SWITCHES; do
     [[ ${!var} =~ ^[1-9][0-9]*$ ]] || { echo "bench-proxy: $var=${!var} is not a positive integer" >&2; exit 2; }
 done
-for tool in curl jq python3; do
-    command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is missing" >&2; exit 2; }
+PEERS=()
+[[ $NGINX == 1 ]] && PEERS+=(nginx)
+[[ $HAPROXY == 1 ]] && PEERS+=(haproxy)
+for tool in curl jq python3 "${PEERS[@]}"; do
+    command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is missing (NGINX=0 or HAPROXY=0 leaves a peer out)" >&2; exit 2; }
 done
-# APP_NAME names the app in messages, APP_TITLE in the table's title;
-# START_SECS is how long its first start may take.
 case $APP in
     testapp)
         WORK=target/bench/proxy
         APP_NAME=pipeline-testapp
         APP_TITLE=pipeline-testapp
-        START_SECS=30
         ;;
     sample)
         WORK=target/bench/proxy-sample
         APP_NAME="the sample app"
         APP_TITLE="the sample app (app/: Flask on waitress)"
-        START_SECS=120
         # The failure switches of the caller's environment would reach the app.
         unset APP_FAIL_HEALTH APP_BREAK_ITEMS APP_BREAK_WRITES APP_ENV_FILE
         if [[ -e app/app.env ]]; then
@@ -104,7 +118,7 @@ DEPLOY=$BIN/pipeline-deploy
 HTTP_BENCH=$BIN/http-bench
 
 rm -rf "$WORK"
-mkdir -p "$WORK/logs" "$WORK/direct" "$WORK/state"
+mkdir -p "$WORK/logs" "$WORK/runs"
 STATE=$WORK/state
 AUTH=$WORK/auth.header
 
@@ -156,16 +170,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_ok URL [SECS [PID]]: waits until URL answers 2xx, at most SECS
-# seconds (default 30); gives up at once when process PID has exited.
+# wait_ok URL [SECS]: waits until URL answers 2xx, at most SECS seconds
+# (default 30).
 wait_ok() {
-    local url=$1 secs=${2:-30} pid=${3:-}
+    local url=$1 secs=${2:-30}
     local deadline=$((SECONDS + secs))
     while ((SECONDS < deadline)); do
         curl -sf -o /dev/null --max-time 1 "$url" && return 0
-        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-            die "$APP_NAME (pid $pid) exited before $url answered: see $WORK/logs/direct.log"
-        fi
         sleep 0.05
     done
     die "$url did not answer within $secs s"
@@ -183,55 +194,33 @@ package() {
     echo "$sha"
 }
 
-# measure NAME URL [flags]: http-bench load with the common flags; NAME.json
-# holds the report.
+# cpu_ticks PID: the user and system time PID has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# measure NAME URL PID [flags]: http-bench load with the common flags;
+# runs/NAME.json holds the report, with cpu_us_per_request added when PID
+# (the proxy's, or "") is given.
 measure() {
-    local name=$1 url=$2; shift 2
+    local name=$1 url=$2 pid=${3:-} before after
+    shift 3
     echo "bench-proxy: $name: $url $*" >&2
+    [[ -n $pid ]] && before=$(cpu_ticks "$pid")
     "$HTTP_BENCH" load --url "$url" --duration "$DURATION" --warmup 1 --expect-version-header "$@" \
-        >"$WORK/$name.json" 2>"$WORK/logs/$name.stderr" \
+        >"$WORK/runs/$name.json" 2>"$WORK/logs/$name.stderr" \
         || die "http-bench load failed: $(cat "$WORK/logs/$name.stderr")"
     cat "$WORK/logs/$name.stderr" >&2
+    if [[ -n $pid ]]; then
+        after=$(cpu_ticks "$pid")
+        # The warm-up second is in the ticks too: spread over its requests
+        # at the measured rate.
+        jq --argjson ticks "$((after - before))" --argjson hz "$(getconf CLK_TCK)" --argjson warm 1 \
+            '. + { cpu_us_per_request: (if .requests > 0 then (($ticks / $hz) * 1e6 / (.requests + .rps * $warm) * 10 | round / 10) else null end) }' \
+            "$WORK/runs/$name.json" >"$WORK/runs/$name.tmp" && mv "$WORK/runs/$name.tmp" "$WORK/runs/$name.json"
+    fi
 }
 
-# ---------------------------------------------------------------- direct
-DIRECT_PORT=$(free_port)
-if [[ $APP == testapp ]]; then
-    (cd "$WORK/direct" && PORT=$DIRECT_PORT PIPELINE_VERSION=1.0.0 PIPELINE_SLOT=direct PIPELINE_ENV=bench \
-        exec "$TESTAPP" >"$ROOT/$WORK/logs/direct.log" 2>&1) &
-else
-    # The artifact every release of this run deploys, unpacked as the agent
-    # would (without tests/ and ci/); run.sh execs the server, so $! is it.
-    SAMPLE_ZIP=$WORK/sample.zip
-    SAMPLE_SHA=$(package app "$SAMPLE_ZIP") || exit 1
-    python3 -m zipfile -e "$SAMPLE_ZIP" "$WORK/direct" || die "cannot unpack $SAMPLE_ZIP"
-    (cd "$WORK/direct" && PORT=$DIRECT_PORT PIPELINE_VERSION=1.0.0 PIPELINE_SLOT=direct PIPELINE_ENV=bench \
-        exec sh run.sh >"$ROOT/$WORK/logs/direct.log" 2>&1) &
-fi
-DIRECT_PID=$!
-PIDS+=("$DIRECT_PID")
-started=$(now_ms)
-wait_ok "http://127.0.0.1:$DIRECT_PORT/health" "$START_SECS" "$DIRECT_PID"
-echo "bench-proxy: $APP_NAME answered /health $(($(now_ms) - started)) ms after its start" >&2
-measure direct-latency "http://127.0.0.1:$DIRECT_PORT/" --latency-run
-measure direct-throughput "http://127.0.0.1:$DIRECT_PORT/" --concurrency "$CONCURRENCY"
-# The floor of any userspace proxy: a bare TCP relay (no HTTP, no routing),
-# one thread, in front of the same app.
-RELAY_PORT=$(free_port)
-"$HTTP_BENCH" relay --listen "127.0.0.1:$RELAY_PORT" --to "$DIRECT_PORT" >"$WORK/logs/relay.log" 2>&1 &
-RELAY_PID=$!
-PIDS+=("$RELAY_PID")
-wait_ok "http://127.0.0.1:$RELAY_PORT/health" 10
-measure relay-throughput "http://127.0.0.1:$RELAY_PORT/" --concurrency "$CONCURRENCY"
-kill "$RELAY_PID"
-wait "$RELAY_PID" 2>/dev/null || true
-# Not competing for the cores with what comes next.
-kill "$DIRECT_PID"
-wait "$DIRECT_PID" || die "$APP_NAME did not stop cleanly: $(cat "$WORK/logs/direct.log")"
-PIDS=()
-
 # ---------------------------------------------------------------- the agent
-"$AGENT_BIN" serve --state-dir "$STATE" --listen 127.0.0.1:0 >"$WORK/logs/agent.log" 2>&1 &
+"$AGENT_BIN" serve --state-dir "$STATE" --listen 127.0.0.1:0 "${AGENT_ARGS[@]}" >"$WORK/logs/agent.log" 2>&1 &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 for ((i = 0; i < 600; i++)); do
@@ -262,9 +251,10 @@ if [[ $APP == testapp ]]; then
     COMMAND="exec $TESTAPP"
     HEALTH_TIMEOUT=60
 else
-    # The first start of each release builds its venv.
     COMMAND="exec sh run.sh"
-    HEALTH_TIMEOUT=120
+    HEALTH_TIMEOUT=180
+    SAMPLE_ZIP=$WORK/sample.zip
+    SAMPLE_SHA=$(package app "$SAMPLE_ZIP") || exit 1
 fi
 api PUT /v1/envs/bench -H 'Content-Type: application/json' --data-binary "$(
     jq -cn --arg front "$FRONT" --arg command "$COMMAND" --argjson timeout "$HEALTH_TIMEOUT" \
@@ -273,7 +263,7 @@ api PUT /v1/envs/bench -H 'Content-Type: application/json' --data-binary "$(
 
 # deploy VERSION: deploys release VERSION to the idle slot. APP=testapp:
 # a one-file release (its testapp.env, comments only); APP=sample: the
-# artifact of app/ the direct run used, whatever the version.
+# artifact of app/, whatever the version.
 deploy() {
     local version=$1 src zip sha started
     if [[ $APP == testapp ]]; then
@@ -296,10 +286,116 @@ deploy 1.0.0
 api POST /v1/envs/bench/swap >/dev/null
 wait_ok "http://$FRONT/health"
 [[ $(curl -sf "http://$FRONT/version") == 1.0.0 ]] || die "the front does not serve 1.0.0"
+APP_PORT=$(jq -r '.url | sub(".*:"; "")' "$WORK/deploy-1.0.0.json")
+APP_PID=$(api GET /v1/envs/bench | jq -r .slots.blue.pid)
+echo "bench-proxy: $APP_NAME 1.0.0 on port $APP_PORT (pid $APP_PID)" >&2
 
-# ---------------------------------------------------------------- proxied
-measure proxied-latency "http://$FRONT/" --latency-run
-measure proxied-throughput "http://$FRONT/" --concurrency "$CONCURRENCY"
+# ---------------------------------------------------------------- the peers
+RELAY_PORT=$(free_port)
+"$HTTP_BENCH" relay --listen "127.0.0.1:$RELAY_PORT" --to "$APP_PORT" >"$WORK/logs/relay.log" 2>&1 &
+RELAY_PID=$!
+PIDS+=("$RELAY_PID")
+wait_ok "http://127.0.0.1:$RELAY_PORT/health" 10
+PEER_VERSIONS=()
+if [[ $NGINX == 1 ]]; then
+    NGINX_PORT=$(free_port)
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $ROOT/$WORK/nginx/nginx.pid;
+error_log $ROOT/$WORK/logs/nginx.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $ROOT/$WORK/nginx/body;
+    proxy_temp_path $ROOT/$WORK/nginx/proxy;
+    upstream app {
+        server 127.0.0.1:$APP_PORT;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+    nginx -p "$ROOT/$WORK/nginx" -c "$ROOT/$WORK/nginx/nginx.conf" -e "$ROOT/$WORK/logs/nginx.log" \
+        >"$WORK/logs/nginx.stdout" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_ok "http://127.0.0.1:$NGINX_PORT/health" 10
+    # (awk, not head: head's early exit would be a SIGPIPE under pipefail)
+    NGINX_WORKER=$(pgrep -P "$NGINX_PID" | awk 'NR == 1')
+    [[ -n $NGINX_WORKER ]] || die "no nginx worker under $NGINX_PID"
+    PEER_VERSIONS+=("$(nginx -v 2>&1 | sed 's/.*version: //')")
+fi
+if [[ $HAPROXY == 1 ]]; then
+    HAPROXY_PORT=$(free_port)
+    cat >"$WORK/haproxy.cfg" <<CONF
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend bench
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend app
+backend app
+    server app 127.0.0.1:$APP_PORT
+CONF
+    haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/logs/haproxy.log" 2>&1 &
+    HAPROXY_PID=$!
+    PIDS+=("$HAPROXY_PID")
+    wait_ok "http://127.0.0.1:$HAPROXY_PORT/health" 10
+    PEER_VERSIONS+=("HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }')")
+fi
+
+# setup NAME: its URL and the pid whose CPU it costs ("" for none).
+url_of() {
+    case $1 in
+        direct) echo "http://127.0.0.1:$APP_PORT/" ;;
+        relay) echo "http://127.0.0.1:$RELAY_PORT/" ;;
+        nginx) echo "http://127.0.0.1:$NGINX_PORT/" ;;
+        haproxy) echo "http://127.0.0.1:$HAPROXY_PORT/" ;;
+        front) echo "http://$FRONT/" ;;
+    esac
+}
+pid_of() {
+    case $1 in
+        direct) echo "" ;;
+        relay) echo "$RELAY_PID" ;;
+        nginx) echo "$NGINX_WORKER" ;;
+        haproxy) echo "$HAPROXY_PID" ;;
+        front) echo "$AGENT_PID" ;;
+    esac
+}
+
+SETUPS=(direct relay "${PEERS[@]}" front)
+for ((round = 1; round <= ROUNDS; round++)); do
+    # Each round starts one further in the list: no setup always comes
+    # last, when the machine is busiest with something else.
+    n=${#SETUPS[@]}
+    order=()
+    for ((k = 0; k < n; k++)); do order+=("${SETUPS[$(((k + round - 1) % n))]}"); done
+    for s in "${order[@]}"; do
+        measure "$s-latency-$round" "$(url_of "$s")" "" --latency-run
+        measure "$s-throughput-$round" "$(url_of "$s")" "$(pid_of "$s")" --concurrency "$CONCURRENCY"
+    done
+done
+for pid in "$RELAY_PID" ${NGINX_PID:+"$NGINX_PID"} ${HAPROXY_PID:+"$HAPROXY_PID"}; do
+    stop "$pid"
+    wait "$pid" 2>/dev/null || true
+done
 
 # ---------------------------------------------------------------- switches
 deploy 2.0.0
@@ -308,7 +404,7 @@ to=2.0.0
 for ((i = 1; i <= SWITCHES; i++)); do
     if ! "$HTTP_BENCH" switch-latency --swap-url "http://$AGENT/v1/envs/bench/swap" \
         --token-file "$STATE/token" --front-url "http://$FRONT/version" --expect-version "$to" \
-        "${SWITCH_ARGS[@]}" >"$WORK/switch-$i.json" 2>"$WORK/logs/switch-$i.stderr"; then
+        "${SWITCH_ARGS[@]}" >"$WORK/runs/switch-$i.json" 2>"$WORK/logs/switch-$i.stderr"; then
         echo "bench-proxy: switch $i to $to failed: $(cat "$WORK/logs/switch-$i.stderr")" >&2
         # The first switch (to a freshly deployed slot) is the one that must
         # work; switching back to the warm slot is a bonus.
@@ -316,55 +412,71 @@ for ((i = 1; i <= SWITCHES; i++)); do
         break
     fi
     cat "$WORK/logs/switch-$i.stderr" >&2
-    SWITCH_MS+=("$(jq .switch_ms "$WORK/switch-$i.json")")
+    SWITCH_MS+=("$(jq .switch_ms "$WORK/runs/switch-$i.json")")
     [[ $to == 2.0.0 ]] && to=1.0.0 || to=2.0.0
 done
 
 # ---------------------------------------------------------------- report
-field() { jq -r ".$2" "$WORK/$1.json"; }
-row() {
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" \
-        "$(field "$1" requests)" "$(field "$1" errors)" "$(field "$1" non_2xx)" \
-        "$(field "$1" p50_ms)" "$(field "$1" p99_ms)" "$(field "$1" rps)"
+# median SETUP KIND FIELD: the median over the rounds.
+median() {
+    jq -s "map(.$3) | sort | .[(length - 1) / 2 | floor]" "$WORK"/runs/"$1-$2"-*.json
 }
+all() { jq -s "map(.$3 | tostring) | join(\", \")" -r "$WORK"/runs/"$1-$2"-*.json; }
+added() { awk -v a="$(median "$1" latency p50_ms)" -v b="$(median direct latency p50_ms)" 'BEGIN { printf "%+.3f", a - b }'; }
+share() { awk -v a="$(median "$1" throughput rps)" -v b="$(median direct throughput rps)" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; }
-
-lat_direct=$(field direct-latency p50_ms)
-lat_proxied=$(field proxied-latency p50_ms)
-added=$(awk -v a="$lat_proxied" -v b="$lat_direct" 'BEGIN { printf "%+.3f", a - b }')
-rps_direct=$(field direct-throughput rps)
-rps_proxied=$(field proxied-throughput rps)
-ratio=$(awk -v a="$rps_proxied" -v b="$rps_direct" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
-rps_relay=$(field relay-throughput rps)
-relay_ratio=$(awk -v a="$rps_relay" -v b="$rps_direct" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')
+name_of() {
+    case $1 in
+        direct) echo "direct (the app's port)" ;;
+        relay) echo "bare TCP relay, 1 thread (the floor)" ;;
+        nginx) echo "nginx ${PEER_VERSIONS[0]}, 1 worker" ;;
+        haproxy) echo "haproxy ${PEER_VERSIONS[-1]#HAProxy }, 1 thread" ;;
+        front) echo "**pipeline-agent front**${AGENT_ARGS[*]:+ (${AGENT_ARGS[*]})}" ;;
+    esac
+}
 switch_median=$(printf '%s\n' "${SWITCH_MS[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 switch_max=$(printf '%s\n' "${SWITCH_MS[@]}" | sort -g | tail -1)
-failed=$(jq -s 'map(.errors + .non_2xx + .missing_version_header) | add' \
-    "$WORK"/direct-*.json "$WORK"/relay-*.json "$WORK"/proxied-*.json)
+failed=$(jq -s 'map(.errors + .non_2xx + .missing_version_header) | add' "$WORK"/runs/*-latency-*.json "$WORK"/runs/*-throughput-*.json)
 
 {
-    echo "## pipeline-agent proxy vs $APP_TITLE direct"
+    echo "## pipeline-agent front beside nginx and haproxy, in front of $APP_TITLE"
     echo
-    echo "$(nproc) cores; ${DURATION} s per run after 1 s of warm-up; throughput with $CONCURRENCY connections."
+    echo "$(nproc) cores; every setup in front of the same app process; $ROUNDS rounds of ${DURATION} s runs (after 1 s of warm-up each), medians; latency on one keep-alive connection, throughput with $CONCURRENCY; load generator \`http-bench load\`."
     echo
-    echo "| run | requests | errors | non-2xx | p50 ms | p99 ms | req/s |"
-    echo "|---|---|---|---|---|---|---|"
-    row direct-latency
-    row proxied-latency
-    row direct-throughput
-    row relay-throughput
-    row proxied-throughput
+    echo "| in front of the app | median latency ms | added ms | throughput req/s | of direct | proxy CPU µs/request |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for s in "${SETUPS[@]}"; do
+        cpu=$([[ $s == direct ]] && echo "" || median "$s" throughput cpu_us_per_request)
+        if [[ $s == direct ]]; then
+            echo "| $(name_of "$s") | $(median direct latency p50_ms) | | $(median direct throughput rps) | 100 % | |"
+        else
+            echo "| $(name_of "$s") | $(median "$s" latency p50_ms) | $(added "$s") | $(median "$s" throughput rps) | $(share "$s") % | $cpu |"
+        fi
+    done
     echo
-    echo "| measure | direct | proxied | difference | target | |"
-    echo "|---|---|---|---|---|---|"
-    echo "| median latency, ms | $lat_direct | $lat_proxied | $added ms | < +0.5 ms | $(verdict "$added < 0.5") |"
-    echo "| throughput, req/s | $rps_direct | $rps_proxied | $ratio % | ≥ 70 % | $(verdict "$ratio >= 70") |"
-    echo "| swap to new version, ms | | median $switch_median, max $switch_max over ${#SWITCH_MS[@]} | | < 50 ms | $(verdict "$switch_median < 50") |"
+    echo "Every round (throughput req/s; median latency ms):"
     echo
-    echo "The floor: a bare TCP relay (\`http-bench relay\`: no HTTP parsing, no routing) in front of the same app keeps $relay_ratio % of the direct throughput; the front keeps $ratio %."
+    for s in "${SETUPS[@]}"; do
+        echo "- $s: $(all "$s" throughput rps); $(all "$s" latency p50_ms)"
+    done
+    if [[ $NGINX == 1 ]]; then
+        ratio=$(paste <(for ((r = 1; r <= ROUNDS; r++)); do jq .rps "$WORK/runs/front-throughput-$r.json"; done) \
+            <(for ((r = 1; r <= ROUNDS; r++)); do jq .rps "$WORK/runs/nginx-throughput-$r.json"; done) \
+            | awk '{ printf "%.2f\n", ($2 > 0 ? $1 / $2 : 0) }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+        echo
+        echo "The front's throughput over nginx's in the same round: median $ratio."
+    fi
+    echo
+    echo "| target | front | nginx | |"
+    echo "|---|---:|---:|---|"
+    if [[ $NGINX == 1 ]]; then
+        echo "| throughput at least nginx's, req/s | $(median front throughput rps) | $(median nginx throughput rps) | $(verdict "$(median front throughput rps) >= $(median nginx throughput rps)") |"
+        echo "| added median latency at most nginx's, ms | $(added front) | $(added nginx) | $(verdict "$(added front) <= $(added nginx)") |"
+    fi
+    echo "| swap to the new version under 50 ms | median $switch_median, max $switch_max over ${#SWITCH_MS[@]} | | $(verdict "$switch_median < 50") |"
     echo
     if ((failed > 0)); then
-        echo "**$failed requests failed** (errors, non-2xx or no X-Pipeline-Version): see $WORK/*.json."
+        echo "**$failed requests failed** (errors, non-2xx or no X-Pipeline-Version): see $WORK/runs/*.json."
     else
         echo "Every request answered 2xx with X-Pipeline-Version."
     fi

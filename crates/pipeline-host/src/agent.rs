@@ -14,16 +14,17 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use pipeline_artifact::Sha256Digest;
+use pipeline_artifact::{Sha256Digest, UnpackLimits};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::error::ApiError;
+use crate::conn::{ConnLimits, Tracker};
+use crate::error::{ApiError, chain};
 use crate::process::{self, Launch};
 use crate::proxy::{self, Route, Upstream};
 use crate::release::{ReleaseError, Releases};
-use crate::spec::{EnvSpec, valid_env_name, valid_version};
+use crate::spec::{DEFAULT_DRAIN_TIMEOUT_SECS, EnvSpec, valid_env_name, valid_version};
 use crate::state::{self, Color, EnvRecord, ReleaseRef, Role, StateError, StateFile};
 use crate::time;
 
@@ -34,22 +35,49 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// The largest artifact accepted.
     pub max_artifact: u64,
+    /// What an artifact may unpack to.
+    pub unpack: UnpackLimits,
     /// How long an app has to exit after SIGTERM before SIGKILL.
     pub stop_grace: Duration,
-    /// The longest wait for requests in flight to a slot being stopped.
-    pub drain_timeout: Duration,
+    /// The most connections one front holds.
+    pub front_connections: usize,
+    /// The most connections all fronts together hold (each may hold a
+    /// second file descriptor, to its slot).
+    pub fronts_connections: usize,
+    /// The fronts' connection timeouts.
+    pub front_limits: ConnLimits,
 }
 
 impl AgentConfig {
-    /// Defaults for `state_dir`: 2 GiB artifacts, 10 s grace, 30 s drain.
+    /// Defaults for `state_dir`: 2 GiB artifacts unpacking to at most
+    /// 4 GiB and 100,000 entries, 10 s grace, 4,096 connections per front
+    /// and in all, 10 s for a request's head, 60 s idle.
     pub fn new(state_dir: PathBuf) -> Self {
         Self {
             state_dir,
             max_artifact: 2 << 30,
+            unpack: UnpackLimits::default(),
             stop_grace: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(30),
+            front_connections: 4096,
+            fronts_connections: 4096,
+            front_limits: ConnLimits::default(),
         }
     }
+}
+
+/// Why the agent did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The state directory or file.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The releases of a format 1 state directory could not be moved.
+    #[error(
+        "cannot move the releases to the layout of state format {}",
+        state::FORMAT
+    )]
+    Migrate(#[source] ReleaseError),
 }
 
 /// The agent. Cheap to clone.
@@ -58,8 +86,10 @@ pub struct Agent(Arc<Inner>);
 
 struct Inner {
     cfg: AgentConfig,
+    tracker: Arc<Tracker>,
     releases: Releases,
     state: Mutex<StateFile>,
+    saving: Mutex<()>,
     envs: Mutex<BTreeMap<String, Arc<EnvRt>>>,
     probe: Client<HttpConnector, Empty<Bytes>>,
 }
@@ -134,6 +164,11 @@ pub struct SlotView {
     pub warm_until: Option<String>,
     /// The last problem.
     pub error: Option<String>,
+    /// Requests cut because they were still in flight when the slot was
+    /// stopped after the environment's drain timeout (all stops together).
+    pub cut_requests: u64,
+    /// Requests the front has sent it that are not answered yet.
+    pub requests_in_flight: usize,
 }
 
 /// An operation in progress.
@@ -202,17 +237,24 @@ impl Agent {
     /// Starts the agent over `cfg.state_dir`: reads the state, cleans what a
     /// crash left half-done, binds the fronts, and adopts the apps that still
     /// run (or starts them again). Must run inside a Tokio runtime.
-    pub async fn start(cfg: AgentConfig) -> Result<Agent, StateError> {
+    pub async fn start(cfg: AgentConfig) -> Result<Agent, StartError> {
         std::fs::create_dir_all(&cfg.state_dir).map_err(|source| StateError::Io {
+            op: "create",
             path: cfg.state_dir.clone(),
             source,
         })?;
-        let st = state::load(&cfg.state_dir)?;
+        let mut st = state::load(&cfg.state_dir)?;
         let releases = Releases::new(&cfg.state_dir);
+        if st.format < state::FORMAT {
+            releases.migrate_v1().map_err(StartError::Migrate)?;
+            st.format = state::FORMAT;
+        }
         releases.clean();
         let agent = Agent(Arc::new(Inner {
+            tracker: Tracker::new(cfg.fronts_connections),
             releases,
             state: Mutex::new(st),
+            saving: Mutex::new(()),
             envs: Mutex::new(BTreeMap::new()),
             // Probes are seconds apart: a kept connection the app has
             // closed meanwhile would fail one for nothing.
@@ -260,13 +302,22 @@ impl Agent {
     }
 
     fn save(&self) -> Result<(), StateError> {
+        // One save at a time, each of the state as it is then: the file
+        // ends as the last change left it.
+        let _saving = lock(&self.0.saving);
         let st = lock(&self.0.state).clone();
         state::save(&self.0.cfg.state_dir, &st)
     }
 
     fn save_api(&self) -> Result<(), ApiError> {
         self.save()
-            .map_err(|e| ApiError::new(500, "Internal", format!("cannot save the state: {e}")))
+            .map_err(|e| ApiError::internal("cannot save the state", &e))
+    }
+
+    /// The connections of the agent's listeners, to count the admin API's
+    /// among them.
+    pub fn tracker(&self) -> &Arc<Tracker> {
+        &self.0.tracker
     }
 
     fn with_env<R>(&self, name: &str, f: impl FnOnce(&mut EnvRecord) -> R) -> Option<R> {
@@ -307,10 +358,22 @@ impl Agent {
             }
             let _ = stop.send(true);
         }
-        match tokio::net::TcpListener::bind(addr).await {
+        match crate::conn::listen(addr) {
             Ok(listener) => {
                 let (tx, rx) = watch::channel(false);
-                tokio::spawn(proxy::serve_front(listener, Arc::clone(&rt.route), rx));
+                let group = self.0.tracker.group(
+                    &format!("front {addr}"),
+                    self.0.cfg.front_connections,
+                    true,
+                );
+                tokio::spawn(proxy::serve_front(
+                    listener,
+                    Arc::clone(&rt.route),
+                    rx,
+                    Arc::clone(&self.0.tracker),
+                    group,
+                    self.0.cfg.front_limits,
+                ));
                 *lock(&rt.front) = Some((addr, tx));
                 *lock(&rt.front_error) = None;
             }
@@ -424,6 +487,8 @@ impl Agent {
                     restarts: s.restarts,
                     warm_until: s.warm_until.map(time::rfc3339),
                     error: s.error.clone(),
+                    cut_requests: s.cut_requests,
+                    requests_in_flight: rt.slots[color.index()].inflight.load(Ordering::Acquire),
                 },
             );
         }
@@ -488,7 +553,13 @@ impl Agent {
         let release = self
             .0
             .releases
-            .receive(version, &expected, body, self.0.cfg.max_artifact)
+            .receive(
+                version,
+                &expected,
+                body,
+                self.0.cfg.max_artifact,
+                &self.0.cfg.unpack,
+            )
             .await
             .map_err(release_error)?;
         self.start_release(name, &rt, idle, release).await
@@ -502,7 +573,9 @@ impl Agent {
         color: Color,
         release: ReleaseRef,
     ) -> Result<DeployReply, ApiError> {
-        self.stop_slot(rt, color).await;
+        // The slot may have been live until the last switch: what it still
+        // answers finishes first.
+        self.drain_and_stop(name, rt, color).await;
         let spec = self.with_env(name, |e| e.spec.clone()).ok_or_else(|| {
             ApiError::new(
                 404,
@@ -510,9 +583,8 @@ impl Agent {
                 format!("no environment `{name}`"),
             )
         })?;
-        let port = process::free_port().map_err(|e| {
-            ApiError::new(500, "Internal", format!("no free port on loopback: {e}"))
-        })?;
+        let port =
+            process::free_port().map_err(|e| ApiError::internal("no free port on loopback", &e))?;
         let launch = self.launch(name, &spec, color, &release, port);
         let child = process::spawn(&launch).map_err(|e| {
             ApiError::new(
@@ -832,8 +904,7 @@ impl Agent {
                 return;
             }
             *lock(&rt.op_name) = Some((format!("stop warm slot {}", color.as_str()), time::now()));
-            agent.drain(&rt, color).await;
-            agent.stop_slot(&rt, color).await;
+            agent.drain_and_stop(&name, &rt, color).await;
             agent.with_env(&name, |e| {
                 let s = e.slot_mut(color);
                 s.role = Role::Stopped;
@@ -850,13 +921,43 @@ impl Agent {
         });
     }
 
-    async fn drain(&self, rt: &EnvRt, color: Color) {
-        let deadline = Instant::now() + self.0.cfg.drain_timeout;
-        while rt.slots[color.index()].inflight.load(Ordering::Acquire) > 0
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Waits, at most the environment's drain timeout, until slot `color`
+    /// answers no request any more (the route no longer leads there: a
+    /// switch has moved it), then stops it. Requests still in flight then
+    /// are cut: logged, and counted in the slot's `cut_requests`.
+    async fn drain_and_stop(&self, name: &str, rt: &EnvRt, color: Color) {
+        let secs = self
+            .with_env(name, |e| e.spec.drain_timeout_secs)
+            .unwrap_or(DEFAULT_DRAIN_TIMEOUT_SECS);
+        let inflight = &rt.slots[color.index()].inflight;
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let waiting = inflight.load(Ordering::Acquire);
+        if waiting > 0 {
+            tracing::info!(
+                env = name,
+                slot = color.as_str(),
+                "waiting for {waiting} requests in flight before stopping the slot \
+                 (at most {secs}s)"
+            );
         }
+        while inflight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let left = inflight.load(Ordering::Acquire);
+        if left > 0 && self.running(rt, color).await {
+            tracing::warn!(
+                env = name,
+                slot = color.as_str(),
+                "{left} requests still in flight after the drain timeout of {secs}s; \
+                 stopping the slot cuts them"
+            );
+            self.with_env(name, |e| e.slot_mut(color).cut_requests += left as u64);
+        }
+        self.stop_slot(rt, color).await;
+    }
+
+    async fn running(&self, rt: &EnvRt, color: Color) -> bool {
+        rt.slots[color.index()].running.lock().await.is_some()
     }
 
     /// Brings back the previous release (or `to_version`).
@@ -920,6 +1021,7 @@ impl Agent {
         let Some(rec) = lock(&self.0.state).envs.get(name).cloned() else {
             return;
         };
+        let mut live_started = false;
         for color in Color::BOTH {
             let s = rec.slot(color).clone();
             let alive = s.pid.is_some_and(|p| process::is_running(p, s.start_ticks));
@@ -1039,6 +1141,7 @@ impl Agent {
                             port,
                             inflight: Arc::clone(&rt.slots[color.index()].inflight),
                         }));
+                        live_started = true;
                     }
                     if s.role == Role::Warm
                         && let Some(until) = s.warm_until
@@ -1052,6 +1155,18 @@ impl Agent {
                 }
                 _ => {}
             }
+        }
+        if let (Some(live), false) = (rec.live, live_started) {
+            let version = rec
+                .slot(live)
+                .release
+                .as_ref()
+                .map_or("its release", |r| r.version.as_str());
+            rt.route.set_down(&format!(
+                "no live slot: {version} in the live slot {} could not be started again \
+                 (see the agent's status and log)",
+                live.as_str()
+            ));
         }
     }
 
@@ -1073,14 +1188,15 @@ impl Agent {
 }
 
 fn release_error(e: ReleaseError) -> ApiError {
+    let message = chain(&e);
     match e {
-        ReleaseError::DigestMismatch { .. } => ApiError::new(400, "DigestMismatch", e.to_string()),
-        ReleaseError::Corrupt(_) => ApiError::new(400, "CorruptArtifact", e.to_string()),
-        ReleaseError::Conflict { .. } => ApiError::new(400, "ReleaseConflict", e.to_string()),
-        ReleaseError::TooLarge { .. } => ApiError::new(413, "TooLarge", e.to_string()),
-        ReleaseError::Upload(_) => ApiError::bad_request(e.to_string()),
-        ReleaseError::Unknown(_) => ApiError::new(404, "UnknownRelease", e.to_string()),
-        _ => ApiError::new(500, "Internal", e.to_string()),
+        ReleaseError::DigestMismatch { .. } => ApiError::new(400, "DigestMismatch", message),
+        ReleaseError::Corrupt(_) => ApiError::new(400, "CorruptArtifact", message),
+        ReleaseError::Conflict { .. } => ApiError::new(409, "ReleaseConflict", message),
+        ReleaseError::TooLarge { .. } => ApiError::new(413, "TooLarge", message),
+        ReleaseError::Upload(_) | ReleaseError::InvalidVersion(_) => ApiError::bad_request(message),
+        ReleaseError::Unknown(_) => ApiError::new(404, "UnknownRelease", message),
+        _ => ApiError::new(500, "Internal", message),
     }
 }
 

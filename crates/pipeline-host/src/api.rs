@@ -1,7 +1,6 @@
 //! The admin API on loopback: bearer-token authentication, JSON in and out,
 //! the artifact streamed in. See `API.md`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,6 +13,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use crate::agent::Agent;
+use crate::conn::{self, ConnLimits, Group, Tracked, TrackedIo, Tracker};
 use crate::error::ApiError;
 use crate::spec::EnvSpec;
 
@@ -126,6 +126,16 @@ struct RollbackBody {
     to_version: Option<String>,
 }
 
+/// The credentials of a `Bearer` authorization: the scheme is matched
+/// without regard to case (RFC 9110, 11.1), then one or more spaces.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Handles one request.
 pub async fn handle(
     agent: &Agent,
@@ -136,11 +146,8 @@ pub async fn handle(
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .is_some_and(|t| same(t.trim().as_bytes(), token.expose().as_bytes()));
+        .and_then(bearer)
+        .is_some_and(|t| same(t.as_bytes(), token.expose().as_bytes()));
     if !authorized {
         return err(&ApiError::new(
             401,
@@ -228,63 +235,69 @@ mod erased {
     }
 }
 
-/// Serves the API on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, agent: Agent, token: Secret) {
+/// Serves the API on `listener` until the process ends: each connection
+/// counted in `group` of `tracker` and held to `limits`.
+pub async fn serve(
+    listener: TcpListener,
+    agent: Agent,
+    token: Secret,
+    tracker: Arc<Tracker>,
+    group: Arc<Group>,
+    limits: ConnLimits,
+) {
     let token = Arc::new(token);
-    loop {
-        let (stream, _peer): (_, SocketAddr) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!("admin accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                continue;
-            }
-        };
-        let agent = agent.clone();
-        let token = Arc::clone(&token);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let agent = agent.clone();
-                let token = Arc::clone(&token);
-                async move { Ok::<_, std::convert::Infallible>(handle(&agent, &token, req).await) }
+    conn::accept_loop(
+        listener,
+        tracker,
+        group,
+        None,
+        move |stream, _peer, conn_handle| {
+            let agent = agent.clone();
+            let token = Arc::clone(&token);
+            tokio::spawn(async move {
+                let state = Arc::clone(conn_handle.state());
+                let service = {
+                    let state = Arc::clone(&state);
+                    hyper::service::service_fn(move |req| {
+                        state.busy();
+                        let agent = agent.clone();
+                        let token = Arc::clone(&token);
+                        let state = Arc::clone(&state);
+                        async move {
+                            let resp = handle(&agent, &token, req).await;
+                            Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, state)))
+                        }
+                    })
+                };
+                let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&state)));
+                let conn: conn::Serving = Box::pin(
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service),
+                );
+                conn::drive(conn, &state, limits).await;
+                drop(conn_handle);
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        },
+    )
+    .await;
 }
 
-/// Reads the token in `dir/token`, or creates it (64 hex digits from the
-/// system's random source, mode 0600, created exclusively).
-pub fn load_or_create_token(dir: &std::path::Path) -> std::io::Result<Secret> {
-    use std::io::{Read as _, Write as _};
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let path = dir.join("token");
-    match std::fs::read_to_string(&path) {
-        Ok(t) if t.trim().len() >= 32 => return Ok(Secret::new(t.trim().to_owned())),
-        Ok(_) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "{}: the token is too short; remove the file to make a new one",
-                    path.display()
-                ),
-            ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_in_any_case() {
+        for header in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR   abc ",
+            " Bearer abc",
+        ] {
+            assert_eq!(bearer(header), Some("abc"), "{header:?}");
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        for header in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer(header), None, "{header:?}");
+        }
     }
-    let mut raw = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(hex.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    Ok(Secret::new(hex))
 }

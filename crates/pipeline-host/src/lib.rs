@@ -10,6 +10,11 @@
 //!   in flight finish where they started.
 //! - [`api`]: the admin API on loopback, authenticated by a bearer token kept
 //!   in the state directory with owner-only permissions (see `API.md`).
+//! - [`conn`]: the connections of the fronts and the admin API: caps,
+//!   header and idle timeouts, the oldest idle connection closed first
+//!   when a listener is full.
+//! - [`trust`]: the state directory and the token, refused unless they are
+//!   the agent's user's alone.
 //! - [`release`]: artifacts hashed while they arrive, kept only when the
 //!   digest matches and they unpack whole.
 //!
@@ -20,6 +25,7 @@
 
 mod agent;
 pub mod api;
+pub mod conn;
 mod error;
 pub mod process;
 pub mod proxy;
@@ -27,8 +33,12 @@ pub mod release;
 pub mod spec;
 pub mod state;
 pub mod time;
+pub mod trust;
+mod upstream;
 
-pub use agent::{Agent, AgentConfig, DeployReply, EnvView, OpView, SlotView, SwitchReply};
-pub use error::ApiError;
+pub use agent::{
+    Agent, AgentConfig, DeployReply, EnvView, OpView, SlotView, StartError, SwitchReply,
+};
+pub use error::{ApiError, chain};
 pub use spec::EnvSpec;
 pub use state::{Color, ReleaseRef, Role};

@@ -27,6 +27,11 @@ pub struct EnvSpec {
     /// instant switch back.
     #[serde(default = "default_keep_warm")]
     pub keep_warm_secs: u64,
+    /// How long a slot about to be stopped (its warm time over, or a
+    /// deploy into it) waits for the requests it is still answering; past
+    /// it they are cut, and counted.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout_secs: u64,
     /// More environment variables for the app.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -43,6 +48,11 @@ fn default_health_timeout() -> u64 {
 }
 fn default_keep_warm() -> u64 {
     300
+}
+/// The default of [`EnvSpec::drain_timeout_secs`].
+pub const DEFAULT_DRAIN_TIMEOUT_SECS: u64 = 30;
+fn default_drain_timeout() -> u64 {
+    DEFAULT_DRAIN_TIMEOUT_SECS
 }
 
 /// The longest timeout accepted (a day).
@@ -74,6 +84,9 @@ impl EnvSpec {
         }
         if self.keep_warm_secs > MAX_SECS {
             return Err(format!("`keep_warm_secs` must be at most {MAX_SECS}"));
+        }
+        if self.drain_timeout_secs > MAX_SECS {
+            return Err(format!("`drain_timeout_secs` must be at most {MAX_SECS}"));
         }
         if self.front.port() == 0 {
             return Err("`front` needs a port".to_owned());
@@ -128,6 +141,7 @@ mod tests {
             serde_json::from_str(r#"{"front":"127.0.0.1:8080","command":"./run"}"#).unwrap();
         assert_eq!(spec.health_path, "/health");
         assert_eq!(spec.keep_warm_secs, 300);
+        assert_eq!(spec.drain_timeout_secs, 30);
         assert!(spec.validate().is_ok());
         let err = serde_json::from_str::<EnvSpec>(
             r#"{"front":"127.0.0.1:8080","command":"./run","helth":"/x"}"#,

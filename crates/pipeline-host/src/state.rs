@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +83,7 @@ pub enum Role {
 
 /// A slot as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct SlotRecord {
     /// What it is for.
     pub role: Role,
@@ -102,10 +104,15 @@ pub struct SlotRecord {
     pub warm_until: Option<u64>,
     /// The last problem: a failed health check, an exit status.
     pub error: Option<String>,
+    /// Requests still in flight when the slot had to be stopped after its
+    /// environment's drain timeout: cut, all stops together.
+    #[serde(default)]
+    pub cut_requests: u64,
 }
 
 /// An environment as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnvRecord {
     /// Its declaration.
     pub spec: EnvSpec,
@@ -144,10 +151,20 @@ impl EnvRecord {
     }
 }
 
+/// The state format this agent writes. 1: releases kept as
+/// `releases/<version>` beside `releases/<version>.sha256`; 2: the digests
+/// in `releases/.meta/`, out of the versions' reach (a format 1 state
+/// directory is migrated when the agent starts).
+pub const FORMAT: u32 = 2;
+
+/// The formats this agent reads.
+pub const READS: [u32; 2] = [1, 2];
+
 /// Everything the agent records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct StateFile {
-    /// The format's version.
+    /// The format's version ([`FORMAT`] once written by this agent).
     pub format: u32,
     /// The environments by name.
     pub envs: BTreeMap<String, EnvRecord>,
@@ -158,8 +175,10 @@ pub struct StateFile {
 #[non_exhaustive]
 pub enum StateError {
     /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
+    #[error("cannot {op} {}", path.display())]
     Io {
+        /// What was being done: `read`, `write`, …
+        op: &'static str,
         /// The file.
         path: PathBuf,
         /// Why.
@@ -167,13 +186,27 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// The file is not a state file.
-    #[error("{}: not a state file: {source}", path.display())]
+    #[error("{}: not a state file", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// Where and why.
         #[source]
         source: serde_json::Error,
+    },
+    /// A state file of a format this agent does not know (a newer agent's):
+    /// reading it would drop what this agent does not understand.
+    #[error(
+        "{}: state format {format} is not one this agent reads ({}); it was written by another \
+         pipeline-agent: run that one, or move the file away to start with no environments",
+        path.display(),
+        READS.map(|f| f.to_string()).join(" or ")
+    )]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// The format it declares, as written.
+        format: String,
     },
 }
 
@@ -182,19 +215,48 @@ pub fn state_path(dir: &Path) -> PathBuf {
     dir.join("state.json")
 }
 
-/// Reads the state; a missing file is an empty state.
+/// Reads the state; a missing file is an empty state of [`FORMAT`]. A
+/// format this agent does not read is refused before anything else of the
+/// file is looked at.
 pub fn load(dir: &Path) -> Result<StateFile, StateError> {
     let path = state_path(dir);
     let text = match fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(StateFile {
-                format: 1,
+                format: FORMAT,
                 ..StateFile::default()
             });
         }
-        Err(source) => return Err(StateError::Io { path, source }),
+        Err(source) => {
+            return Err(StateError::Io {
+                op: "read",
+                path,
+                source,
+            });
+        }
     };
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<serde_json::Value>,
+    }
+    let head: Head = serde_json::from_slice(&text).map_err(|source| StateError::Corrupt {
+        path: path.clone(),
+        source,
+    })?;
+    let known = head
+        .format
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .is_some_and(|f| READS.iter().any(|r| u64::from(*r) == f));
+    if !known {
+        return Err(StateError::UnknownFormat {
+            path,
+            format: head
+                .format
+                .map_or_else(|| "(none)".to_owned(), |f| f.to_string()),
+        });
+    }
     serde_json::from_slice(&text).map_err(|source| StateError::Corrupt { path, source })
 }
 
@@ -203,12 +265,16 @@ pub fn load(dir: &Path) -> Result<StateFile, StateError> {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateError> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let io = |source| StateError::Io {
+        op: "write",
         path: path.to_path_buf(),
         source,
     };
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Its own temporary file: writes of one file may run at once.
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -238,14 +304,19 @@ pub fn save(dir: &Path, state: &StateFile) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::chain;
 
     #[test]
     fn round_trip_and_corrupt_files() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load(dir.path()).unwrap().envs.len(), 0);
+        assert_eq!(load(dir.path()).unwrap().format, FORMAT);
         let spec: EnvSpec =
             serde_json::from_str(r#"{"front":"127.0.0.1:8080","command":"./run"}"#).unwrap();
-        let mut state = StateFile::default();
+        let mut state = StateFile {
+            format: FORMAT,
+            ..StateFile::default()
+        };
         let mut env = EnvRecord::new(spec);
         env.live = Some(Color::Green);
         env.slot_mut(Color::Green).role = Role::Live;
@@ -263,8 +334,37 @@ mod tests {
             b"{\"format\": 1, \"envs\": {\"qa\": 3}}",
         )
         .unwrap();
-        let err = load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("state.json: not a state file"), "{err}");
-        assert!(err.contains("line 1"), "{err}");
+        let err = chain(&load(dir.path()).unwrap_err());
+        assert!(err.contains("state.json: not a state file: "), "{err}");
+        // The cause is said once.
+        assert_eq!(err.matches("line 1").count(), 1, "{err}");
+    }
+
+    #[test]
+    fn unknown_formats_and_fields_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, format) in [
+            (r#"{"format": 3, "envs": {}, "tenants": {"a": 1}}"#, "3"),
+            (r#"{"format": "2", "envs": {}}"#, "\"2\""),
+            (r#"{"envs": {}}"#, "(none)"),
+        ] {
+            fs::write(state_path(dir.path()), text).unwrap();
+            let err = load(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "state format {format} is not one this agent reads (1 or 2)"
+                )),
+                "{err}"
+            );
+            // Refused, not rewritten.
+            assert_eq!(fs::read_to_string(state_path(dir.path())).unwrap(), text);
+        }
+        fs::write(
+            state_path(dir.path()),
+            r#"{"format": 2, "envs": {}, "tenants": {}}"#,
+        )
+        .unwrap();
+        let err = chain(&load(dir.path()).unwrap_err());
+        assert!(err.contains("unknown field `tenants`"), "{err}");
     }
 }

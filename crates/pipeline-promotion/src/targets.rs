@@ -89,6 +89,7 @@ pub(crate) async fn build(
             health_path,
             health_timeout_secs,
             keep_warm_secs,
+            drain_timeout_secs,
         } => {
             let agent = AgentRef::from_state_dir(agent_dir).map_err(in_env)?;
             let t = LocalTarget::new(http.clone(), agent, &env.name)
@@ -100,6 +101,7 @@ pub(crate) async fn build(
                     "health_path": health_path,
                     "health_timeout_secs": health_timeout_secs,
                     "keep_warm_secs": keep_warm_secs,
+                    "drain_timeout_secs": drain_timeout_secs,
                 }))
                 .await?;
             }

@@ -20,10 +20,13 @@
 //! so that a release artifact can carry its own:
 //! `TESTAPP_UNHEALTHY=1`, `TESTAPP_START_DELAY_MS=N` (sleep before binding),
 //! `TESTAPP_CRASH_AFTER_MS=N` (exit with code 3 N ms after the start),
-//! `TESTAPP_VERSION_OVERRIDE=V` (report V: an app serving stale code).
+//! `TESTAPP_VERSION_OVERRIDE=V` (report V: an app serving stale code),
+//! `TESTAPP_SIGTERM=exit` (see below).
 //!
 //! SIGTERM and SIGINT stop accepting connections, let the requests in flight
-//! finish (at most 10 s) and exit 0.
+//! finish (at most 10 s) and exit 0. With `TESTAPP_SIGTERM=exit` the app
+//! exits 0 at once instead, cutting whatever it was answering, as most
+//! apps do (the default of many servers and runtimes).
 //!
 //! Exit codes: 0 stopped by a signal; 2 bad configuration (PORT missing or
 //! invalid, a bad `testapp.env`, a port that cannot be bound); 3 crashed on
@@ -89,6 +92,7 @@ struct Config {
     unhealthy: bool,
     start_delay: Duration,
     crash_after: Option<Duration>,
+    exit_on_sigterm: bool,
 }
 
 impl Config {
@@ -121,6 +125,11 @@ impl Config {
             Some("1" | "true") => true,
             Some(other) => return Err(format!("TESTAPP_UNHEALTHY={other:?} is not 0 or 1")),
         };
+        let exit_on_sigterm = match setting("TESTAPP_SIGTERM").as_deref().map(str::trim) {
+            None | Some("" | "drain") => false,
+            Some("exit") => true,
+            Some(other) => return Err(format!("TESTAPP_SIGTERM={other:?} is not drain or exit")),
+        };
         let identity = |key: &str| std::env::var(key).unwrap_or_else(|_| "unknown".to_owned());
         let version =
             setting("TESTAPP_VERSION_OVERRIDE").unwrap_or_else(|| identity("PIPELINE_VERSION"));
@@ -135,6 +144,7 @@ impl Config {
             unhealthy,
             start_delay: millis("TESTAPP_START_DELAY_MS")?.unwrap_or_default(),
             crash_after: millis("TESTAPP_CRASH_AFTER_MS")?,
+            exit_on_sigterm,
         })
     }
 }
@@ -242,7 +252,16 @@ async fn serve(config: Config) -> ExitCode {
     let signal_name = loop {
         let (stream, _) = tokio::select! {
             biased;
-            _ = sigterm.recv() => break "SIGTERM",
+            _ = sigterm.recv() => {
+                if config.exit_on_sigterm {
+                    log_line(&format!(
+                        "{NAME} {} slot {} exits at once on SIGTERM (TESTAPP_SIGTERM=exit)",
+                        app.version, app.slot
+                    ));
+                    std::process::exit(0);
+                }
+                break "SIGTERM";
+            }
             _ = sigint.recv() => break "SIGINT",
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,

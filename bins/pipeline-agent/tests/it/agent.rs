@@ -299,3 +299,28 @@ fn a_warm_slot_expires_and_rollback_starts_it_from_disk() {
     assert_eq!(slot(&status, "blue")["state"], "live");
     assert_eq!(status["previous"]["version"], "2.0.0");
 }
+
+#[test]
+fn stop_apps_on_exit_stops_them_and_says_only_that() {
+    let mut agent = Agent::start_with(&["--stop-apps-on-exit"], None);
+    agent.declare(ENV, &json!({}));
+    agent.deploy_and_swap(ENV, &agent.release("1.0.0", None));
+    let pid = slot(&agent.status(ENV), "blue")["pid"].as_i64().unwrap() as i32;
+    assert!(agent.stop().success());
+    wait_gone(pid);
+    let log = agent.log();
+    assert!(log.contains("stopping, and the apps with it"), "{log}");
+    assert!(log.contains("the apps are stopped"), "{log}");
+    assert!(!log.contains("keep running"), "{log}");
+
+    // Without the flag: the apps keep running, and the log says so alone.
+    let mut agent = Agent::start();
+    agent.declare(ENV, &json!({}));
+    agent.deploy_and_swap(ENV, &agent.release("1.0.0", None));
+    let pid = slot(&agent.status(ENV), "blue")["pid"].as_i64().unwrap() as i32;
+    assert!(agent.stop().success());
+    assert!(crate::harness::alive(pid));
+    let log = agent.log();
+    assert!(log.contains("the apps keep running"), "{log}");
+    assert!(!log.contains("and the apps with it"), "{log}");
+}

@@ -13,14 +13,21 @@ use serde_json::{Value, json};
 
 use crate::harness::{AGENT_BIN, Agent, ENV, free_port, run_bounded, scrub, slot, spec};
 
-/// The entries of the releases directory.
-fn releases(agent: &Agent) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(agent.dir.join("releases"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+/// The entries of the releases directory, and those of its own
+/// directories (`.meta/1.0.0`, `.staging/…`), not the releases' files.
+pub(crate) fn releases(agent: &Agent) -> Vec<String> {
+    let root = agent.dir.join("releases");
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && entry.path().is_dir() {
+            for inner in fs::read_dir(entry.path()).unwrap().flatten() {
+                names.push(format!("{name}/{}", inner.file_name().to_string_lossy()));
+            }
+        } else {
+            names.push(name);
+        }
+    }
     names.sort();
     names
 }
@@ -68,6 +75,19 @@ fn requests_without_the_token_or_with_bad_bodies_change_nothing() {
     }
     // The front of the refused declaration is not listening.
     assert!(TcpStream::connect_timeout(&front, Duration::from_secs(1)).is_err());
+    // The scheme is case-insensitive (RFC 9110, 11.1).
+    for scheme in ["BEARER", "bearer", "bEaReR"] {
+        let auth = format!("{scheme} {}", agent.token);
+        let (status, _, body) = crate::http::request(
+            agent.addr,
+            "GET",
+            "/v1/envs",
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{scheme}: {}", String::from_utf8_lossy(&body));
+    }
 
     let reply = agent
         .call(
@@ -178,17 +198,18 @@ fn artifacts_that_are_not_what_they_claim_are_not_kept() {
 
     // The good artifact goes in; another one under its version does not.
     agent.deploy(ENV, &good).expect(200);
-    assert_eq!(releases(&agent), ["1.0.0", "1.0.0.sha256"]);
+    assert_eq!(releases(&agent), [".meta/1.0.0", "1.0.0"]);
     let impostor = agent.release("1.0.0", Some("# other bytes\n"));
     assert_ne!(impostor.sha256, good.sha256);
     let reply = agent
         .deploy(ENV, &impostor)
-        .expect_error(400, "ReleaseConflict");
+        .expect_error(409, "ReleaseConflict");
     assert!(reply.message().contains("1.0.0"), "{}", reply.text);
+    assert!(reply.message().contains(&good.sha256), "{}", reply.text);
     let status = agent.status(ENV);
     assert_eq!(slot(&status, "blue")["state"], "idle");
     assert_eq!(slot(&status, "blue")["sha256"], good.sha256.as_str());
-    assert_eq!(releases(&agent), ["1.0.0", "1.0.0.sha256"]);
+    assert_eq!(releases(&agent), [".meta/1.0.0", "1.0.0"]);
 }
 
 fn serve(dir: &std::path::Path, listen: &str) -> std::process::Output {
@@ -225,12 +246,32 @@ fn serve_refuses_what_it_cannot_run_in() {
         stderr.contains(&corrupt.join("state.json").display().to_string()),
         "{stderr}"
     );
-    assert!(stderr.contains("line 3"), "{stderr}");
+    // The cause, once ("line 3 column 11: … at line 3 column 11" was said
+    // twice).
+    assert_eq!(stderr.matches("line 3").count(), 1, "{stderr}");
     // The state file is left as it was.
     assert!(
         fs::read_to_string(corrupt.join("state.json"))
             .unwrap()
             .contains("\"qa\": 3")
+    );
+
+    // A format this agent does not know: refused, named, left as it is.
+    let newer = "{\n  \"format\": 7,\n  \"envs\": {},\n  \"tenants\": {\"a\": 1}\n}\n";
+    fs::write(corrupt.join("state.json"), newer).unwrap();
+    let out = serve(&corrupt, "127.0.0.1:0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: state format 7 is not one this agent reads (1 or 2)",
+            corrupt.join("state.json").display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(corrupt.join("state.json")).unwrap(),
+        newer
     );
 
     let open = scratch.path().join("open");
@@ -239,7 +280,14 @@ fn serve_refuses_what_it_cannot_run_in() {
     let out = serve(&open, "127.0.0.1:0");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("can be written by others"), "{stderr}");
+    assert!(
+        stderr.contains("can be written by its group or others (mode 777)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("chmod go-w {}", open.display())),
+        "{stderr}"
+    );
     assert!(!open.join("token").exists());
 
     let mut agent = Agent::start();

@@ -168,23 +168,49 @@ pub(crate) struct Agent {
     pub(crate) addr: SocketAddr,
     /// The bearer token.
     pub(crate) token: String,
+    /// More arguments for `serve`.
+    pub(crate) args: Vec<String>,
+    /// The open-file limit (soft and hard) the agent starts with, if not
+    /// the test's own.
+    pub(crate) open_files: Option<u64>,
 }
 
 impl Agent {
     /// Starts an agent on a new state directory and waits until it is ready.
     pub(crate) fn start() -> Self {
+        Self::start_with(&[], None)
+    }
+
+    /// Starts an agent with more `serve` arguments and, if given, an
+    /// open-file limit of its own (set by `ulimit -n` in a shell that then
+    /// runs the agent, so the agent sees it from its first instruction).
+    pub(crate) fn start_with(args: &[&str], open_files: Option<u64>) -> Self {
+        let mut agent = Self::unstarted();
+        agent.args = args.iter().map(|a| (*a).to_owned()).collect();
+        agent.open_files = open_files;
+        agent.launch();
+        agent
+    }
+
+    /// An agent over a new state directory, not started.
+    pub(crate) fn unstarted() -> Self {
         let root = tempfile::tempdir().unwrap();
         // Canonical, to compare with the apps' working directories.
         let dir = root.path().canonicalize().unwrap().join("state");
-        let mut agent = Self {
+        Self {
             root,
             dir,
             child: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: String::new(),
-        };
-        agent.launch();
-        agent
+            args: Vec::new(),
+            open_files: None,
+        }
+    }
+
+    /// The temporary directory the state directory is in.
+    pub(crate) fn root(&self) -> &Path {
+        self.root.path()
     }
 
     /// The agent's own pid.
@@ -203,13 +229,22 @@ impl Agent {
 
     /// The `pipeline-agent serve` command line over the state directory.
     pub(crate) fn serve_command(&self) -> Command {
-        let mut cmd = Command::new(AGENT_BIN);
-        cmd.args(["serve", "--state-dir"]).arg(&self.dir).args([
-            "--listen",
-            "127.0.0.1:0",
-            "--stop-grace",
-            "2",
-        ]);
+        let mut cmd = match self.open_files {
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args([
+                    "-c",
+                    &format!("ulimit -n {n} && exec \"$0\" \"$@\""),
+                    AGENT_BIN,
+                ]);
+                sh
+            }
+            None => Command::new(AGENT_BIN),
+        };
+        cmd.args(["serve", "--state-dir"])
+            .arg(&self.dir)
+            .args(["--listen", "127.0.0.1:0", "--stop-grace", "2"])
+            .args(&self.args);
         scrub(&mut cmd);
         cmd
     }

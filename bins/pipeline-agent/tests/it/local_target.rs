@@ -75,6 +75,14 @@ fn deploy_swap_status_rollback_with_pipeline_deploy() {
     let v2 = agent.release("2.0.0", None);
 
     let r = ok(deploy_args(&mut local(&agent), &v1).arg("--json"));
+    // The upload of a small artifact shows in bytes, not as 0.0 of 0.0 MiB.
+    let size = std::fs::metadata(&v1.path).unwrap().len();
+    assert!(
+        r.stderr.contains(&format!("{size} of {size} bytes (100%)")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("0.0 of 0.0"), "{}", r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["schema"], "pipeline-deploy/local/v1");
     assert_eq!(doc["action"], "deploy");

@@ -2,9 +2,12 @@
 
 mod agent;
 mod bad_input;
+mod flood;
 mod harness;
 mod http;
 mod load;
 mod local_target;
+mod ownership;
 mod recovery;
+mod releases;
 mod testapp;

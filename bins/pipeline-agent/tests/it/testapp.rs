@@ -281,6 +281,31 @@ fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
 }
 
 #[test]
+fn sigterm_exit_mode_exits_at_once_and_cuts_the_request_in_flight() {
+    let mut app = TestApp::start(&IDENTITY, Some("TESTAPP_SIGTERM=exit\n"));
+    // Longer than any wait here: answered only if the app drained.
+    let mut slow = http::send(app.addr, "GET", "/slow?ms=60000", &[], b"").unwrap();
+    assert_eq!(app.get("/health").0, 200);
+    app.signal("TERM");
+    let status = app.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", app.stderr());
+    let cut = http::read_response(&mut slow);
+    assert!(cut.is_err(), "the request in flight was answered: {cut:?}");
+    let stdout = app.stdout();
+    assert!(
+        stdout.contains("pipeline-testapp 1.4.2 slot green exits at once on SIGTERM"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("testapp.env"), "TESTAPP_SIGTERM=later\n").unwrap();
+    let port = free_port().to_string();
+    let (code, stderr) = run_to_exit(command(dir.path()).env("PORT", &port));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("TESTAPP_SIGTERM=\"later\""), "{stderr}");
+}
+
+#[test]
 fn sigint_does_not_wait_for_idle_connections() {
     let mut app = TestApp::start(&IDENTITY, None);
     // A connection that never sends anything, and one kept alive after a

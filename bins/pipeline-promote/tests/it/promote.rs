@@ -118,7 +118,7 @@ requires = {{ gate = true }}
 
 [[environment]]
 name = "prod"
-target = {{ kind = "local", front = "{f1}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600 }}
+target = {{ kind = "local", front = "{f1}", command = "exec {app}", health_timeout_secs = 20, keep_warm_secs = 600, drain_timeout_secs = 45 }}
 validate = [{{ name = "smoke", command = '{validate}', timeout_secs = 20 }}]
 verify = {{ health_for_secs = {verify_secs} }}
 "#,
@@ -251,6 +251,11 @@ fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
     let o = w.promote(&["--to", "prod", "--version", "1.0.0"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+    // The drain timeout of pipeline.toml reached the agent (30 s unset).
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(w.state.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["envs"]["prod"]["spec"]["drain_timeout_secs"], 45);
+    assert_eq!(state["envs"]["dev"]["spec"]["drain_timeout_secs"], 30);
     // The same again: nothing to do.
     let o = w.promote(&["--to", "prod"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
     let limits = UnpackLimits {
         max_entries: 256,
         max_total_bytes: 4 << 20,
-        max_ratio: 1000,
+        max_ratio: 200,
+        ratio_floor: 1 << 20,
     };
     match unpack(&zip, &dest, &limits) {
         Ok(unpacked) => {

@@ -669,22 +669,27 @@ fn unsupported_methods_and_encryption_are_refused() {
 
 #[test]
 fn limits_stop_bombs_before_anything_is_written() {
-    // Deflate turns 8 MiB of zeros into ~8 KiB: a ratio just over 1000.
-    let zeros = vec![0u8; 8 << 20];
+    // A bomb: 64 MiB of zeros, which deflate turns into about 64 KiB
+    // (1030:1, its best).
+    let zeros = vec![0u8; 64 << 20];
     let bytes = build(&[Raw::stored("a", b"a"), Raw::deflated("zeros", &zeros)]);
     let case = Case::new(&bytes);
     let err = case.refused();
     assert!(
-        matches!(&err, UnpackError::Ratio { entry, max: 1000, .. } if entry == "zeros"),
+        matches!(&err, UnpackError::Ratio { size, max: 200, .. } if *size == (64 << 20) + 1),
         "{err}"
     );
-    let relaxed = UnpackLimits {
-        max_ratio: 2000,
-        ..UnpackLimits::default()
-    };
-    assert_eq!(case.unpack(&relaxed).unwrap().bytes, (8 << 20) + 1);
+    assert_eq!(
+        err.to_string(),
+        case.message(&format!(
+            "it expands from {} to {} bytes, more than 200 times (the limit for archives \
+             past 16777216 bytes)",
+            bytes.len(),
+            (64 << 20) + 1
+        ))
+    );
 
-    let case = Case::new(&bytes);
+    // Past the total, declared: refused from the headers.
     let small = UnpackLimits {
         max_total_bytes: 1 << 20,
         max_ratio: 2000,
@@ -703,6 +708,72 @@ fn limits_stop_bombs_before_anything_is_written() {
         case.refused_with(&few).to_string(),
         case.message("2 entries, more than the limit of 1")
     );
+
+    // 4.1 GiB declared by two entries of 2.05 GiB, each without zip64.
+    let half = 0x8333_3333u32;
+    let lying = build(&[
+        Raw {
+            size: half,
+            ..Raw::deflated("big-1", b"x")
+        },
+        Raw {
+            size: half,
+            ..Raw::deflated("big-2", b"x")
+        },
+    ]);
+    let case = Case::new(&lying);
+    assert_eq!(
+        case.refused().to_string(),
+        case.message(&format!(
+            "entry `big-2`: the archive expands to more than {} bytes (the limit)",
+            4u64 << 30
+        ))
+    );
+}
+
+#[test]
+fn files_of_zeros_that_package_makes_unpack_and_bombs_are_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small app with 2 MiB of zeros (a sparse data file, padding): 1030:1
+    // alone, the ratio of a bomb; then 12 MiB of them.
+    for (name, zeros) in [("two", 2usize << 20), ("twelve", 12 << 20)] {
+        let src = dir.path().join(name);
+        fs::create_dir_all(src.join("data")).unwrap();
+        fs::write(src.join("app.py"), "print('hello')\n").unwrap();
+        fs::write(src.join("data/zeros.bin"), vec![0u8; zeros]).unwrap();
+        let zip = dir.path().join(format!("{name}.zip"));
+        package(&src, &zip, &PackageOptions::new()).unwrap();
+        let dest = dir.path().join(format!("{name}-release"));
+        let unpacked = unpack(&zip, &dest, &UnpackLimits::default()).unwrap();
+        assert_eq!(unpacked.bytes, zeros as u64 + 15);
+        assert_eq!(fs::read(dest.join("data/zeros.bin")).unwrap().len(), zeros);
+    }
+
+    // 40 MiB of zeros and nothing else: what the unpacker refuses as a bomb
+    // is not made.
+    let src = dir.path().join("forty");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("zeros.bin"), vec![0u8; 40 << 20]).unwrap();
+    let zip = dir.path().join("forty.zip");
+    let err = package(&src, &zip, &PackageOptions::new()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: the artifact would not unpack: it expands from ",
+            zip.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("more than 200 times"), "{message}");
+    assert!(!zip.exists());
+    assert!(!dir.path().join("forty.zip.partial").exists());
+    // For an unpacker with other limits, it is made, and unpacks there.
+    let lenient = UnpackLimits {
+        ratio_floor: 64 << 20,
+        ..UnpackLimits::default()
+    };
+    package(&src, &zip, &PackageOptions::new().unpack_limits(lenient)).unwrap();
+    unpack(&zip, &dir.path().join("forty-release"), &lenient).unwrap();
 }
 
 #[test]
