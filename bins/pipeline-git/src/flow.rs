@@ -13,6 +13,7 @@ use crate::Exit;
 use crate::cli::{
     FlowArgs, HotfixFinishArgs, HotfixStartArgs, PlanArgs, ReleaseArgs, SyncArgs, TagArgs,
 };
+use crate::github::{self, GitHubRelease, Published};
 use crate::output::{self, short};
 use crate::repo::{git_cli, identity, open_deepened};
 
@@ -112,6 +113,9 @@ pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> Result<Exit, Fa
 }
 
 pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> Result<Exit, Failure> {
+    // Before anything is read or pushed: a release that cannot be finished
+    // is not started.
+    let github = github::settings(&args.tag, env)?;
     let branches = [args.repo.develop_branch.as_str(), &args.repo.main_branch];
     let repo = open_deepened(&args.repo, &args.flow, env, &branches)?;
     // The remote first: without it there is no release to speak of.
@@ -123,10 +127,19 @@ pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> Result<Exit, Failure> {
         request = request.commit(commit.clone());
     }
     let decision = repo.plan_release(&args.repo.read_options(), &request)?;
-    publish(&repo, &git, decision, &args.flow, &args.tag, env)
+    publish(
+        &repo,
+        &git,
+        decision,
+        &args.flow,
+        &args.tag,
+        github.as_ref(),
+        env,
+    )
 }
 
 pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> Result<Exit, Failure> {
+    let github = github::settings(&args.tag, env)?;
     let named = args.name.as_ref().map(|name| format!("hotfix/{name}"));
     let mut branches = vec![args.repo.develop_branch.as_str(), &args.repo.main_branch];
     branches.extend(named.as_deref());
@@ -153,17 +166,28 @@ pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> Result<Exit, 
         date,
         args.tag.merge.into(),
     )?;
-    publish(&repo, &git, decision, &args.flow, &args.tag, env)
+    publish(
+        &repo,
+        &git,
+        decision,
+        &args.flow,
+        &args.tag,
+        github.as_ref(),
+        env,
+    )
 }
 
 /// The release's end, shared by `release` and `hotfix finish`: shows the
-/// plan, runs the library's transaction, renders its outcome.
+/// plan, runs the library's transaction, makes the GitHub Release once the
+/// remote holds the tag, renders the outcome (and then reports a GitHub
+/// Release that could not be made).
 fn publish(
     repo: &Repo,
     git: &GitCli,
     decision: ReleaseDecision,
     flow: &FlowArgs,
     args: &TagArgs,
+    github: Option<&GitHubRelease>,
     env: &Env,
 ) -> Result<Exit, Failure> {
     if let ReleaseDecision::Release(plan) = &decision {
@@ -174,8 +198,42 @@ fn publish(
         publish = publish.identity(identity);
     }
     let outcome = repo.publish_release(git, decision, &publish)?;
-    render(&outcome, git.remote(), flow, args, env)?;
-    Ok(Exit::Success)
+    let made = match (github, &outcome) {
+        (Some(gh), ReleaseOutcome::Released(done) | ReleaseOutcome::AlreadyReleased(done)) => {
+            Some(gh.publish(done.plan()))
+        }
+        (Some(gh), ReleaseOutcome::Planned(plan)) => {
+            eprintln!(
+                "dry run: would make the GitHub Release of {} in {}",
+                plan.tag(),
+                gh.repository()
+            );
+            None
+        }
+        (Some(_), _) => {
+            eprintln!("no GitHub Release: nothing was released");
+            None
+        }
+        (None, _) => None,
+    };
+    let (published, failed) = match made {
+        Some(Ok(p)) => {
+            eprintln!(
+                "GitHub Release {}: {} ({})",
+                p.release.tag_name,
+                p.how.as_str(),
+                p.release.html_url
+            );
+            (Some(p), None)
+        }
+        Some(Err(f)) => (None, Some(f)),
+        None => (None, None),
+    };
+    render(&outcome, git.remote(), flow, args, published.as_ref(), env)?;
+    match failed {
+        Some(f) => Err(f),
+        None => Ok(Exit::Success),
+    }
 }
 
 /// The outcome on stderr and stdout (the tag, or `--json`), the notes
@@ -185,6 +243,7 @@ fn render(
     remote: &str,
     flow: &FlowArgs,
     args: &TagArgs,
+    github: Option<&Published>,
     env: &Env,
 ) -> Result<(), Failure> {
     let (action, released) = match outcome {
@@ -262,6 +321,11 @@ fn render(
             "master": update_json(plan.master(), released.and_then(Released::master)),
             "notes": plan.notes(),
             "changelog_file": notes_file,
+            "github_release": github.map(|p| json!({
+                "action": p.how.as_str(),
+                "id": p.release.id,
+                "url": p.release.html_url,
+            })),
         });
         output::stdout(&format!("{doc}\n"))?;
     } else if released.is_some() {
@@ -279,7 +343,12 @@ fn render(
             ("released", released.is_some().to_string()),
             ("changelog_file", notes_file.unwrap_or_default()),
         ],
-        &[],
+        &[(
+            "release_url",
+            github
+                .map(|p| p.release.html_url.clone())
+                .unwrap_or_default(),
+        )],
     )?;
     if let (Some(notes), Some(_)) = (plan.notes(), released) {
         output::summary(env, &format!("{notes}\n"))?;
@@ -305,13 +374,14 @@ fn render_no_release(
             "released": false,
             "version": null, "tag": null, "previous_tag": since, "commit": null,
             "develop": null, "master": null, "changelog_file": null,
+            "github_release": null,
         });
         output::stdout(&format!("{doc}\n"))?;
     }
     output::step_outputs(
         env,
         &[("previous_tag", since.unwrap_or_default().to_owned())],
-        &[],
+        &[("release_url", String::new())],
     )
 }
 
