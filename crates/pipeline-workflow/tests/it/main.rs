@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod release_pipeline;
+mod reusable;
 mod runner;
 
 /// Runs git in `dir`, panicking with its stderr on failure; its stdout.
