@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+mod install_binary;
 mod release_pipeline;
 mod reusable;
 mod runner;
