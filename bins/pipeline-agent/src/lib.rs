@@ -29,7 +29,10 @@ ask); 3 the agent did not answer.";
 const RESERVED_FDS: u64 = 256;
 
 /// The local host agent: blue/green slots on one machine behind a stable
-/// front address, switched with zero failed requests.
+/// front address, switched with zero failed requests. Linux and macOS only:
+/// apps run in Unix process groups and are stopped with signals, so there
+/// is no Windows build (from Windows, deploy to Azure App Service or Cloud
+/// Run).
 #[derive(Debug, Parser)]
 #[command(name = "pipeline-agent", version, after_help = EXIT_CODES)]
 struct Cli {

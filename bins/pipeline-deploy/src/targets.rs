@@ -87,8 +87,10 @@ pub(crate) enum Action {
 
 /// Runs `action` on `target` and prints the result: text, or with `json`
 /// one [`TargetDoc`] of schema `pipeline-deploy/<kind>/v1` with `names`
-/// (what names the target) among its fields. Inside Actions a deploy sets the outputs `slot_url` and
-/// `version`.
+/// (what names the target) among its fields. Inside Actions a deploy sets
+/// the outputs `url` (and, as before, `slot_url`) and `version`, a swap or
+/// rollback `url` (the live slot's, as the target reports it) and
+/// `version` (now live); each writes the job summary.
 pub(crate) async fn act<T: Target>(
     target: &T,
     action: Action,
@@ -116,7 +118,19 @@ pub(crate) async fn act<T: Target>(
             let deployed = target.deploy(&release).await?;
             progress.finish();
             let _ = sink.set_output("slot_url", &deployed.url);
+            let _ = sink.set_output("url", &deployed.url);
             let _ = sink.set_output("version", &deployed.version);
+            let _ = sink.append_summary(&format!(
+                "### ✅ {} deployed to slot {} of {}\n\n| | |\n|---|---|\n| version | {} (sha256 `{}`) |\n| slot | {} |\n| serves at | {} |\n| health | answered healthy, with this version |\n| took | {:.1} s |\n\nLive traffic has not moved: `swap` makes this slot live.\n",
+                deployed.version,
+                deployed.slot,
+                target.describe(),
+                deployed.version,
+                short(&deployed.sha256),
+                deployed.slot,
+                deployed.url,
+                started.elapsed().as_secs_f64()
+            ));
             let text = format!(
                 "deployed {} ({}) to slot {} of {} in {:.1}s; it serves at {}\n",
                 deployed.version,
@@ -149,6 +163,7 @@ pub(crate) async fn act<T: Target>(
                     switched.idle_version.as_deref().unwrap_or("?")
                 )
             };
+            live_in_actions(target, sink, &switched, "switched", "").await;
             doc.switched = Some(switched);
             text
         }
@@ -162,6 +177,7 @@ pub(crate) async fn act<T: Target>(
                 switched.live_version.as_deref().unwrap_or("?"),
                 switched.idle_version.as_deref().unwrap_or("?")
             );
+            live_in_actions(target, sink, &switched, "rolled back", "↩️ ").await;
             doc.switched = Some(switched);
             text
         }
@@ -184,6 +200,41 @@ pub(crate) async fn act<T: Target>(
     };
     written.map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
     Ok(Exit::Success)
+}
+
+/// Inside Actions, after a swap or rollback: the outputs `url` (the live
+/// slot's, as the target's status gives it; empty when it cannot be read)
+/// and `version`, and the job summary.
+async fn live_in_actions<T: Target>(
+    target: &T,
+    sink: &CiSink,
+    switched: &pipeline_targets::Switched,
+    what: &str,
+    mark: &str,
+) {
+    if sink.github().is_none() {
+        return;
+    }
+    let url = match target.status().await {
+        Ok(status) => status
+            .live()
+            .and_then(|s| s.url.clone())
+            .unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!("the live address is not known: {e}");
+            String::new()
+        }
+    };
+    let live = switched.live_version.as_deref().unwrap_or("?");
+    let _ = sink.set_output("url", &url);
+    let _ = sink.set_output("version", live);
+    let _ = sink.append_summary(&format!(
+        "### {mark}{what} {}: {live} live{}\n\n| | |\n|---|---|\n| live | {live} |\n| idle slot | {} (what a switch back restores) |\n| live address | {} |\n",
+        target.describe(),
+        if switched.already { " (already)" } else { "" },
+        switched.idle_version.as_deref().unwrap_or("nothing"),
+        if url.is_empty() { "unknown" } else { url.as_str() },
+    ));
 }
 
 /// The first 12 characters of a digest (on a character boundary: a digest

@@ -15,8 +15,9 @@ macro_rules! exit_codes {
 1 the step said no (a merge conflict, the remote moved since it was fetched, a tag that exists \
 at another commit, branches that diverged); \
 2 usage, configuration or input error (bad flag, no repository, no such remote, branch not \
-found, shallow clone, a version not newer than the last release, local changes in the way); \
-3 an external system failed after retries (the git remote: network, credentials, no atomic push)."
+found, shallow clone, a version not newer than the last release, local changes in the way, \
+--github-release without GITHUB_TOKEN or a repository, or with a token GitHub refuses); \
+3 an external system failed after retries (the git remote: network, credentials, no atomic push; GitHub, for --github-release)."
     };
 }
 
@@ -60,6 +61,7 @@ const RELEASE_HELP: &str = concat!(
   pipeline-git release --dry-run                  # read the remote, say what would be pushed
   pipeline-git release --commit \"$GITHUB_SHA\" --changelog-file notes.md
   GITHUB_TOKEN=... pipeline-git release --json    # an https remote, the result as JSON
+  GITHUB_TOKEN=... pipeline-git release --github-release --github-repository octo-org/shop
 
 ",
     exit_codes!()
@@ -259,6 +261,18 @@ pub(crate) struct TagArgs {
     /// Print one JSON document on stdout (schema pipeline-git/release/v1).
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also make the GitHub Release of the tag, its notes the tag's, once
+    /// the remote holds the tag: created, or an existing one (a draft
+    /// included) found and left alone or brought up to date; never two.
+    /// Needs GITHUB_TOKEN (`contents: write`), the repository from
+    /// --github-repository or GITHUB_REPOSITORY, and GITHUB_API_URL on
+    /// GitHub Enterprise Server.
+    #[arg(long)]
+    pub(crate) github_release: bool,
+    /// The repository the GitHub Release is made in [default:
+    /// GITHUB_REPOSITORY].
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub(crate) github_repository: Option<String>,
 }
 
 #[derive(Debug, Args)]

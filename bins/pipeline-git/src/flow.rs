@@ -4,7 +4,7 @@
 use crate::Failure;
 use pipeline_ci::Env;
 use pipeline_contracts::git::{
-    BranchAt, BranchPush, HotfixStartDoc, ReleaseDoc, SyncDoc, SyncedBranch,
+    BranchAt, BranchPush, GithubRelease, HotfixStartDoc, ReleaseDoc, SyncDoc, SyncedBranch,
 };
 use pipeline_gitflow::{
     BranchUpdate, CommitId, FlowError, GitCli, Integration, Publish, ReleaseDecision,
@@ -15,6 +15,7 @@ use crate::Exit;
 use crate::cli::{
     FlowArgs, HotfixFinishArgs, HotfixStartArgs, PlanArgs, ReleaseArgs, SyncArgs, TagArgs,
 };
+use crate::github::{self, GitHubRelease, Published};
 use crate::output::{self, short};
 use crate::repo::{git_cli, identity, open_deepened};
 
@@ -121,6 +122,9 @@ pub(crate) fn hotfix_start(args: &HotfixStartArgs, env: &Env) -> Result<Exit, Fa
 }
 
 pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> Result<Exit, Failure> {
+    // Before anything is read or pushed: a release that cannot be finished
+    // is not started.
+    let github = github::settings(&args.tag, env)?;
     let branches = [args.repo.develop_branch.as_str(), &args.repo.main_branch];
     let repo = open_deepened(&args.repo, &args.flow, env, &branches)?;
     // The remote first: without it there is no release to speak of.
@@ -132,10 +136,19 @@ pub(crate) fn release(args: &ReleaseArgs, env: &Env) -> Result<Exit, Failure> {
         request = request.commit(commit.clone());
     }
     let decision = repo.plan_release(&args.repo.read_options(), &request)?;
-    publish(&repo, &git, decision, &args.flow, &args.tag, env)
+    publish(
+        &repo,
+        &git,
+        decision,
+        &args.flow,
+        &args.tag,
+        github.as_ref(),
+        env,
+    )
 }
 
 pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> Result<Exit, Failure> {
+    let github = github::settings(&args.tag, env)?;
     let named = args.name.as_ref().map(|name| format!("hotfix/{name}"));
     let mut branches = vec![args.repo.develop_branch.as_str(), &args.repo.main_branch];
     branches.extend(named.as_deref());
@@ -162,17 +175,28 @@ pub(crate) fn hotfix_finish(args: &HotfixFinishArgs, env: &Env) -> Result<Exit, 
         date,
         args.tag.merge.into(),
     )?;
-    publish(&repo, &git, decision, &args.flow, &args.tag, env)
+    publish(
+        &repo,
+        &git,
+        decision,
+        &args.flow,
+        &args.tag,
+        github.as_ref(),
+        env,
+    )
 }
 
 /// The release's end, shared by `release` and `hotfix finish`: shows the
-/// plan, runs the library's transaction, renders its outcome.
+/// plan, runs the library's transaction, makes the GitHub Release once the
+/// remote holds the tag, renders the outcome (and then reports a GitHub
+/// Release that could not be made).
 fn publish(
     repo: &Repo,
     git: &GitCli,
     decision: ReleaseDecision,
     flow: &FlowArgs,
     args: &TagArgs,
+    github: Option<&GitHubRelease>,
     env: &Env,
 ) -> Result<Exit, Failure> {
     if let ReleaseDecision::Release(plan) = &decision {
@@ -183,8 +207,42 @@ fn publish(
         publish = publish.identity(identity);
     }
     let outcome = repo.publish_release(git, decision, &publish)?;
-    render(&outcome, git.remote(), flow, args, env)?;
-    Ok(Exit::Success)
+    let made = match (github, &outcome) {
+        (Some(gh), ReleaseOutcome::Released(done) | ReleaseOutcome::AlreadyReleased(done)) => {
+            Some(gh.publish(done.plan()))
+        }
+        (Some(gh), ReleaseOutcome::Planned(plan)) => {
+            eprintln!(
+                "dry run: would make the GitHub Release of {} in {}",
+                plan.tag(),
+                gh.repository()
+            );
+            None
+        }
+        (Some(_), _) => {
+            eprintln!("no GitHub Release: nothing was released");
+            None
+        }
+        (None, _) => None,
+    };
+    let (published, failed) = match made {
+        Some(Ok(p)) => {
+            eprintln!(
+                "GitHub Release {}: {} ({})",
+                p.release.tag_name,
+                p.how.as_str(),
+                p.release.html_url
+            );
+            (Some(p), None)
+        }
+        Some(Err(f)) => (None, Some(f)),
+        None => (None, None),
+    };
+    render(&outcome, git.remote(), flow, args, published.as_ref(), env)?;
+    match failed {
+        Some(f) => Err(f),
+        None => Ok(Exit::Success),
+    }
 }
 
 /// The outcome on stderr and stdout (the tag, or `--json`), the notes
@@ -194,6 +252,7 @@ fn render(
     remote: &str,
     flow: &FlowArgs,
     args: &TagArgs,
+    github: Option<&Published>,
     env: &Env,
 ) -> Result<(), Failure> {
     let (action, released) = match outcome {
@@ -264,6 +323,11 @@ fn render(
             commit: Some(plan.commit().as_str().to_owned()),
             develop: Some(update(plan.develop(), released.and_then(Released::develop))),
             dry_run: flow.dry_run,
+            github_release: github.map(|p| GithubRelease {
+                action: p.how.as_str().to_owned(),
+                id: p.release.id,
+                url: p.release.html_url.clone(),
+            }),
             master: Some(update(plan.master(), released.and_then(Released::master))),
             notes: plan.notes().map(str::to_owned),
             previous_tag: plan.previous_tag().map(str::to_owned),
@@ -287,7 +351,12 @@ fn render(
             ("released", released.is_some().to_string()),
             ("changelog_file", notes_file.unwrap_or_default()),
         ],
-        &[],
+        &[(
+            "release_url",
+            github
+                .map(|p| p.release.html_url.clone())
+                .unwrap_or_default(),
+        )],
     )?;
     if let (Some(notes), Some(_)) = (plan.notes(), released) {
         output::summary(env, &format!("{notes}\n"))?;
@@ -312,6 +381,7 @@ fn render_no_release(
             commit: None,
             develop: None,
             dry_run: flow.dry_run,
+            github_release: None,
             master: None,
             notes: None,
             previous_tag: since.map(str::to_owned),
@@ -324,7 +394,7 @@ fn render_no_release(
     output::step_outputs(
         env,
         &[("previous_tag", since.unwrap_or_default().to_owned())],
-        &[],
+        &[("release_url", String::new())],
     )
 }
 

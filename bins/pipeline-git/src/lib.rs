@@ -9,6 +9,8 @@
 //! - `version`: `version` and `changelog`. `flow`: `sync`, `release` and
 //!   `hotfix`. Each parses, calls the library, renders.
 //! - `output`: stdout, and the step outputs and job summary in Actions.
+//! - `github`: `--github-release`, the settings checked first and the
+//!   call to `pipeline-github` once the tag is on the remote.
 //!
 //! Exit codes follow from the library error's `kind()`: 0 success (also
 //! when no release is due, and a re-run that finds the work done); 1 the
@@ -17,12 +19,15 @@
 //! develop); 2 usage, configuration or input error (bad flag, no
 //! repository, no such remote, branch not found, shallow clone, a version
 //! not newer than the last release); 3 the git remote failed after
-//! retries (network, credentials, no atomic push).
+//! retries (network, credentials, no atomic push), or GitHub failing
+//! after retries for `--github-release` (whose missing token or
+//! repository, or a token GitHub refuses, is 2).
 //!
 //! The token is redacted from every message this binary prints.
 
 mod cli;
 mod flow;
+mod github;
 mod output;
 mod repo;
 mod version;

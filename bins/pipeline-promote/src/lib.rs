@@ -229,6 +229,21 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
             }
             match promoter.promote(&request, &mut show).await? {
                 PromoteOutcome::AlreadyThere { env, candidate } => {
+                    let url = promoter.live_url(&env).await.ok().flatten();
+                    in_actions(
+                        session,
+                        &[
+                            ("env", env.clone()),
+                            ("version", candidate.version.clone()),
+                            ("outcome", "already-there".to_owned()),
+                            ("url", url.as_ref().map(url_text).unwrap_or_default()),
+                        ],
+                        &pipeline_promotion::render::summary_already_there(
+                            &env,
+                            &candidate,
+                            url.as_ref(),
+                        ),
+                    );
                     say(
                         &mut out,
                         format!(
@@ -254,6 +269,7 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
                     Ok(Exit::Success)
                 }
                 PromoteOutcome::Finished(run) => {
+                    finished_in_actions(session, &run);
                     finished(&mut out, &run, args.json);
                     Ok(run.exit())
                 }
@@ -270,6 +286,24 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
                     live_version,
                     idle_version,
                 } => {
+                    let url = promoter.live_url(&env).await.ok().flatten();
+                    in_actions(
+                        session,
+                        &[
+                            ("env", env.clone()),
+                            ("version", live_version.clone().unwrap_or_default()),
+                            ("outcome", "rolled-back".to_owned()),
+                            ("url", url.as_ref().map(url_text).unwrap_or_default()),
+                        ],
+                        &format!(
+                            "### ↩️ {env}: rolled back to {}\n\n{} is live again at {}; {} is in the idle slot.\n",
+                            live_version.as_deref().unwrap_or("?"),
+                            live_version.as_deref().unwrap_or("?"),
+                            url.as_ref()
+                                .map_or_else(|| "its live address".to_owned(), url_text),
+                            idle_version.as_deref().unwrap_or("nothing"),
+                        ),
+                    );
                     say(
                         &mut out,
                         format!(
@@ -292,6 +326,7 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
                     Ok(Exit::Success)
                 }
                 RollbackOutcome::Finished(run) => {
+                    finished_in_actions(session, &run);
                     finished(&mut out, &run, args.json);
                     Ok(run.exit())
                 }
@@ -340,6 +375,49 @@ async fn run(cli: &Cli, session: &Session, progress: Arc<StderrProgress>) -> Res
             Ok(Exit::Success)
         }
     }
+}
+
+/// A URL as the step output `url` gives it (no trailing `/` on a bare
+/// host, as GitHub shows environment URLs).
+fn url_text(url: &url::Url) -> String {
+    let text = url.as_str();
+    if url.path() == "/" && url.query().is_none() {
+        text.trim_end_matches('/').to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Inside GitHub Actions: the step outputs and the job summary. What
+/// cannot be written is a warning: the promotion itself is done.
+fn in_actions(session: &Session, outputs: &[(&str, String)], summary: &str) {
+    let Some(github) = pipeline_ci::GitHub::from_env(session.env()) else {
+        return;
+    };
+    for (name, value) in outputs {
+        if let Err(e) = github.set_output(name, value) {
+            tracing::warn!("step output {name}: {e}");
+        }
+    }
+    if github.summary_file().is_some()
+        && let Err(e) = github.append_summary(&session.redact(summary))
+    {
+        tracing::warn!("job summary: {e}");
+    }
+}
+
+/// The outputs and summary of a plan that ran.
+fn finished_in_actions(session: &Session, run: &pipeline_promotion::Finished) {
+    in_actions(
+        session,
+        &[
+            ("env", run.plan.env.clone()),
+            ("version", run.plan.candidate.version.clone()),
+            ("outcome", run.outcome_word().to_owned()),
+            ("url", url_text(&run.live_url)),
+        ],
+        &pipeline_promotion::render::summary(run),
+    );
 }
 
 fn finished(out: &mut impl std::io::Write, run: &pipeline_promotion::Finished, json: bool) {

@@ -215,6 +215,8 @@ pub struct ReleaseDoc {
     pub develop: Option<BranchPush>,
     /// Whether nothing was changed on purpose.
     pub dry_run: bool,
+    /// The GitHub Release of the tag, with `--github-release`.
+    pub github_release: Option<GithubRelease>,
     /// The release branch.
     pub master: Option<BranchPush>,
     /// The release notes (absent without a release).
@@ -230,6 +232,17 @@ pub struct ReleaseDoc {
     pub tag: Option<String>,
     /// The release's version.
     pub version: Option<String>,
+}
+
+/// The GitHub Release `pipeline-git release --github-release` ensured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GithubRelease {
+    /// `created`, `updated` or `unchanged`: what was done to it.
+    pub action: String,
+    /// GitHub's id of the release.
+    pub id: u64,
+    /// The release's page.
+    pub url: String,
 }
 
 impl ReleaseDoc {

@@ -12,6 +12,9 @@
 //!   to date in place: found by a hidden marker, created once, then edited.
 //! - [`event`]: the pull request an Actions event payload (`GITHUB_EVENT_PATH`)
 //!   is about.
+//! - [`releases`]: the release of a tag, created once and kept as asked
+//!   ([`GitHub::ensure_release`]): found (published or draft) and left
+//!   alone or updated, never made twice.
 //!
 //! The crate never reads environment variables, never prints and never
 //! builds a runtime: the binary passes the token, the URLs and an
@@ -50,6 +53,7 @@
 pub mod checks;
 pub mod comments;
 pub mod event;
+pub mod releases;
 
 use std::time::Duration;
 

@@ -295,6 +295,12 @@ pub struct Finished {
     pub result: Promoted,
     /// How long it took.
     pub took: Duration,
+    /// Where live traffic reaches the environment (the front address, the
+    /// production host).
+    pub live_url: url::Url,
+    /// Each step as it ended: deploy, the checks, the switch, the switch
+    /// back.
+    pub steps: Vec<StepReport>,
 }
 
 impl Finished {
@@ -396,7 +402,7 @@ pub enum RollbackOutcome {
     },
     /// The version asked for was redeployed through the environment's
     /// steps.
-    Finished(Finished),
+    Finished(Box<Finished>),
 }
 
 /// One environment, as `status` shows it.
@@ -669,10 +675,10 @@ impl Promoter {
                     Decision::AlreadyThere { env, candidate } => {
                         Ok(RollbackOutcome::AlreadyThere { env, candidate })
                     }
-                    Decision::Promote(plan) => Ok(RollbackOutcome::Finished(
+                    Decision::Promote(plan) => Ok(RollbackOutcome::Finished(Box::new(
                         self.execute(&plan, &lock, request.artifact.clone(), true, events)
                             .await?,
-                    )),
+                    ))),
                 };
             }
             let built = targets::build(
@@ -1121,7 +1127,7 @@ impl Promoter {
         let ctx = Context {
             root: self.root.clone(),
             by: self.by.clone(),
-            live_url,
+            live_url: live_url.clone(),
             by_hand,
             lock: Some(lock.id().to_owned()),
         };
@@ -1130,7 +1136,11 @@ impl Promoter {
             by_hand,
         });
         let started = Instant::now();
-        let mut report = |r: StepReport| events(Event::Step(r));
+        let mut steps: Vec<StepReport> = Vec::new();
+        let mut report = |r: StepReport| {
+            steps.push(r.clone());
+            events(Event::Step(r));
+        };
         let result = promote_locked(
             &self.store,
             lock,
@@ -1148,7 +1158,39 @@ impl Promoter {
             plan: plan.clone(),
             result,
             took: started.elapsed(),
+            live_url,
+            steps,
         })
+    }
+
+    /// Where live traffic reaches `env`: a local environment's front, a
+    /// cloud environment's live URL as its target says (or its override);
+    /// `None` when that cannot be asked from here.
+    ///
+    /// # Errors
+    ///
+    /// [`PromoteError`] for an environment `pipeline.toml` does not have.
+    pub async fn live_url(&self, env: &str) -> Result<Option<url::Url>, PromoteError> {
+        let e = self.environment(env)?;
+        if let Some((url, _)) = targets::known_live(e) {
+            return Ok(Some(url));
+        }
+        let built =
+            match targets::build(e, &self.agent_dir(), &self.vars, &self.quick(), Mode::Read).await
+            {
+                Ok(b) => b,
+                Err(why) => {
+                    tracing::info!(env, "live address not known: {why}");
+                    return Ok(None);
+                }
+            };
+        match built.live_url().await {
+            Ok(url) => Ok(Some(url)),
+            Err(why) => {
+                tracing::info!(env, "live address not known: {why}");
+                Ok(None)
+            }
+        }
     }
 
     async fn history_digest(

@@ -6,7 +6,12 @@
 //! numbered in order of creation, statuses with GitHub's `auto_inactive`,
 //! refs moved only by fast-forward unless forced, the objects written,
 //! check runs whose updates append their annotations (at most 50 per
-//! request, as the Checks API takes), and comments listed page by page.
+//! request, as the Checks API takes), and comments listed page by page;
+//! and those of `pipeline-git release --github-release` and the actions'
+//! `install-binary.sh` (releases, one per tag, drafts found only by
+//! listing; repository tags; release assets downloaded through a redirect,
+//! as github.com serves them). Reads of releases and tags need no token,
+//! as for a public repository.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -110,6 +115,29 @@ pub struct Comment {
     pub edits: u32,
 }
 
+/// A release the fake holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Its id.
+    pub id: u64,
+    /// `tag_name`.
+    pub tag: String,
+    /// `name`.
+    pub name: Option<String>,
+    /// `body`.
+    pub body: Option<String>,
+    /// `draft`.
+    pub draft: bool,
+    /// `prerelease`.
+    pub prerelease: bool,
+    /// `target_commitish`.
+    pub target_commitish: String,
+    /// Its files: name and bytes.
+    pub assets: Vec<(String, Vec<u8>)>,
+    /// Requests that wrote it (the create and each update).
+    pub writes: u32,
+}
+
 #[derive(Debug, Clone)]
 enum Object {
     Tree,
@@ -146,6 +174,11 @@ struct State {
     clock_offset: u64,
     check_runs: Vec<CheckRun>,
     comments: Vec<Comment>,
+    releases: Vec<Release>,
+    /// Repository tags, oldest first: name and the commit it points at.
+    tags: Vec<(String, String)>,
+    /// Requests carried out whose reply is then lost (a 502 instead).
+    lost_replies: VecDeque<(String, String)>,
 }
 
 struct Inner {
@@ -337,6 +370,61 @@ impl FakeGitHub {
         id
     }
 
+    /// The releases, oldest first.
+    pub fn releases(&self) -> Vec<Release> {
+        self.inner.lock().releases.clone()
+    }
+
+    /// Adds a release directly, as someone else would (its tag too, at
+    /// `commit`, when the repository has no such tag); its id.
+    pub fn insert_release(
+        &self,
+        tag: &str,
+        commit: &str,
+        draft: bool,
+        prerelease: bool,
+        assets: &[(&str, &[u8])],
+    ) -> u64 {
+        let mut s = self.inner.lock();
+        if !s.tags.iter().any(|(t, _)| t == tag) {
+            s.tags.push((tag.to_owned(), commit.to_owned()));
+        }
+        let id = s.take_id();
+        s.releases.push(Release {
+            id,
+            tag: tag.to_owned(),
+            name: Some(tag.to_owned()),
+            body: Some(String::new()),
+            draft,
+            prerelease,
+            target_commitish: commit.to_owned(),
+            assets: assets
+                .iter()
+                .map(|(n, b)| ((*n).to_owned(), b.to_vec()))
+                .collect(),
+            writes: 0,
+        });
+        id
+    }
+
+    /// Adds a repository tag pointing at `commit` (no release).
+    pub fn insert_tag(&self, tag: &str, commit: &str) {
+        self.inner
+            .lock()
+            .tags
+            .push((tag.to_owned(), commit.to_owned()));
+    }
+
+    /// The next request whose method is `method` and whose path contains
+    /// `path_contains` is carried out, and its reply lost: the client gets
+    /// a 502 (as from a proxy that lost the connection to GitHub).
+    pub fn lose_reply(&self, method: &str, path_contains: &str) {
+        self.inner
+            .lock()
+            .lost_replies
+            .push_back((method.to_owned(), path_contains.to_owned()));
+    }
+
     /// Every request received.
     pub async fn requests(&self) -> Vec<Request> {
         self.server.received_requests().await.unwrap_or_default()
@@ -478,12 +566,25 @@ impl Inner {
                 return fault.reply;
             }
         }
-        let authorized = req
+        // Release assets, as a browser downloads them: no token needed.
+        if method == "GET"
+            && let Some(reply) = self.download(&path)
+        {
+            return reply;
+        }
+        let authorization = req
             .headers
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == format!("Bearer {TOKEN}"));
-        if !authorized {
+            .and_then(|v| v.to_str().ok());
+        let authorized = authorization.is_some_and(|v| v == format!("Bearer {TOKEN}"));
+        // Releases and tags of a public repository are read without a token
+        // ("allowsPublicRead"); a wrong token is refused all the same.
+        let public_read = method == "GET"
+            && authorization.is_none()
+            && path
+                .strip_prefix(&format!("/repos/{REPOSITORY}/"))
+                .is_some_and(|rest| rest.starts_with("releases") || rest == "tags");
+        if !authorized && !public_read {
             return error(
                 401,
                 "Bad credentials",
@@ -510,25 +611,57 @@ impl Inner {
         };
         let query: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
         let parts: Vec<&str> = rest.split('/').collect();
-        match (method.as_str(), parts.as_slice()) {
-            ("GET", ["deployments"]) => self.list_deployments(&query),
-            ("POST", ["deployments"]) => self.create_deployment(&body),
-            ("GET", ["deployments", id, "statuses"]) => self.list_statuses(id),
-            ("POST", ["deployments", id, "statuses"]) => self.create_status(id, &body),
-            ("GET", ["git", "ref", reference @ ..]) => self.get_ref(&reference.join("/")),
-            ("POST", ["git", "refs"]) => self.create_ref(&body),
-            ("PATCH", ["git", "refs", reference @ ..]) => {
-                self.update_ref(&reference.join("/"), &body)
+        let reply = self.route(&method, &parts, &body, &query, !public_read);
+        let lost = {
+            let mut s = self.lock();
+            match s
+                .lost_replies
+                .iter()
+                .position(|(m, p)| *m == method && path.contains(p.as_str()))
+            {
+                Some(i) => s.lost_replies.remove(i).is_some(),
+                None => false,
             }
-            ("POST", ["git", "trees"]) => self.create_tree(&body),
-            ("POST", ["git", "commits"]) => self.create_commit(&body),
+        };
+        if lost {
+            return Reply::json(502, &json!({"message": "Server Error (502)"}));
+        }
+        reply
+    }
+
+    fn route(
+        &self,
+        method: &str,
+        parts: &[&str],
+        body: &Value,
+        query: &BTreeMap<String, String>,
+        push_access: bool,
+    ) -> Reply {
+        match (method, parts) {
+            ("GET", ["deployments"]) => self.list_deployments(query),
+            ("POST", ["deployments"]) => self.create_deployment(body),
+            ("GET", ["deployments", id, "statuses"]) => self.list_statuses(id),
+            ("POST", ["deployments", id, "statuses"]) => self.create_status(id, body),
+            ("GET", ["git", "ref", reference @ ..]) => self.get_ref(&reference.join("/")),
+            ("POST", ["git", "refs"]) => self.create_ref(body),
+            ("PATCH", ["git", "refs", reference @ ..]) => {
+                self.update_ref(&reference.join("/"), body)
+            }
+            ("POST", ["git", "trees"]) => self.create_tree(body),
+            ("POST", ["git", "commits"]) => self.create_commit(body),
             ("GET", ["git", "commits", sha]) => self.get_commit(sha),
-            ("POST", ["check-runs"]) => self.create_check_run(&body),
-            ("PATCH", ["check-runs", id]) => self.update_check_run(id, &body),
+            ("POST", ["check-runs"]) => self.create_check_run(body),
+            ("PATCH", ["check-runs", id]) => self.update_check_run(id, body),
             ("GET", ["check-runs", id]) => self.get_check_run(id),
-            ("GET", ["issues", number, "comments"]) => self.list_comments(number, &query),
-            ("POST", ["issues", number, "comments"]) => self.create_comment(number, &body),
-            ("PATCH", ["issues", "comments", id]) => self.update_comment(id, &body),
+            ("GET", ["issues", number, "comments"]) => self.list_comments(number, query),
+            ("POST", ["issues", number, "comments"]) => self.create_comment(number, body),
+            ("PATCH", ["issues", "comments", id]) => self.update_comment(id, body),
+            ("GET", ["releases"]) => self.list_releases(query, push_access),
+            ("POST", ["releases"]) => self.create_release(body),
+            ("GET", ["releases", "tags", tag @ ..]) => self.release_by_tag(&tag.join("/")),
+            ("GET", ["releases", id]) => self.get_release(id, push_access),
+            ("PATCH", ["releases", id]) => self.update_release(id, body),
+            ("GET", ["tags"]) => self.list_tags(query),
             _ => fixture_error(404, "error-404.json"),
         }
     }
@@ -1150,6 +1283,367 @@ impl Inner {
         drop(s);
         Reply::json(200, &self.comment_json(&comment))
     }
+}
+
+/// The longest release body GitHub takes (OBS: its 422 says so).
+const MAX_RELEASE_BODY: usize = 125_000;
+
+impl Inner {
+    fn release_json(&self, r: &Release) -> Value {
+        let mut v = github_json("release-created.json");
+        let url = format!("{}/releases/{}", self.repo_url(), r.id);
+        let author = v["author"].clone();
+        let asset_template = v["assets"][0].clone();
+        v["url"] = json!(url);
+        v["id"] = json!(r.id);
+        v["node_id"] = json!(format!("RE_fake{}", r.id));
+        v["tag_name"] = json!(r.tag);
+        v["target_commitish"] = json!(r.target_commitish);
+        v["name"] = json!(r.name);
+        v["body"] = json!(r.body);
+        v["draft"] = json!(r.draft);
+        v["prerelease"] = json!(r.prerelease);
+        v["html_url"] = json!(if r.draft {
+            format!(
+                "https://github.com/{REPOSITORY}/releases/tag/untagged-fake{}",
+                r.id
+            )
+        } else {
+            format!("https://github.com/{REPOSITORY}/releases/tag/{}", r.tag)
+        });
+        v["assets_url"] = json!(format!("{url}/assets"));
+        v["upload_url"] = json!(format!(
+            "https://uploads.github.com/repos/{REPOSITORY}/releases/{}/assets{{?name,label}}",
+            r.id
+        ));
+        v["tarball_url"] = json!(format!("{}/tarball/{}", self.repo_url(), r.tag));
+        v["zipball_url"] = json!(format!("{}/zipball/{}", self.repo_url(), r.tag));
+        v["published_at"] = if r.draft {
+            Value::Null
+        } else {
+            v["created_at"].clone()
+        };
+        if let Some(map) = v.as_object_mut() {
+            map.remove("discussion_url");
+        }
+        v["author"] = author;
+        v["assets"] = Value::Array(
+            r.assets
+                .iter()
+                .enumerate()
+                .map(|(i, (name, bytes))| {
+                    let mut a = asset_template.clone();
+                    let id = r.id * 1000 + i as u64 + 1;
+                    a["url"] = json!(format!("{}/releases/assets/{id}", self.repo_url()));
+                    a["browser_download_url"] = json!(format!(
+                        "{}/{REPOSITORY}/releases/download/{}/{name}",
+                        self.base, r.tag
+                    ));
+                    a["id"] = json!(id);
+                    a["node_id"] = json!(format!("RA_fake{id}"));
+                    a["name"] = json!(name);
+                    a["label"] = Value::Null;
+                    a["content_type"] = json!("application/octet-stream");
+                    a["size"] = json!(bytes.len());
+                    a["digest"] = json!(format!(
+                        "sha256:{}",
+                        pipeline_artifact::Sha256Digest::of(bytes)
+                    ));
+                    a["download_count"] = json!(0);
+                    a
+                })
+                .collect(),
+        );
+        v
+    }
+
+    fn list_releases(&self, query: &BTreeMap<String, String>, push_access: bool) -> Reply {
+        let (per_page, page) = paging(query);
+        let s = self.lock();
+        // Newest first; drafts only for a token with push access.
+        let mut all: Vec<&Release> = s
+            .releases
+            .iter()
+            .filter(|r| push_access || !r.draft)
+            .collect();
+        all.sort_by_key(|r| std::cmp::Reverse(r.id));
+        let total = all.len();
+        let items: Vec<Value> = all
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|r| self.release_json(r))
+            .collect();
+        drop(s);
+        let mut reply = Reply::json(200, &Value::Array(items));
+        if page * per_page < total {
+            reply.headers.push((
+                "Link".to_owned(),
+                format!(
+                    "<{}/releases?per_page={per_page}&page={}>; rel=\"next\"",
+                    self.repo_url(),
+                    page + 1
+                ),
+            ));
+        }
+        reply
+    }
+
+    fn release_by_tag(&self, tag: &str) -> Reply {
+        // "Get a published release with the specified tag."
+        let found = self
+            .lock()
+            .releases
+            .iter()
+            .find(|r| r.tag == tag && !r.draft)
+            .cloned();
+        match found {
+            Some(r) => Reply::json(200, &self.release_json(&r)),
+            None => fixture_error(404, "error-404.json"),
+        }
+    }
+
+    fn get_release(&self, id: &str, push_access: bool) -> Reply {
+        let found = id.parse::<u64>().ok().and_then(|id| {
+            self.lock()
+                .releases
+                .iter()
+                .find(|r| r.id == id && (push_access || !r.draft))
+                .cloned()
+        });
+        match found {
+            Some(r) => Reply::json(200, &self.release_json(&r)),
+            None => fixture_error(404, "error-404.json"),
+        }
+    }
+
+    fn release_fields(body: &Value) -> Result<(), Reply> {
+        let invalid = || Reply::json(422, &github_json("error-422-validation-failed.json"));
+        for key in [
+            "tag_name",
+            "target_commitish",
+            "name",
+            "body",
+            "make_latest",
+        ] {
+            if !(body[key].is_null() || body[key].is_string()) {
+                return Err(invalid());
+            }
+        }
+        for key in ["draft", "prerelease", "generate_release_notes"] {
+            if !(body[key].is_null() || body[key].is_boolean()) {
+                return Err(invalid());
+            }
+        }
+        if body["make_latest"]
+            .as_str()
+            .is_some_and(|m| !matches!(m, "true" | "false" | "legacy"))
+        {
+            return Err(invalid());
+        }
+        if body["body"]
+            .as_str()
+            .is_some_and(|b| b.chars().count() > MAX_RELEASE_BODY)
+        {
+            return Err(error(
+                422,
+                "Validation Failed: body is too long (maximum is 125000 characters)",
+                "releases/releases#create-a-release",
+            ));
+        }
+        Ok(())
+    }
+
+    fn create_release(&self, body: &Value) -> Reply {
+        if let Err(reply) = Self::release_fields(body) {
+            return reply;
+        }
+        let Some(tag) = body["tag_name"].as_str().filter(|t| !t.trim().is_empty()) else {
+            return Reply::json(422, &github_json("error-422-validation-failed.json"));
+        };
+        let mut s = self.lock();
+        if s.releases.iter().any(|r| r.tag == tag) {
+            return fixture_error(422, "error-422-release-exists.json");
+        }
+        let target = body["target_commitish"]
+            .as_str()
+            .unwrap_or("main")
+            .to_owned();
+        let draft = body["draft"].as_bool().unwrap_or(false);
+        // A published release of a tag that does not exist creates it
+        // from target_commitish.
+        if !draft && !s.tags.iter().any(|(t, _)| t == tag) {
+            let commit = if target.len() == 40 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
+                target.clone()
+            } else {
+                object_id(&format!("branch {target}"))
+            };
+            s.tags.push((tag.to_owned(), commit));
+        }
+        let id = s.take_id();
+        let release = Release {
+            id,
+            tag: tag.to_owned(),
+            name: body["name"].as_str().map(str::to_owned),
+            body: body["body"].as_str().map(str::to_owned),
+            draft,
+            prerelease: body["prerelease"].as_bool().unwrap_or(false),
+            target_commitish: target,
+            assets: Vec::new(),
+            writes: 1,
+        };
+        s.releases.push(release.clone());
+        drop(s);
+        Reply::json(201, &self.release_json(&release))
+    }
+
+    fn update_release(&self, id: &str, body: &Value) -> Reply {
+        if let Err(reply) = Self::release_fields(body) {
+            return reply;
+        }
+        let mut s = self.lock();
+        let Some(i) = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| s.releases.iter().position(|r| r.id == id))
+        else {
+            return fixture_error(404, "error-404.json");
+        };
+        if let Some(tag) = body["tag_name"].as_str()
+            && s.releases
+                .iter()
+                .any(|r| r.tag == tag && r.id != s.releases[i].id)
+        {
+            return fixture_error(422, "error-422-release-exists.json");
+        }
+        let r = &mut s.releases[i];
+        if let Some(tag) = body["tag_name"].as_str() {
+            tag.clone_into(&mut r.tag);
+        }
+        if let Some(name) = body["name"].as_str() {
+            r.name = Some(name.to_owned());
+        }
+        if let Some(text) = body["body"].as_str() {
+            r.body = Some(text.to_owned());
+        }
+        if let Some(draft) = body["draft"].as_bool() {
+            r.draft = draft;
+        }
+        if let Some(pre) = body["prerelease"].as_bool() {
+            r.prerelease = pre;
+        }
+        r.writes += 1;
+        let release = r.clone();
+        drop(s);
+        Reply::json(200, &self.release_json(&release))
+    }
+
+    fn list_tags(&self, query: &BTreeMap<String, String>) -> Reply {
+        let (per_page, page) = paging(query);
+        let s = self.lock();
+        let total = s.tags.len();
+        let mut template = github_json("tags-list.json")[0].clone();
+        let items: Vec<Value> = s
+            .tags
+            .iter()
+            .rev()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|(name, sha)| {
+                template["name"] = json!(name);
+                template["commit"]["sha"] = json!(sha);
+                template["commit"]["url"] = json!(format!("{}/commits/{sha}", self.repo_url()));
+                template["zipball_url"] =
+                    json!(format!("{}/zipball/refs/tags/{name}", self.repo_url()));
+                template["tarball_url"] =
+                    json!(format!("{}/tarball/refs/tags/{name}", self.repo_url()));
+                template["node_id"] = json!(format!("REF_fake_{name}"));
+                template.clone()
+            })
+            .collect();
+        drop(s);
+        let mut reply = Reply::json(200, &Value::Array(items));
+        if page * per_page < total {
+            reply.headers.push((
+                "Link".to_owned(),
+                format!(
+                    "<{}/tags?per_page={per_page}&page={}>; rel=\"next\"",
+                    self.repo_url(),
+                    page + 1
+                ),
+            ));
+        }
+        reply
+    }
+
+    /// `GET /{owner}/{repo}/releases/download/{tag}/{name}`: a redirect to
+    /// the storage, as github.com answers; `GET /_storage/{release}/{i}`:
+    /// the bytes. `None` for any other path.
+    fn download(&self, path: &str) -> Option<Reply> {
+        if let Some(rest) = path.strip_prefix(&format!("/{REPOSITORY}/releases/download/")) {
+            let (tag, name) = rest.rsplit_once('/')?;
+            let s = self.lock();
+            let found = s
+                .releases
+                .iter()
+                .filter(|r| !r.draft && r.tag == tag)
+                .find_map(|r| {
+                    r.assets
+                        .iter()
+                        .position(|(n, _)| n == name)
+                        .map(|i| (r.id, i))
+                });
+            drop(s);
+            return Some(match found {
+                Some((id, i)) => {
+                    let mut reply = Reply::text(302, "", "text/html; charset=utf-8");
+                    reply.headers.push((
+                        "Location".to_owned(),
+                        format!("{}/_storage/{id}/{i}", self.base),
+                    ));
+                    reply
+                }
+                None => Reply::text(404, "Not Found", "text/plain; charset=utf-8"),
+            });
+        }
+        let rest = path.strip_prefix("/_storage/")?;
+        let (id, i) = rest.split_once('/')?;
+        let (id, i) = (id.parse::<u64>().ok()?, i.parse::<usize>().ok()?);
+        let s = self.lock();
+        let bytes = s
+            .releases
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.assets.get(i))
+            .map(|(_, b)| b.clone());
+        drop(s);
+        Some(match bytes {
+            Some(bytes) => Reply {
+                status: 200,
+                headers: vec![(
+                    "Content-Type".to_owned(),
+                    "application/octet-stream".to_owned(),
+                )],
+                body: bytes,
+            },
+            None => Reply::text(404, "Not Found", "text/plain; charset=utf-8"),
+        })
+    }
+}
+
+/// `per_page` (at most 100, 30 by default) and `page` (from 1).
+fn paging(query: &BTreeMap<String, String>) -> (usize, usize) {
+    let per_page = query
+        .get("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    (per_page, page)
 }
 
 /// A 40-hex-digit object id for `text`.

@@ -25,18 +25,33 @@
 //! - local composite actions (`uses: ./path`): inputs with their defaults,
 //!   `GITHUB_ACTION_PATH` and `github.action_path`, their own `steps`
 //!   scope, `outputs` from their values;
+//! - reusable workflows of the repository (`jobs.<id>.uses:
+//!   ./.github/workflows/<file>`), read from the same commit as the
+//!   calling workflow: `on.workflow_call` inputs typed (string, boolean,
+//!   number) with their defaults, unknown or missing required ones refused
+//!   as GitHub refuses them; `secrets: inherit` or named secrets (required
+//!   ones checked; no other secret is visible); the called workflow's own
+//!   `env` (the caller's is not passed); its jobs in `needs` order, each
+//!   reported under its caller ([`JobReport::called`], `caller/job` in
+//!   [`RunReport::job`]); its `outputs` from the `jobs` context, as the
+//!   caller's `needs.<id>.outputs`; the `github` context of the caller; at
+//!   most [`MAX_CALL_DEPTH`] levels;
+//! - a job's `environment` name evaluated when it starts and its `url`
+//!   when it ends ([`JobReport::environment_url`], what GitHub shows on
+//!   the deployment);
 //! - `actions/checkout` (a clone of the runner's clone URL: the event's
 //!   commit on its branch, or the `ref` asked for; `fetch-depth`),
 //!   `actions/upload-artifact` and `actions/download-artifact` (within the
 //!   run; laid out from the paths' least common ancestor; hidden files left
 //!   out unless asked for; permissions not kept), `actions/cache` (always a
-//!   miss).
+//!   miss); `GITHUB_API_URL` pointed elsewhere with
+//!   [`Runner::with_api_url`] (a fake of GitHub on loopback).
 //!
 //! What is refused by name rather than run wrongly: matrix jobs, service
-//! and job containers, reusable workflows, JavaScript and Docker actions
-//! other than those above. `concurrency`, `permissions`, `runs-on` and
-//! environments' protection rules have no meaning on one machine and are
-//! ignored (the job's `environment` is reported).
+//! and job containers, reusable workflows of other repositories,
+//! JavaScript and Docker actions other than those above. `concurrency`,
+//! `permissions`, `runs-on` and environments' protection rules have no
+//! meaning on one machine and are ignored.
 //!
 //! ```no_run
 //! use pipeline_workflow::{Event, Runner, read_workflow};
@@ -66,6 +81,7 @@ pub mod model;
 mod runner;
 
 pub use model::{
-    Action, Event, Job, ModelError, Step, StepAction, Workflow, read_action, read_workflow,
+    Action, Call, CallInput, CallSecrets, Event, InputKind, Job, ModelError, Step, StepAction,
+    Workflow, WorkflowCall, read_action, read_workflow,
 };
-pub use runner::{Conclusion, JobReport, RunError, RunReport, Runner, StepReport};
+pub use runner::{Conclusion, JobReport, MAX_CALL_DEPTH, RunError, RunReport, Runner, StepReport};

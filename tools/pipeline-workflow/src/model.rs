@@ -2,7 +2,9 @@
 //! acts on is kept; keys it does not emulate but that change nothing on one
 //! machine (`runs-on`, `permissions`, `concurrency`, `defaults.run.shell` of
 //! bash) are accepted, and those that would change the outcome (`strategy`,
-//! `services`, `container`) are refused by name.
+//! `services`, `container`) are refused by name. A job that calls a reusable
+//! workflow (`uses:`) keeps its call ([`Call`]); a reusable workflow keeps
+//! what `on.workflow_call` declares ([`WorkflowCall`]).
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,66 @@ pub struct Workflow {
     pub env: Vec<(String, String)>,
     /// The jobs, in file order.
     pub jobs: Vec<Job>,
+    /// `on.workflow_call`, when it is a reusable workflow.
+    pub call: Option<WorkflowCall>,
+}
+
+/// What a reusable workflow declares under `on.workflow_call`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkflowCall {
+    /// `inputs`, in file order.
+    pub inputs: Vec<CallInput>,
+    /// `outputs`: name and `value`, unevaluated (the `jobs` context).
+    pub outputs: Vec<(String, String)>,
+    /// `secrets`: name and whether it is required.
+    pub secrets: Vec<(String, bool)>,
+}
+
+/// An input of a reusable workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInput {
+    /// Its name.
+    pub name: String,
+    /// `required`.
+    pub required: bool,
+    /// `default`, as written.
+    pub default: Option<String>,
+    /// `type`.
+    pub kind: InputKind,
+}
+
+/// The `type` of a reusable workflow's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// `string`.
+    String,
+    /// `boolean`.
+    Boolean,
+    /// `number`.
+    Number,
+}
+
+/// A job's call of a reusable workflow (`jobs.<id>.uses`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `./.github/workflows/x.yml`, or `owner/repo/…@ref`.
+    pub uses: String,
+    /// `with`, unevaluated.
+    pub with: Vec<(String, String)>,
+    /// `secrets`.
+    pub secrets: CallSecrets,
+}
+
+/// The secrets a caller passes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum CallSecrets {
+    /// None (only `GITHUB_TOKEN`).
+    #[default]
+    None,
+    /// `secrets: inherit`: every secret the caller sees.
+    Inherit,
+    /// `secrets:` a mapping, its values unevaluated.
+    Map(Vec<(String, String)>),
 }
 
 /// One job.
@@ -44,16 +106,20 @@ pub struct Job {
     pub needs: Vec<String>,
     /// `if`.
     pub condition: Option<String>,
-    /// `environment` (its name).
+    /// `environment` (its name), unevaluated.
     pub environment: Option<String>,
+    /// `environment.url`, unevaluated (evaluated when the job ends).
+    pub environment_url: Option<String>,
     /// `env`, unevaluated.
     pub env: Vec<(String, String)>,
     /// `outputs`, unevaluated.
     pub outputs: Vec<(String, String)>,
     /// `timeout-minutes` (GitHub's default: 360).
     pub timeout_minutes: f64,
-    /// `steps`.
+    /// `steps` (none for a job that calls a reusable workflow).
     pub steps: Vec<Step>,
+    /// `uses`: the reusable workflow it calls instead of running steps.
+    pub call: Option<Call>,
 }
 
 /// One step of a job or of a composite action.
@@ -316,14 +382,55 @@ pub fn parse_workflow(path: &Path, text: &str) -> Result<Workflow, ModelError> {
         let id = r.text(k, "jobs")?;
         let at = format!("jobs.{id}");
         let m = r.map(v, &at)?;
-        for refused in ["strategy", "services", "container", "uses"] {
+        for refused in ["strategy", "services", "container"] {
             if m.contains_key(refused) {
                 return Err(r.err(
                     &format!("{at}.{refused}"),
-                    "is not emulated (matrix jobs, service containers, job containers and reusable workflows need GitHub or Docker)",
+                    "is not emulated (matrix jobs, service containers and job containers need GitHub or Docker)",
                 ));
             }
         }
+        let call = match m.get("uses") {
+            None => None,
+            Some(uses) => {
+                for (key, _) in m {
+                    let key = key.as_str().unwrap_or_default();
+                    if !matches!(
+                        key,
+                        "name"
+                            | "uses"
+                            | "with"
+                            | "secrets"
+                            | "needs"
+                            | "if"
+                            | "permissions"
+                            | "concurrency"
+                    ) {
+                        return Err(r.err(
+                            &format!("{at}.{key}"),
+                            "is not allowed in a job that calls a reusable workflow (name, uses, with, secrets, needs, if, permissions, concurrency)",
+                        ));
+                    }
+                }
+                let secrets = match m.get("secrets") {
+                    None | Some(Value::Null) => CallSecrets::None,
+                    Some(Value::String(s)) if s == "inherit" => CallSecrets::Inherit,
+                    Some(v @ Value::Mapping(_)) => {
+                        CallSecrets::Map(r.pairs(Some(v), &format!("{at}.secrets"))?)
+                    }
+                    Some(_) => {
+                        return Err(
+                            r.err(&format!("{at}.secrets"), "must be `inherit` or a mapping")
+                        );
+                    }
+                };
+                Some(Call {
+                    uses: r.text(uses, &format!("{at}.uses"))?,
+                    with: r.pairs(m.get("with"), &format!("{at}.with"))?,
+                    secrets,
+                })
+            }
+        };
         let needs = match m.get("needs") {
             None => Vec::new(),
             Some(Value::Sequence(list)) => list
@@ -333,20 +440,30 @@ pub fn parse_workflow(path: &Path, text: &str) -> Result<Workflow, ModelError> {
                 .collect::<Result<_, _>>()?,
             Some(v) => vec![r.text(v, &format!("{at}.needs"))?],
         };
-        let environment = match m.get("environment") {
-            None => None,
-            Some(Value::Mapping(e)) => r.opt_text(e, "name", &format!("{at}.environment"))?,
-            Some(v) => Some(r.text(v, &format!("{at}.environment"))?),
+        let (environment, environment_url) = match m.get("environment") {
+            None => (None, None),
+            Some(Value::Mapping(e)) => (
+                r.opt_text(e, "name", &format!("{at}.environment"))?,
+                r.opt_text(e, "url", &format!("{at}.environment"))?,
+            ),
+            Some(v) => (Some(r.text(v, &format!("{at}.environment"))?), None),
+        };
+        let steps = if call.is_some() {
+            Vec::new()
+        } else {
+            r.steps(m.get("steps"), &format!("{at}.steps"), false)?
         };
         jobs.push(Job {
             name: r.opt_text(m, "name", &at)?,
             needs,
             condition: r.opt_text(m, "if", &at)?,
             environment,
+            environment_url,
             env: r.pairs(m.get("env"), &format!("{at}.env"))?,
             outputs: r.pairs(m.get("outputs"), &format!("{at}.outputs"))?,
             timeout_minutes: r.minutes(m, &at)?.unwrap_or(360.0),
-            steps: r.steps(m.get("steps"), &format!("{at}.steps"), false)?,
+            steps,
+            call,
             id,
         });
     }
@@ -365,7 +482,78 @@ pub fn parse_workflow(path: &Path, text: &str) -> Result<Workflow, ModelError> {
         name: r.opt_text(top, "name", "the document")?,
         env: r.pairs(top.get("env"), "env")?,
         jobs,
+        call: workflow_call(&r, top)?,
     })
+}
+
+/// `on.workflow_call`, when `on` names it (as a word, in a list, or as a
+/// key). YAML 1.1 readers take a bare `on` for `true`; both are looked for.
+fn workflow_call(r: &Reader<'_>, top: &Mapping) -> Result<Option<WorkflowCall>, ModelError> {
+    let on = top.get("on").or_else(|| top.get(Value::Bool(true)));
+    let declared = match on {
+        Some(Value::String(s)) => return Ok((s == "workflow_call").then(WorkflowCall::default)),
+        Some(Value::Sequence(list)) => {
+            return Ok(list
+                .iter()
+                .any(|v| v.as_str() == Some("workflow_call"))
+                .then(WorkflowCall::default));
+        }
+        Some(Value::Mapping(m)) => match m.get("workflow_call") {
+            None => return Ok(None),
+            Some(Value::Null) => return Ok(Some(WorkflowCall::default())),
+            Some(v) => r.map(v, "on.workflow_call")?,
+        },
+        _ => return Ok(None),
+    };
+    let mut call = WorkflowCall::default();
+    if let Some(v) = declared.get("inputs").filter(|v| !v.is_null()) {
+        for (k, v) in r.map(v, "on.workflow_call.inputs")? {
+            let name = r.text(k, "on.workflow_call.inputs")?;
+            let at = format!("on.workflow_call.inputs.{name}");
+            let m = r.map(v, &at)?;
+            let kind = match r.opt_text(m, "type", &at)?.as_deref() {
+                Some("string") => InputKind::String,
+                Some("boolean") => InputKind::Boolean,
+                Some("number") => InputKind::Number,
+                other => {
+                    return Err(r.err(
+                        &format!("{at}.type"),
+                        format!(
+                            "`{}` is not an input type of a reusable workflow (string, boolean, number)",
+                            other.unwrap_or_default()
+                        ),
+                    ));
+                }
+            };
+            call.inputs.push(CallInput {
+                required: matches!(m.get("required"), Some(Value::Bool(true))),
+                default: r.opt_text(m, "default", &at)?,
+                kind,
+                name,
+            });
+        }
+    }
+    if let Some(v) = declared.get("outputs").filter(|v| !v.is_null()) {
+        for (k, v) in r.map(v, "on.workflow_call.outputs")? {
+            let name = r.text(k, "on.workflow_call.outputs")?;
+            let at = format!("on.workflow_call.outputs.{name}");
+            let value = r
+                .opt_text(r.map(v, &at)?, "value", &at)?
+                .ok_or_else(|| r.err(&at, "a reusable workflow's output needs `value`"))?;
+            call.outputs.push((name, value));
+        }
+    }
+    if let Some(v) = declared.get("secrets").filter(|v| !v.is_null()) {
+        for (k, v) in r.map(v, "on.workflow_call.secrets")? {
+            let name = r.text(k, "on.workflow_call.secrets")?;
+            let required = match v {
+                Value::Mapping(m) => matches!(m.get("required"), Some(Value::Bool(true))),
+                _ => false,
+            };
+            call.secrets.push((name, required));
+        }
+    }
+    Ok(Some(call))
 }
 
 /// Reads the composite action in `dir` (`action.yml` or `action.yaml`).

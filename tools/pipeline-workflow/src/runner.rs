@@ -3,6 +3,7 @@
 //! environment GitHub's runner gives them, their workflow commands read and
 //! their secrets masked in the log.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,10 @@ use serde_json::{Map, Value, json};
 
 use crate::commands::{Annotation, CommandReader, Line, mask, parse_env_file};
 use crate::expr::{self, JobStatus};
-use crate::model::{Action, Event, Job, Step, StepAction, Workflow, read_action};
+use crate::model::{
+    Action, Call, CallSecrets, Event, InputKind, Job, Step, StepAction, Workflow, read_action,
+    read_workflow,
+};
 
 /// Why a run could not start (a broken workflow is found before any job
 /// runs; a failing step fails its job, not the run).
@@ -81,8 +85,11 @@ pub struct StepReport {
 pub struct JobReport {
     /// Its id.
     pub id: String,
-    /// Its `environment`.
+    /// Its `environment`, evaluated.
     pub environment: Option<String>,
+    /// Its `environment.url`, evaluated when it ended (what GitHub shows
+    /// on the deployment).
+    pub environment_url: Option<String>,
     /// How it ended.
     pub result: Conclusion,
     /// Its outputs.
@@ -93,8 +100,11 @@ pub struct JobReport {
     pub annotations: Vec<Annotation>,
     /// Its job summary (`GITHUB_STEP_SUMMARY`), masked.
     pub summary: String,
-    /// Its log, masked.
+    /// Its log, masked (a caller's holds its called jobs' logs).
     pub log: String,
+    /// The jobs of the reusable workflow it called, in the order they ran
+    /// (empty for a job that runs steps).
+    pub called: Vec<JobReport>,
 }
 
 /// What the whole run did.
@@ -110,10 +120,33 @@ impl RunReport {
         self.jobs.iter().all(|j| j.result != Conclusion::Failure)
     }
 
-    /// The job `id`.
+    /// The job `id`; `caller/inner` for a job of a reusable workflow that
+    /// `caller` called.
     pub fn job(&self, id: &str) -> Option<&JobReport> {
-        self.jobs.iter().find(|j| j.id == id)
+        let mut parts = id.split('/');
+        let first = parts.next()?;
+        let mut job = self.jobs.iter().find(|j| j.id == first)?;
+        for part in parts {
+            job = job.called.iter().find(|j| j.id == part)?;
+        }
+        Some(job)
     }
+}
+
+/// How deep reusable workflows may call one another (GitHub's limit: the
+/// caller and nine levels below it).
+pub const MAX_CALL_DEPTH: usize = 10;
+
+/// What a called (reusable) workflow's jobs see of their call.
+#[derive(Debug)]
+struct CallFrame {
+    /// The `inputs` context: the caller's `with`, typed, and the defaults.
+    inputs: Map<String, Value>,
+    /// The secrets passed (`GITHUB_TOKEN` is always there).
+    secrets: BTreeMap<String, String>,
+    /// The name of the workflow that started the run: the `github` context
+    /// "is always associated with the caller workflow".
+    workflow_name: String,
 }
 
 /// A runner on this machine; see the [crate documentation](crate).
@@ -128,6 +161,7 @@ pub struct Runner {
     secrets: BTreeMap<String, String>,
     token: String,
     echo: bool,
+    api_url: String,
 }
 
 /// How long output is still read after a step's shell exits.
@@ -159,7 +193,16 @@ impl Runner {
             secrets: BTreeMap::new(),
             token: String::new(),
             echo: false,
+            api_url: "https://api.github.com".to_owned(),
         }
+    }
+
+    /// The REST API the steps are told of (`GITHUB_API_URL`,
+    /// `github.api_url`): a fake of GitHub on loopback, for instance.
+    #[must_use]
+    pub fn with_api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
     }
 
     /// The runner machine's own environment (what a self-hosted runner's
@@ -212,6 +255,25 @@ impl Runner {
     ///
     /// [`RunError`] when it cannot start; failing jobs are in the report.
     pub fn run(&self, workflow: &Workflow) -> Result<RunReport, RunError> {
+        let artifacts = self.root.join("artifacts");
+        if artifacts.exists() {
+            std::fs::remove_dir_all(&artifacts).map_err(Self::io(&artifacts))?;
+        }
+        std::fs::create_dir_all(&artifacts).map_err(Self::io(&artifacts))?;
+        let seq = Cell::new(0);
+        let jobs = self.run_workflow(workflow, None, &seq, 0)?;
+        Ok(RunReport { jobs })
+    }
+
+    /// Runs the jobs of `workflow` (called by a job when `frame` is given);
+    /// `seq` numbers the jobs of the whole run.
+    fn run_workflow(
+        &self,
+        workflow: &Workflow,
+        frame: Option<&CallFrame>,
+        seq: &Cell<usize>,
+        depth: usize,
+    ) -> Result<Vec<JobReport>, RunError> {
         let order = order(workflow)?;
         let repo_name = self
             .repository
@@ -221,12 +283,10 @@ impl Runner {
             .to_owned();
         let workspace = self.root.join("work").join(&repo_name).join(&repo_name);
         let artifacts = self.root.join("artifacts");
-        if artifacts.exists() {
-            std::fs::remove_dir_all(&artifacts).map_err(Self::io(&artifacts))?;
-        }
-        std::fs::create_dir_all(&artifacts).map_err(Self::io(&artifacts))?;
         let mut reports: Vec<JobReport> = Vec::new();
-        for (n, job) in order.iter().enumerate() {
+        for job in order {
+            let n = seq.get();
+            seq.set(n + 1);
             let temp = self.root.join("temp").join(format!("{n}-{}", job.id));
             for dir in [&workspace, &temp] {
                 if dir.exists() {
@@ -260,11 +320,15 @@ impl Runner {
                     .map(|(k, _)| k.clone())
                     .collect(),
                 groups: Vec::new(),
+                frame,
+                seq,
+                depth,
+                environment: None,
             }
             .run()?;
             reports.push(report);
         }
-        Ok(RunReport { jobs: reports })
+        Ok(reports)
     }
 
     fn masks(&self) -> Vec<String> {
@@ -337,6 +401,14 @@ struct JobRun<'a> {
     /// The process groups the job's steps led: what is left of them is
     /// stopped when the job ends (GitHub's orphan clean-up).
     groups: Vec<u32>,
+    /// The call this job's workflow was started by, if it is a reusable one.
+    frame: Option<&'a CallFrame>,
+    /// Numbers the jobs of the run.
+    seq: &'a Cell<usize>,
+    /// How many calls deep this job's workflow is.
+    depth: usize,
+    /// Its `environment`, once evaluated.
+    environment: Option<String>,
 }
 
 /// What running one step came to.
@@ -399,13 +471,13 @@ impl JobRun<'_> {
             "repository_owner": r.repository.split('/').next().unwrap_or_default(),
             "token": r.token,
             "workspace": self.workspace.display().to_string(),
-            "workflow": self.workflow.name.clone().unwrap_or_default(),
+            "workflow": self.workflow_name(),
             "job": self.job.id,
             "run_id": "1",
             "run_number": (self.run_number + 1).to_string(),
             "run_attempt": "1",
             "server_url": "https://github.com",
-            "api_url": "https://api.github.com",
+            "api_url": r.api_url,
             "graphql_url": "https://api.github.com/graphql",
             "action_path": action_path.map(|p| p.display().to_string()).unwrap_or_default(),
             "action_repository": "",
@@ -441,11 +513,18 @@ impl JobRun<'_> {
         }
         c.insert("vars".into(), Value::Object(vars));
         let mut secrets = Map::new();
-        for (k, v) in &self.runner.secrets {
+        let visible = match self.frame {
+            Some(frame) => &frame.secrets,
+            None => &self.runner.secrets,
+        };
+        for (k, v) in visible {
             secrets.insert(k.clone(), json!(v));
         }
         secrets.insert("GITHUB_TOKEN".into(), json!(self.runner.token));
         c.insert("secrets".into(), Value::Object(secrets));
+        if let Some(frame) = self.frame {
+            c.insert("inputs".into(), Value::Object(frame.inputs.clone()));
+        }
         let mut e = Map::new();
         for (k, v) in env {
             if self.declared.contains(k) {
@@ -532,11 +611,8 @@ impl JobRun<'_> {
             ("GITHUB_RUN_NUMBER", (self.run_number + 1).to_string()),
             ("GITHUB_RUN_ATTEMPT", "1".to_owned()),
             ("GITHUB_SERVER_URL", "https://github.com".to_owned()),
-            ("GITHUB_API_URL", "https://api.github.com".to_owned()),
-            (
-                "GITHUB_WORKFLOW",
-                self.workflow.name.clone().unwrap_or_default(),
-            ),
+            ("GITHUB_API_URL", r.api_url.clone()),
+            ("GITHUB_WORKFLOW", self.workflow_name()),
             ("RUNNER_OS", "Linux".to_owned()),
             ("RUNNER_ARCH", "X64".to_owned()),
             ("RUNNER_NAME", "pipeline-workflow".to_owned()),
@@ -621,6 +697,18 @@ impl JobRun<'_> {
             self.say("skipped");
             return Ok(self.finish(Conclusion::Skipped, BTreeMap::new()));
         }
+        if let Some(name) = &job.environment {
+            match self.eval_text(name, &contexts, JobStatus::Success) {
+                Ok(name) => self.environment = Some(name),
+                Err(e) => {
+                    self.annotate("error", format!("jobs.{}.environment: {e}", job.id));
+                    return Ok(self.finish(Conclusion::Failure, BTreeMap::new()));
+                }
+            }
+        }
+        if let Some(call) = &job.call {
+            return self.call(call, &contexts);
+        }
         // Workflow env, then the job's, each evaluated.
         let mut env: Vec<(String, String)> = Vec::new();
         for (k, v) in self.workflow.env.iter().chain(&job.env) {
@@ -661,8 +749,22 @@ impl JobRun<'_> {
                 Err(e) => self.annotate("warning", format!("outputs.{k}: {e}")),
             }
         }
+        let url = match &job.environment_url {
+            Some(url) if self.environment.is_some() => {
+                match self.eval_text(url, &cx, JobStatus::Success) {
+                    Ok(url) => Some(url).filter(|u| !u.is_empty()),
+                    Err(e) => {
+                        self.annotate("warning", format!("environment.url: {e}"));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         self.say(&format!("== job {}: {}", job.id, result.word()));
-        Ok(self.finish(result, outputs))
+        let mut report = self.finish(result, outputs);
+        report.environment_url = url;
+        Ok(report)
     }
 
     fn finish(mut self, result: Conclusion, outputs: BTreeMap<String, String>) -> JobReport {
@@ -671,14 +773,253 @@ impl JobRun<'_> {
         }
         JobReport {
             id: self.job.id.clone(),
-            environment: self.job.environment.clone(),
+            environment: self.environment,
+            environment_url: None,
             result,
             outputs,
             steps: self.steps,
             annotations: self.annotations,
             summary: mask(&self.summary, &self.masks),
             log: self.log,
+            called: Vec::new(),
         }
+    }
+
+    /// The name of the workflow that started the run.
+    fn workflow_name(&self) -> String {
+        match self.frame {
+            Some(frame) => frame.workflow_name.clone(),
+            None => self.workflow.name.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Fails the job, saying why.
+    fn refuse(mut self, why: String) -> Result<JobReport, RunError> {
+        self.annotate("error", why);
+        Ok(self.finish(Conclusion::Failure, BTreeMap::new()))
+    }
+
+    /// A job that calls a reusable workflow of this repository: its inputs
+    /// (typed, defaults applied, unknown ones refused) and secrets, its jobs
+    /// run in `needs` order as the workflow's own, its outputs from theirs.
+    fn call(mut self, call: &Call, cx: &Map<String, Value>) -> Result<JobReport, RunError> {
+        let (called, declared, frame) = match self.prepare_call(call, cx) {
+            Ok(prepared) => prepared,
+            Err(why) => return self.refuse(why),
+        };
+        self.say(&format!("calls {} ({})", call.uses, called.path.display()));
+        let jobs = self
+            .runner
+            .run_workflow(&called, Some(&frame), self.seq, self.depth + 1)?;
+        // The caller's view: the called jobs' logs, summaries and notes.
+        for j in &jobs {
+            let text = format!("{}\n", j.log.trim_end());
+            for line in text.lines() {
+                self.log.push_str(&format!("[{}] {line}\n", j.id));
+            }
+            self.summary.push_str(&j.summary);
+            self.annotations.extend(j.annotations.iter().cloned());
+        }
+        let result = if jobs.iter().any(|j| j.result == Conclusion::Failure) {
+            Conclusion::Failure
+        } else if !jobs.is_empty() && jobs.iter().all(|j| j.result == Conclusion::Skipped) {
+            Conclusion::Skipped
+        } else {
+            Conclusion::Success
+        };
+        // Its outputs, from the `jobs` context of the called workflow.
+        let mut jobs_cx = Map::new();
+        for j in &jobs {
+            jobs_cx.insert(
+                j.id.clone(),
+                json!({ "result": j.result.word(), "outputs": j.outputs }),
+            );
+        }
+        let mut out_cx = Map::new();
+        for key in ["github", "vars"] {
+            if let Some(v) = cx.get(key) {
+                out_cx.insert(key.to_owned(), v.clone());
+            }
+        }
+        out_cx.insert("inputs".into(), Value::Object(frame.inputs.clone()));
+        out_cx.insert("jobs".into(), Value::Object(jobs_cx));
+        let mut outputs = BTreeMap::new();
+        for (k, v) in &declared.outputs {
+            match self.eval_text(v, &out_cx, JobStatus::Success) {
+                Ok(v) if mask(&v, &self.masks) != v => self.annotate(
+                    "warning",
+                    format!("skip output '{k}' since it may contain secret"),
+                ),
+                Ok(v) => {
+                    outputs.insert(k.clone(), v);
+                }
+                Err(e) => self.annotate("warning", format!("{}: outputs.{k}: {e}", call.uses)),
+            }
+        }
+        self.say(&format!("== job {}: {}", self.job.id, result.word()));
+        let mut report = self.finish(result, outputs);
+        report.called = jobs;
+        Ok(report)
+    }
+
+    /// The workflow `call` names, what it declares, and the frame its jobs
+    /// run in; or why the call cannot be made.
+    fn prepare_call(
+        &self,
+        call: &Call,
+        cx: &Map<String, Value>,
+    ) -> Result<(Workflow, crate::model::WorkflowCall, CallFrame), String> {
+        let Some(local) = call.uses.strip_prefix("./") else {
+            return Err(format!(
+                "jobs.{}.uses: `{}` is not emulated (only reusable workflows of this repository, `./.github/workflows/<file>`)",
+                self.job.id, call.uses
+            ));
+        };
+        if !local.starts_with(".github/workflows/") || local.contains('@') {
+            return Err(format!(
+                "jobs.{}.uses: `{}`: a reusable workflow of this repository is `./.github/workflows/<file>`, without a ref",
+                self.job.id, call.uses
+            ));
+        }
+        // Read from the same commit as the calling workflow: its
+        // repository root is the directory above its `.github/workflows`.
+        let Some(root) = self
+            .workflow
+            .path
+            .parent()
+            .filter(|d| d.ends_with(".github/workflows"))
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+        else {
+            return Err(format!(
+                "jobs.{}.uses: the calling workflow {} is not in a repository's .github/workflows",
+                self.job.id,
+                self.workflow.path.display()
+            ));
+        };
+        if self.depth + 1 >= MAX_CALL_DEPTH {
+            return Err(format!(
+                "jobs.{}.uses: {}: reusable workflows call one another more than {MAX_CALL_DEPTH} levels deep",
+                self.job.id, call.uses
+            ));
+        }
+        let called = match read_workflow(&root.join(local)) {
+            Ok(w) => w,
+            Err(e) => return Err(e.to_string()),
+        };
+        let Some(declared) = called.call.clone() else {
+            return Err(format!(
+                "jobs.{}.uses: {} is not a reusable workflow (its `on` has no `workflow_call`)",
+                self.job.id, call.uses
+            ));
+        };
+        // Inputs: every `with` declared, typed; defaults; required ones given.
+        let mut given: BTreeMap<String, String> = BTreeMap::new();
+        for (k, v) in &call.with {
+            if !declared.inputs.iter().any(|i| &i.name == k) {
+                return Err(format!(
+                    "jobs.{}.with.{k}: invalid input, {k} is not defined in the referenced workflow {}",
+                    self.job.id, call.uses
+                ));
+            }
+            match self.eval_text(v, cx, JobStatus::Success) {
+                Ok(v) => {
+                    given.insert(k.clone(), v);
+                }
+                Err(e) => return Err(format!("jobs.{}.with.{k}: {e}", self.job.id)),
+            }
+        }
+        let mut inputs = Map::new();
+        for input in &declared.inputs {
+            let text = match (given.get(&input.name), &input.default) {
+                (Some(v), _) => v.clone(),
+                (None, Some(d)) => match self.eval_text(d, cx, JobStatus::Success) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Err(format!(
+                            "{}: on.workflow_call.inputs.{}.default: {e}",
+                            call.uses, input.name
+                        ));
+                    }
+                },
+                (None, None) if input.required => {
+                    return Err(format!(
+                        "jobs.{}: input required and not supplied: {} (by {})",
+                        self.job.id, input.name, call.uses
+                    ));
+                }
+                (None, None) => match input.kind {
+                    InputKind::String => String::new(),
+                    InputKind::Boolean => "false".to_owned(),
+                    InputKind::Number => "0".to_owned(),
+                },
+            };
+            let value = match input.kind {
+                InputKind::String => Value::String(text),
+                InputKind::Boolean => match text.trim() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    other => {
+                        return Err(format!(
+                            "jobs.{}.with.{}: `{other}` is not a boolean (the input's type in {})",
+                            self.job.id, input.name, call.uses
+                        ));
+                    }
+                },
+                InputKind::Number => match text.trim().parse::<f64>() {
+                    Ok(n) => json!(n),
+                    Err(_) => {
+                        return Err(format!(
+                            "jobs.{}.with.{}: `{text}` is not a number (the input's type in {})",
+                            self.job.id, input.name, call.uses
+                        ));
+                    }
+                },
+            };
+            inputs.insert(input.name.clone(), value);
+        }
+        // Secrets: all the caller sees (inherit), or those named.
+        let visible: &BTreeMap<String, String> = match self.frame {
+            Some(frame) => &frame.secrets,
+            None => &self.runner.secrets,
+        };
+        let mut secrets: BTreeMap<String, String> = BTreeMap::new();
+        match &call.secrets {
+            CallSecrets::None => {}
+            CallSecrets::Inherit => secrets.clone_from(visible),
+            CallSecrets::Map(pairs) => {
+                for (k, v) in pairs {
+                    if !declared.secrets.iter().any(|(n, _)| n == k) {
+                        return Err(format!(
+                            "jobs.{}.secrets.{k}: {k} is not a secret of the referenced workflow {}",
+                            self.job.id, call.uses
+                        ));
+                    }
+                    match self.eval_text(v, cx, JobStatus::Success) {
+                        Ok(v) => {
+                            secrets.insert(k.clone(), v);
+                        }
+                        Err(e) => {
+                            return Err(format!("jobs.{}.secrets.{k}: {e}", self.job.id));
+                        }
+                    }
+                }
+            }
+        }
+        for (name, required) in &declared.secrets {
+            if *required && secrets.get(name).is_none_or(String::is_empty) {
+                return Err(format!(
+                    "jobs.{}: secret required and not supplied: {name} (by {})",
+                    self.job.id, call.uses
+                ));
+            }
+        }
+        let frame = CallFrame {
+            inputs,
+            secrets,
+            workflow_name: self.workflow_name(),
+        };
+        Ok((called, declared, frame))
     }
 
     /// Runs one step in `scope`; records it there and in the job.

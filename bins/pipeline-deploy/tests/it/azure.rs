@@ -247,6 +247,67 @@ fn status_lists_production_and_the_slot() {
 }
 
 #[test]
+fn inside_actions_each_step_says_what_went_where_and_the_url() {
+    let h = Harness::start(FakeAzure::builder().versions(Some("1.0.0"), Some("1.0.0")));
+    let in_actions = |name: &str, cmd: &mut Command| {
+        let outputs = h.dir.path().join(format!("{name}.output"));
+        let summary = h.dir.path().join(format!("{name}.md"));
+        let o = run(cmd
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("GITHUB_STEP_SUMMARY", &summary));
+        assert_code(&o, 0);
+        let written: BTreeMap<String, String> =
+            pipeline_ci::read_outputs(&std::fs::read_to_string(&outputs).unwrap_or_default())
+                .unwrap()
+                .into_iter()
+                .collect();
+        (
+            written,
+            std::fs::read_to_string(&summary).unwrap_or_default(),
+        )
+    };
+    let (out, md) = in_actions("deploy", &mut h.deploy("1.1.0"));
+    assert_eq!(out["url"], h.fake.slot_url(SLOT));
+    assert_eq!(out["version"], "1.1.0");
+    assert!(
+        md.starts_with(&format!(
+            "### ✅ 1.1.0 deployed to slot {SLOT} of azure:{APP}\n"
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("| serves at | {} |", h.fake.slot_url(SLOT))),
+        "{md}"
+    );
+    assert!(md.contains("Live traffic has not moved"), "{md}");
+
+    let (out, md) = in_actions("swap", h.cmd().args(["swap", "--version", "1.1.0"]));
+    assert_eq!(out["version"], "1.1.0");
+    // The live slot's address as Azure reports it (the site's host name).
+    assert_eq!(
+        out["url"],
+        format!("https://{APP}.azurewebsites.net/"),
+        "{out:?}"
+    );
+    assert!(
+        md.contains("switched azure:pipeline-app: 1.1.0 live"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| idle slot | 1.0.0 (what a switch back restores) |"),
+        "{md}"
+    );
+
+    let (out, md) = in_actions("rollback", h.cmd().arg("rollback"));
+    assert_eq!(out["version"], "1.0.0");
+    assert!(
+        md.contains("rolled back azure:pipeline-app: 1.0.0 live"),
+        "{md}"
+    );
+}
+
+#[test]
 fn github_actions_oidc_is_exchanged_for_a_token() {
     let h = Harness::start(FakeAzure::builder());
     let outputs = h.dir.path().join("github_output");
@@ -278,6 +339,7 @@ fn github_actions_oidc_is_exchanged_for_a_token() {
         written,
         [
             ("slot_url".to_owned(), h.fake.slot_url(SLOT)),
+            ("url".to_owned(), h.fake.slot_url(SLOT)),
             ("version".to_owned(), "1.1.0".to_owned()),
         ]
     );

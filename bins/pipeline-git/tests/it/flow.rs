@@ -648,6 +648,7 @@ fn release_json_and_step_outputs() {
             ("previous_tag", "v1.2.1"),
             ("released", "true"),
             ("changelog_file", &notes_s),
+            ("release_url", ""),
         ])
     );
     assert!(

@@ -8,6 +8,7 @@ mod fixture;
 
 mod daemon;
 mod flow;
+mod github_release;
 mod pinned;
 mod unshallow;
 

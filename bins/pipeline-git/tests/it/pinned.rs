@@ -86,6 +86,7 @@ fn release_documents_and_messages_are_pinned() {
             "master": { "ref": "refs/heads/master", "expected": master, "after": master_after },
             "notes": notes,
             "changelog_file": file,
+            "github_release": null,
         })
     };
     assert_eq!(
@@ -161,6 +162,7 @@ fn release_documents_and_messages_are_pinned() {
         "master": { "ref": "refs/heads/master", "expected": merged, "after": merged },
         "notes": format!("{notes}"),
         "changelog_file": null,
+        "github_release": null,
     });
     assert_eq!(stdout, format!("{after}\n"));
     assert_eq!(
@@ -200,6 +202,7 @@ fn release_documents_and_messages_are_pinned() {
                 "released": false,
                 "version": null, "tag": null, "previous_tag": "v1.3.0", "commit": null,
                 "develop": null, "master": null, "changelog_file": null,
+                "github_release": null,
             })
         )
     );
@@ -267,6 +270,7 @@ fn hotfix_documents_and_messages_are_pinned() {
                 "master": { "ref": "refs/heads/master", "expected": master, "after": fix },
                 "notes": doc["notes"],
                 "changelog_file": null,
+                "github_release": null,
             })
         )
     );

@@ -696,3 +696,121 @@ fn no_repository_or_no_remote_is_a_setup_error_that_says_what_to_do() {
     );
     assert!(!text(&o).contains("agent.json"), "{}", text(&o));
 }
+
+/// Step outputs as GitHub's runner reads them.
+fn step_outputs(file: &Path) -> std::collections::BTreeMap<String, String> {
+    pipeline_ci::read_outputs(&fs::read_to_string(file).unwrap_or_default())
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn inside_actions_a_promotion_says_where_it_went_its_checks_and_the_live_url() {
+    let w = World::start("test \"$PIPELINE_VERSION\" != 3.0.0", 0);
+    let v1 = w.release("1.0.0", "");
+    let v3 = w.release("3.0.0", "");
+    let files = tempfile::tempdir().unwrap();
+    let in_actions = |step: &str, args: &[&str]| {
+        let output = files.path().join(format!("{step}.output"));
+        let summary = files.path().join(format!("{step}.md"));
+        let o = Command::new(bin("pipeline-promote"))
+            .arg("promote")
+            .args(args)
+            .current_dir(&w.repo)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .unwrap();
+        let md = fs::read_to_string(&summary).unwrap_or_default();
+        (o, step_outputs(&output), md)
+    };
+    let dev_url = format!("http://{}", w.fronts[0]);
+    let prod_url = format!("http://{}", w.fronts[1]);
+
+    let (o, out, md) = in_actions(
+        "dev",
+        &[
+            "--to",
+            "dev",
+            "--version",
+            "1.0.0",
+            "--sha256",
+            &v1,
+            "--gate-json",
+            "gate.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(out["url"], dev_url, "{out:?}");
+    assert_eq!(
+        (
+            out["env"].as_str(),
+            out["version"].as_str(),
+            out["outcome"].as_str()
+        ),
+        ("dev", "1.0.0", "live")
+    );
+    assert!(md.starts_with("### ✅ 1.0.0 → dev: live\n"), "{md}");
+    assert!(
+        md.contains(&format!("| live address | {dev_url}/ |")),
+        "{md}"
+    );
+    assert!(md.contains("| replaces | nothing |"), "{md}");
+    assert!(md.contains("| ✅ passed |"), "{md}");
+
+    // Into prod: the validation is a row of the summary.
+    let (o, out, md) = in_actions("prod", &["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        (out["url"].as_str(), out["outcome"].as_str()),
+        (prod_url.as_str(), "live")
+    );
+    assert!(md.contains("| from | dev |"), "{md}");
+    assert!(
+        md.lines()
+            .any(|l| l.contains("smoke") && l.contains("✅ passed")),
+        "{md}"
+    );
+
+    // Nothing to do: said so, with the address.
+    let (o, out, md) = in_actions("again", &["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        (out["url"].as_str(), out["outcome"].as_str()),
+        (prod_url.as_str(), "already-there")
+    );
+    assert!(md.contains("there already, nothing done"), "{md}");
+
+    // A release whose validation fails: not switched, and the summary says
+    // which check and what still serves.
+    let (o, _, _) = in_actions(
+        "dev3",
+        &[
+            "--to",
+            "dev",
+            "--version",
+            "3.0.0",
+            "--sha256",
+            &v3,
+            "--gate-json",
+            "gate.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (o, out, md) = in_actions("prod3", &["--to", "prod"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(out["outcome"], "validation-failed");
+    assert!(md.starts_with("### ❌ 3.0.0 → prod: not promoted"), "{md}");
+    assert!(
+        md.lines()
+            .any(|l| l.contains("smoke") && l.contains("❌ failed")),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Not switched:**") && md.contains("1.0.0 still serves"),
+        "{md}"
+    );
+    assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+}

@@ -236,8 +236,8 @@ fn deploy_documents() {
 #[test]
 fn git_documents() {
     use pipeline_contracts::git::{
-        BranchAt, BranchPush, ChangelogDoc, CommitCounts, HotfixStartDoc, NoteEntry, NoteSection,
-        Reason, ReleaseDoc, SyncDoc, SyncedBranch, VersionDoc,
+        BranchAt, BranchPush, ChangelogDoc, CommitCounts, GithubRelease, HotfixStartDoc, NoteEntry,
+        NoteSection, Reason, ReleaseDoc, SyncDoc, SyncedBranch, VersionDoc,
     };
     let commit = "8148aa8cf7a03cf45aafe66ba564af334bd878da";
     let branch = BranchAt {
@@ -328,6 +328,11 @@ fn git_documents() {
             commit: Some(commit.into()),
             develop: Some(push.clone()),
             dry_run: false,
+            github_release: Some(GithubRelease {
+                action: "created".into(),
+                id: 1,
+                url: "https://github.com/octo/app/releases/tag/v1.3.0".into(),
+            }),
             master: Some(push),
             notes: Some("## [1.3.0]\n".into()),
             previous_tag: Some("v1.2.1".into()),

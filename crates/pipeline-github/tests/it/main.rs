@@ -240,3 +240,150 @@ async fn one_comment_is_created_then_updated_in_place_among_many() {
         .count();
     assert_eq!(pages, 2 + 2);
 }
+
+mod releases {
+    use super::*;
+    use pipeline_github::releases::{Ensured, ReleaseRequest};
+
+    const NOTES: &str = "## 1.2.0 (2026-12-06)\n\n### Features\n\n- a feature\n";
+
+    #[tokio::test]
+    async fn a_release_is_created_once_then_found_and_left_alone() {
+        let fake = FakeGitHub::start().await;
+        let github = client(&fake.uri(), TOKEN);
+        let request = ReleaseRequest::new("v1.2.0").name("1.2.0").body(NOTES);
+        let (created, how) = github.ensure_release(&request).await.unwrap();
+        assert_eq!(how, Ensured::Created);
+        assert_eq!(created.tag_name, "v1.2.0");
+        assert!(!created.draft);
+        assert!(
+            created.html_url.ends_with("/releases/tag/v1.2.0"),
+            "{}",
+            created.html_url
+        );
+        let (again, how) = github.ensure_release(&request).await.unwrap();
+        assert_eq!(how, Ensured::Unchanged);
+        assert_eq!(again.id, created.id);
+        let releases = fake.releases();
+        assert_eq!(releases.len(), 1);
+        assert_eq!(releases[0].body.as_deref(), Some(NOTES));
+        assert_eq!(releases[0].name.as_deref(), Some("1.2.0"));
+        assert_eq!(releases[0].writes, 1, "the second run wrote nothing");
+        // Different notes: the same release, updated.
+        let (updated, how) = github
+            .ensure_release(&request.clone().body("## 1.2.0\n\nrewritten"))
+            .await
+            .unwrap();
+        assert_eq!((how, updated.id), (Ensured::Updated, created.id));
+        assert_eq!(fake.releases().len(), 1);
+        assert_eq!(
+            fake.releases()[0].body.as_deref(),
+            Some("## 1.2.0\n\nrewritten")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_draft_of_the_tag_is_found_by_listing_and_published() {
+        let fake = FakeGitHub::start().await;
+        // 150 releases before it: the draft is the newest, found on the
+        // first page of the list (drafts are listed for push access only).
+        for i in 0..150 {
+            fake.insert_release(&format!("v0.{i}.0"), SHA, false, false, &[]);
+        }
+        let draft = fake.insert_release("v1.0.0", SHA, true, false, &[]);
+        let github = client(&fake.uri(), TOKEN);
+        // The published-by-tag endpoint does not see drafts.
+        assert!(github.release_by_tag("v1.0.0").await.unwrap().is_none());
+        let (release, how) = github
+            .ensure_release(&ReleaseRequest::new("v1.0.0").body("notes"))
+            .await
+            .unwrap();
+        assert_eq!((how, release.id), (Ensured::Updated, draft));
+        assert!(!release.draft);
+        assert_eq!(fake.releases().len(), 151);
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_reply_is_lost_is_not_made_twice() {
+        let fake = FakeGitHub::start().await;
+        fake.lose_reply("POST", "/releases");
+        let github = client(&fake.uri(), TOKEN);
+        let (release, how) = github
+            .ensure_release(&ReleaseRequest::new("v2.0.0").body("notes"))
+            .await
+            .unwrap();
+        assert_eq!(how, Ensured::Created);
+        assert_eq!(release.tag_name, "v2.0.0");
+        assert_eq!(fake.releases().len(), 1);
+        let posts = fake
+            .requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count();
+        assert_eq!(posts, 1, "a POST that may have landed is not repeated");
+    }
+
+    #[tokio::test]
+    async fn a_release_made_meanwhile_by_another_run_is_taken_not_duplicated() {
+        let fake = FakeGitHub::start().await;
+        let github = client(&fake.uri(), TOKEN);
+        // Another run creates it between our look and our create: the
+        // create is refused with GitHub's 422, and the second look finds it.
+        fake.fault(
+            "GET",
+            "/releases/tags/v3.0.0",
+            404,
+            &github_json("error-404.json"),
+            &[],
+        );
+        fake.fault("GET", "/releases", 200, &serde_json::json!([]), &[]);
+        let other = fake.insert_release("v3.0.0", SHA, false, false, &[]);
+        let (release, how) = github
+            .ensure_release(&ReleaseRequest::new("v3.0.0").body(""))
+            .await
+            .unwrap();
+        assert_eq!((release.id, how), (other, Ensured::Unchanged));
+        assert_eq!(fake.releases().len(), 1);
+        let posts = fake
+            .requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count();
+        assert_eq!(posts, 1, "one create was tried, and refused");
+    }
+
+    #[tokio::test]
+    async fn failures_are_told_apart_and_never_show_the_token() {
+        let fake = FakeGitHub::start().await;
+        let request = ReleaseRequest::new("v1.0.0");
+        let err = client(&fake.uri(), "ghs_wrongToken")
+            .ensure_release(&request)
+            .await
+            .unwrap_err();
+        assert_eq!((err.status(), err.blame()), (Some(401), Blame::Caller));
+        assert!(!err.to_string().contains("ghs_wrongToken"), "{err}");
+        fake.fault(
+            "POST",
+            "/releases",
+            403,
+            &github_json("error-403-resource-not-accessible.json"),
+            &[],
+        );
+        let err = client(&fake.uri(), TOKEN)
+            .ensure_release(&request)
+            .await
+            .unwrap_err();
+        assert!(err.is_forbidden(), "{err}");
+        assert_eq!(err.blame(), Blame::Caller);
+        // GitHub down through every retry: external.
+        fake.outage(0, 50, 503);
+        let err = client(&fake.uri(), TOKEN)
+            .ensure_release(&request)
+            .await
+            .unwrap_err();
+        assert_eq!(err.blame(), Blame::External, "{err}");
+        assert!(fake.releases().is_empty());
+    }
+}

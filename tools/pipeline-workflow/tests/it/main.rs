@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
+mod install_binary;
 mod release_pipeline;
+mod reusable;
 mod runner;
 
 /// Runs git in `dir`, panicking with its stderr on failure; its stdout.

@@ -3,8 +3,14 @@
 //! repository (its files as they are now), its bare remote as the clone
 //! URL, the step binaries built by the workflow itself (release profile,
 //! into a target directory kept between runs), the sample app's real
-//! tests and gate, the release tagged and pushed, and the five promotions
-//! into a local agent, checked on the remote, the agent and the fronts.
+//! tests and gate, the release tagged and pushed and its GitHub Release
+//! made (in the GitHub fake of `pipeline-testkit`, on loopback), and the
+//! five promotions through the reusable `promote.yml` into a local agent,
+//! checked on the remote, the agent, the fronts and the environments' URLs.
+//! The `assets` job (release.yml: seven build legs on GitHub's Linux, macOS
+//! and Windows runners, a matrix) cannot run here: the run sets
+//! `vars.PIPELINE_RELEASE_ASSETS` to `false`, as a repository that does not
+//! want them would, and the test checks that it was skipped.
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -14,12 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pipeline_testkit::github::{FakeGitHub, REPOSITORY, TOKEN};
 use pipeline_workflow::{Conclusion, Event, Runner, read_workflow};
 
 use crate::{git, host_env};
 
 const ENVS: [&str; 5] = ["ci", "dev", "qa", "staging", "production"];
-const TOKEN: &str = "ghs_emulatedReleasePipelineToken0042";
 
 /// The agent, killed with its apps when the test ends.
 struct Agent(Child);
@@ -214,15 +220,25 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
     let pushed = git(&repo, &["rev-parse", "HEAD"]);
 
     let _agent = start_agent(&base, &state);
+    // GitHub's REST API, for the GitHub Release: the fake, on loopback.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let github = rt.block_on(FakeGitHub::start());
     let workflow = read_workflow(&repo.join(".github/workflows/release-pipeline.yml")).unwrap();
     let mut env = host_env();
     env.push((
         "CARGO_TARGET_DIR".into(),
         base.join("cargo-target").display().to_string(),
     ));
+    let vars = [("PIPELINE_RELEASE_ASSETS".to_owned(), "false".to_owned())]
+        .into_iter()
+        .collect();
     let report = Runner::new(
         base.join("runner"),
-        "pipeline-orchestrator/pipeline-orchestrator",
+        REPOSITORY,
         format!("file://{}", remote.display()),
         Event {
             name: "push".into(),
@@ -232,6 +248,8 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
         },
     )
     .with_env(env)
+    .with_vars(vars)
+    .with_api_url(github.uri())
     .with_token(TOKEN)
     .with_echo(true)
     .run(&workflow)
@@ -244,6 +262,7 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
             "sync",
             "test-and-gate",
             "release",
+            "assets",
             "package",
             "ci",
             "dev",
@@ -252,7 +271,8 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
             "production"
         ]
     );
-    for job in &report.jobs {
+    assert_eq!(report.job("assets").unwrap().result, Conclusion::Skipped);
+    for job in report.jobs.iter().filter(|j| j.id != "assets") {
         assert_eq!(
             job.result,
             Conclusion::Success,
@@ -267,9 +287,22 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
         );
         assert!(!job.summary.contains(TOKEN));
     }
-    // One GitHub environment per promotion job.
-    for env in ENVS {
-        assert_eq!(report.job(env).unwrap().environment.as_deref(), Some(env));
+    // One GitHub environment per promotion, through the reusable
+    // promote.yml, its URL the environment's front.
+    for (env, port) in ENVS.iter().zip(&fronts) {
+        let caller = report.job(env).unwrap();
+        assert_eq!(caller.called.len(), 1, "{env} calls promote.yml");
+        let promote = report.job(&format!("{env}/promote")).unwrap();
+        assert_eq!(promote.environment.as_deref(), Some(*env));
+        let url = format!("http://127.0.0.1:{port}");
+        assert_eq!(promote.environment_url.as_deref(), Some(url.as_str()));
+        assert_eq!(caller.outputs["url"], url);
+        assert_eq!(caller.outputs["outcome"], "live");
+        assert!(
+            promote.summary.contains(&format!("0.2.0 → {env}: live")),
+            "{}",
+            promote.summary
+        );
     }
     // The gate wrote its summary; the release said what it made.
     let gate = report.job("test-and-gate").unwrap();
@@ -277,6 +310,19 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
     let release = report.job("release").unwrap();
     assert_eq!(release.outputs["version"], "0.2.0", "{:?}", release.outputs);
     assert_eq!(release.outputs["released"], "true");
+    // The GitHub Release, with the tag's notes, made by the release job.
+    let releases = github.releases();
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert_eq!(releases[0].tag, "v0.2.0");
+    assert!(!releases[0].draft);
+    assert!(
+        releases[0]
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("a feature to ship"),
+        "{releases:?}"
+    );
     assert_eq!(report.job("package").unwrap().outputs["sha256"].len(), 64);
 
     // On the remote: the tag, master at it, develop holding it, and a

@@ -12,16 +12,16 @@ use crate::{git, host_env};
 
 /// A repository (`develop` with one commit, tag `v1.0.0` on it) pushed to
 /// a bare remote, and a runner root.
-struct World {
+pub(crate) struct World {
     _root: tempfile::TempDir,
-    repo: PathBuf,
+    pub(crate) repo: PathBuf,
     remote: PathBuf,
-    runner_root: PathBuf,
+    pub(crate) runner_root: PathBuf,
     sha: String,
 }
 
 impl World {
-    fn new(files: &[(&str, &str)]) -> World {
+    pub(crate) fn new(files: &[(&str, &str)]) -> World {
         let root = tempfile::tempdir().unwrap();
         let repo = root.path().join("repo");
         let remote = root.path().join("remote.git");
@@ -64,7 +64,7 @@ impl World {
         }
     }
 
-    fn runner(&self) -> Runner {
+    pub(crate) fn runner(&self) -> Runner {
         Runner::new(
             &self.runner_root,
             "octo-org/shop",
@@ -79,7 +79,7 @@ impl World {
         .with_env(host_env())
     }
 
-    fn run(&self, yaml: &str) -> pipeline_workflow::RunReport {
+    pub(crate) fn run(&self, yaml: &str) -> pipeline_workflow::RunReport {
         let wf = parse_workflow(Path::new("test.yml"), yaml).unwrap();
         self.runner().run(&wf).unwrap()
     }
