@@ -13,16 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use pipeline_cli::Exit;
+use pipeline_cli::{Exit, Failure, OrUsage as _, Session, error_chain};
+use pipeline_contracts::agent::{AgentInfo, Color, EnvList};
 use pipeline_host::conn::ConnLimits;
-use pipeline_host::{Agent, AgentConfig, chain};
-
-const EXIT_CODES: &str = "Exit codes: 0 success; 2 usage, configuration or input error \
-(a non-loopback admin address, a corrupt state file, a state directory or token that is \
-not the agent's user's alone, another agent on the same state directory, no agent to \
-ask); 3 the agent did not answer.";
+use pipeline_host::{Agent, AgentConfig};
 
 /// File descriptors kept for what is not a connection: the state, logs,
 /// releases being unpacked, health probes, the apps' output.
@@ -34,7 +29,7 @@ const RESERVED_FDS: u64 = 256;
 /// is no Windows build (from Windows, deploy to Azure App Service or Cloud
 /// Run).
 #[derive(Debug, Parser)]
-#[command(name = "pipeline-agent", version, after_help = EXIT_CODES)]
+#[command(name = "pipeline-agent", version, after_help = after_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,29 +98,48 @@ struct StatusArgs {
     json: bool,
 }
 
+fn after_help() -> String {
+    pipeline_cli::after_help(
+        "",
+        &[
+            "pipeline-agent serve --state-dir /var/lib/pipeline-agent",
+            "pipeline-agent status --state-dir /var/lib/pipeline-agent --json",
+        ],
+        &[
+            (
+                Exit::Usage,
+                "a non-loopback admin address, a corrupt state file, a state directory or \
+                 token that is not the agent's user's alone, another agent on the same state \
+                 directory, no agent to ask",
+            ),
+            (Exit::External, "the agent did not answer"),
+        ],
+    )
+}
+
 /// Runs the command line and returns its exit code.
 pub fn main() -> ExitCode {
     let cli: Cli = match pipeline_cli::parse() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    pipeline_cli::init_logging(cli.verbosity.verbose.max(1));
+    // The agent reads no secret from its environment: its token is a file.
+    let session = Session::start(cli.verbosity.verbose.max(1), &[]);
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Status(args) => status(&args),
     };
-    match result {
-        Ok(exit) => exit.into(),
-        Err(Failure(exit, e)) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", causes(&e));
-            exit.into()
-        }
-    }
+    session.finish(result)
 }
 
-/// The error and its causes, each once.
-fn causes(e: &anyhow::Error) -> String {
-    chain(AsRef::<dyn std::error::Error>::as_ref(e))
+/// A failure of the agent's own set-up (exit 2), with its causes.
+fn usage(e: &dyn std::error::Error) -> Failure {
+    Failure::usage(error_chain(e))
+}
+
+/// The machine failed the agent (exit 3).
+fn external(message: impl Into<String>) -> Failure {
+    Failure::new(Exit::External, message)
 }
 
 /// Raises the soft limit of open files to the hard one (the default soft
@@ -154,23 +168,17 @@ fn raise_open_files() -> u64 {
     limit.current.unwrap_or(u64::MAX)
 }
 
-struct Failure(Exit, anyhow::Error);
-
-fn usage(e: anyhow::Error) -> Failure {
-    Failure(Exit::Usage, e)
-}
-
 fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
     if !args.listen.ip().is_loopback() {
-        return Err(usage(anyhow::anyhow!(
+        return Err(Failure::usage(format!(
             "--listen {}: the admin API listens on loopback only",
             args.listen
         )));
     }
-    pipeline_host::trust::prepare_state_dir(&args.state_dir).map_err(|e| usage(e.into()))?;
-    let _lock = lock_state_dir(&args.state_dir).map_err(usage)?;
+    pipeline_host::trust::prepare_state_dir(&args.state_dir).map_err(|e| usage(&e))?;
+    let _lock = lock_state_dir(&args.state_dir)?;
     let token =
-        pipeline_host::trust::load_or_create_token(&args.state_dir).map_err(|e| usage(e.into()))?;
+        pipeline_host::trust::load_or_create_token(&args.state_dir).map_err(|e| usage(&e))?;
     let open_files = raise_open_files();
     let fronts = open_files
         .saturating_sub(RESERVED_FDS + args.max_admin_connections)
@@ -206,8 +214,7 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
     let runtime = builder
         .enable_all()
         .build()
-        .context("cannot start the runtime")
-        .map_err(|e| Failure(Exit::External, e))?;
+        .map_err(|e| external(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let mut cfg = AgentConfig::new(args.state_dir.clone());
         cfg.stop_grace = std::time::Duration::from_secs(args.stop_grace);
@@ -216,25 +223,22 @@ fn serve(args: &ServeArgs) -> Result<Exit, Failure> {
         cfg.front_limits = limits;
         cfg.unpack.max_total_bytes = args.max_release_bytes;
         cfg.unpack.max_entries = args.max_release_entries;
-        let agent = Agent::start(cfg).await.map_err(|e| usage(e.into()))?;
+        let agent = Agent::start(cfg).await.map_err(|e| usage(&e))?;
         let listener = pipeline_host::conn::listen(args.listen)
-            .with_context(|| format!("cannot listen on {}", args.listen))
-            .map_err(usage)?;
-        let address = listener
-            .local_addr()
-            .context("no local address")
-            .map_err(usage)?;
-        let info = serde_json::json!({
-            "address": address.to_string(),
-            "pid": std::process::id(),
-            "version": env!("CARGO_PKG_VERSION"),
-        });
+            .or_usage_with(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr().or_usage("no local address")?;
+        let info = AgentInfo {
+            address,
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let info = serde_json::to_string(&info).or_usage("agent.json")?;
         pipeline_host::state::write_atomic(
             &args.state_dir.join("agent.json"),
             format!("{info}\n").as_bytes(),
             0o644,
         )
-        .map_err(|e| usage(e.into()))?;
+        .map_err(|e| usage(&e))?;
         tracing::info!(
             "pipeline-agent: admin API on http://{address}, state in {}",
             args.state_dir.display()
@@ -284,17 +288,21 @@ async fn wait_for_signal() {
 
 /// Holds an exclusive lock on `dir/agent.lock` for as long as the agent
 /// runs: two agents on one state directory would fight over its apps.
-fn lock_state_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+fn lock_state_dir(dir: &Path) -> Result<std::fs::File, Failure> {
     let path = dir.join("agent.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+        .or_usage_with(|| format!("cannot open {}", path.display()))?;
     try_lock(&file).map_err(|_| {
         let other = std::fs::read_to_string(dir.join("agent.json")).unwrap_or_default();
-        anyhow::anyhow!("another agent runs on {} ({})", dir.display(), other.trim())
+        Failure::usage(format!(
+            "another agent runs on {} ({})",
+            dir.display(),
+            other.trim()
+        ))
     })?;
     Ok(file)
 }
@@ -305,59 +313,50 @@ fn try_lock(file: &std::fs::File) -> std::io::Result<()> {
 }
 
 fn status(args: &StatusArgs) -> Result<Exit, Failure> {
-    let info = std::fs::read_to_string(args.state_dir.join("agent.json"))
-        .with_context(|| format!("no agent in {} (agent.json)", args.state_dir.display()))
-        .map_err(usage)?;
-    let info: serde_json::Value = serde_json::from_str(&info)
-        .with_context(|| format!("{}/agent.json", args.state_dir.display()))
-        .map_err(usage)?;
-    let address = info["address"].as_str().unwrap_or_default().to_owned();
-    let token = std::fs::read_to_string(args.state_dir.join("token"))
-        .with_context(|| format!("{}/token", args.state_dir.display()))
-        .map_err(usage)?;
+    let info_path = args.state_dir.join("agent.json");
+    let info = std::fs::read_to_string(&info_path).or_usage_with(|| {
+        format!(
+            "no agent in {} ({}; is one running with this --state-dir?)",
+            args.state_dir.display(),
+            info_path.display()
+        )
+    })?;
+    let info: AgentInfo = serde_json::from_str(&info).or_usage(info_path.display())?;
+    let token_path = args.state_dir.join("token");
+    let token = std::fs::read_to_string(&token_path).or_usage(token_path.display())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the runtime")
-        .map_err(|e| Failure(Exit::External, e))?;
+        .map_err(|e| external(format!("cannot start the runtime: {e}")))?;
+    let address = info.address;
     let body = runtime
-        .block_on(get(&address, "/v1/envs", token.trim()))
-        .with_context(|| format!("the agent at {address} did not answer"))
-        .map_err(|e| Failure(Exit::External, e))?;
-    let doc: serde_json::Value = serde_json::from_slice(&body)
-        .context("the agent's answer is not JSON")
-        .map_err(|e| Failure(Exit::External, e))?;
+        .block_on(get(address, "/v1/envs", token.trim()))
+        .map_err(|e| external(format!("the agent at {address} did not answer: {e}")))?;
+    let doc: EnvList = serde_json::from_slice(&body)
+        .map_err(|e| external(format!("the agent at {address} answered unreadably: {e}")))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(out, "{doc}");
+        let text = serde_json::to_string(&doc).or_usage("the status")?;
+        let _ = writeln!(out, "{text}");
         return Ok(Exit::Success);
     }
-    for env in doc["envs"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "{}  front {}  live {}",
-            env["name"].as_str().unwrap_or("?"),
-            env["front"].as_str().unwrap_or("?"),
-            env["live"].as_str().unwrap_or("-")
-        );
-        for color in ["blue", "green"] {
-            let s = &env["slots"][color];
+    for env in &doc.envs {
+        let live = env.live.map_or("-", Color::as_str);
+        let _ = writeln!(out, "{}  front {}  live {live}", env.name, env.front);
+        for (color, s) in &env.slots {
             let _ = writeln!(
                 out,
-                "  {color:<6} {:<8} {:<14} {:<13} {:<8} since {}{}",
-                s["state"].as_str().unwrap_or("?"),
-                s["version"].as_str().unwrap_or("-"),
-                s["sha256"]
-                    .as_str()
+                "  {:<6} {:<8} {:<14} {:<13} {:<8} since {}{}",
+                color.as_str(),
+                s.state,
+                s.version.as_deref().unwrap_or("-"),
+                s.sha256
+                    .as_deref()
                     .map_or("-", |d| d.get(..12).unwrap_or(d)),
-                if s["healthy"].as_bool() == Some(true) {
-                    "healthy"
-                } else {
-                    "-"
-                },
-                s["since"].as_str().unwrap_or("?"),
-                s["error"]
-                    .as_str()
+                if s.healthy { "healthy" } else { "-" },
+                s.since.as_deref().unwrap_or("?"),
+                s.error
+                    .as_deref()
                     .map(|e| format!("  ({e})"))
                     .unwrap_or_default(),
             );
@@ -366,7 +365,11 @@ fn status(args: &StatusArgs) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
-async fn get(address: &str, path: &str, token: &str) -> anyhow::Result<bytes::Bytes> {
+async fn get(
+    address: SocketAddr,
+    path: &str,
+    token: &str,
+) -> Result<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>> {
     use http_body_util::BodyExt as _;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
@@ -377,10 +380,8 @@ async fn get(address: &str, path: &str, token: &str) -> anyhow::Result<bytes::By
         tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req)).await??;
     let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();
-    anyhow::ensure!(
-        status.is_success(),
-        "{status}: {}",
-        String::from_utf8_lossy(&body)
-    );
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+    }
     Ok(body)
 }

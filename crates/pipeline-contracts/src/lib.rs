@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod deploy;
 pub mod git;
 pub mod promote;

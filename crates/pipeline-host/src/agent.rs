@@ -15,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use pipeline_artifact::{Sha256Digest, UnpackLimits};
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -141,93 +140,7 @@ impl Drop for OpGuard<'_> {
     }
 }
 
-/// A slot as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SlotView {
-    /// `empty`, `starting`, `idle`, `live`, `warm`, `stopped`, `failed`, `crashed`.
-    pub state: String,
-    /// The version in it.
-    pub version: Option<String>,
-    /// The artifact digest.
-    pub sha256: Option<String>,
-    /// Its own address, while it runs.
-    pub url: Option<String>,
-    /// Its process.
-    pub pid: Option<i32>,
-    /// Whether it answered its health path at the last look.
-    pub healthy: bool,
-    /// Since when it has its role (none for a slot never used).
-    pub since: Option<String>,
-    /// Restarts after dying.
-    pub restarts: u32,
-    /// Until when a warm slot is kept.
-    pub warm_until: Option<String>,
-    /// The last problem.
-    pub error: Option<String>,
-    /// Requests cut because they were still in flight when the slot was
-    /// stopped after the environment's drain timeout (all stops together).
-    pub cut_requests: u64,
-    /// Requests the front has sent it that are not answered yet.
-    pub requests_in_flight: usize,
-}
-
-/// An operation in progress.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct OpView {
-    /// What it does.
-    pub name: String,
-    /// Since when.
-    pub since: String,
-}
-
-/// An environment as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct EnvView {
-    /// Its name.
-    pub name: String,
-    /// The front address.
-    pub front: String,
-    /// Why the front is not listening, if it is not.
-    pub front_error: Option<String>,
-    /// The live slot.
-    pub live: Option<Color>,
-    /// The operation running.
-    pub operation: Option<OpView>,
-    /// Blue and green.
-    pub slots: BTreeMap<Color, SlotView>,
-    /// The release live before the last switch.
-    pub previous: Option<ReleaseRef>,
-}
-
-/// The reply to a deploy.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeployReply {
-    /// The environment.
-    pub env: String,
-    /// The slot deployed to.
-    pub slot: Color,
-    /// Its own address.
-    pub url: String,
-    /// The version.
-    pub version: String,
-    /// The digest.
-    pub sha256: String,
-}
-
-/// The reply to a swap or rollback.
-#[derive(Debug, Clone, Serialize)]
-pub struct SwitchReply {
-    /// The environment.
-    pub env: String,
-    /// The slot now live.
-    pub live: Color,
-    /// Its version.
-    pub live_version: Option<String>,
-    /// The version in the other slot.
-    pub idle_version: Option<String>,
-    /// Whether it was live already.
-    pub already: bool,
-}
+pub use pipeline_contracts::agent::{DeployReply, EnvView, OpView, SlotView, SwitchReply};
 
 fn slot_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}")

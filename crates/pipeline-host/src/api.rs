@@ -16,6 +16,7 @@ use crate::agent::Agent;
 use crate::conn::{self, ConnLimits, Group, Tracked, TrackedIo, Tracker};
 use crate::error::ApiError;
 use crate::spec::EnvSpec;
+use pipeline_contracts::agent::{EnvList, RollbackRequest, SwapRequest};
 
 /// The largest JSON body accepted.
 pub const MAX_JSON: usize = 1 << 20;
@@ -114,18 +115,6 @@ fn decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SwapBody {
-    expect_version: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RollbackBody {
-    to_version: Option<String>,
-}
-
 /// The credentials of a `Bearer` authorization: the scheme is matched
 /// without regard to case (RFC 9110, 11.1), then one or more spaces.
 fn bearer(value: &str) -> Option<&str> {
@@ -172,7 +161,7 @@ async fn route(
     match (parts.as_slice(), &method) {
         (["v1", "envs"], &Method::GET) => {
             let envs = agent.status().await;
-            Ok((200, serde_json::json!({ "envs": envs })))
+            Ok((200, to_json(&EnvList { envs })))
         }
         (["v1", "envs", name], &Method::GET) => Ok((200, to_json(&agent.env_status(name).await?))),
         (["v1", "envs", name], &Method::PUT) => {
@@ -198,13 +187,13 @@ async fn route(
         }
         (["v1", "envs", name, "swap"], &Method::POST) => {
             let name = (*name).to_owned();
-            let body: Option<SwapBody> = json_body(req, true).await?;
+            let body: Option<SwapRequest> = json_body(req, true).await?;
             let expect = body.and_then(|b| b.expect_version);
             Ok((200, to_json(&agent.swap(&name, expect.as_deref()).await?)))
         }
         (["v1", "envs", name, "rollback"], &Method::POST) => {
             let name = (*name).to_owned();
-            let body: Option<RollbackBody> = json_body(req, true).await?;
+            let body: Option<RollbackRequest> = json_body(req, true).await?;
             let to = body.and_then(|b| b.to_version);
             Ok((200, to_json(&agent.rollback(&name, to.as_deref()).await?)))
         }

@@ -12,53 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::EnvSpec;
 
-/// One of the two slots of an environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Color {
-    /// The first slot.
-    Blue,
-    /// The second slot.
-    Green,
-}
-
-impl Color {
-    /// The other slot.
-    pub fn other(self) -> Self {
-        match self {
-            Color::Blue => Color::Green,
-            Color::Green => Color::Blue,
-        }
-    }
-
-    /// Its name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Color::Blue => "blue",
-            Color::Green => "green",
-        }
-    }
-
-    /// 0 for blue, 1 for green.
-    pub fn index(self) -> usize {
-        match self {
-            Color::Blue => 0,
-            Color::Green => 1,
-        }
-    }
-
-    /// Both, blue first.
-    pub const BOTH: [Color; 2] = [Color::Blue, Color::Green];
-}
-
-/// A release: a version and its artifact's digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseRef {
-    /// The version.
-    pub version: String,
-    /// The artifact's SHA-256, hex.
-    pub sha256: String,
-}
+pub use pipeline_contracts::agent::{Color, ReleaseRef};
 
 /// What a slot is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use pipeline_ci::Env;
 use pipeline_config::{Environment, TargetConfig};
+use pipeline_contracts::agent::EnvSpec;
 use pipeline_http::Http;
 use pipeline_targets::azure::AppRef;
 use pipeline_targets::cloudrun::{ImageRef, ServiceRef};
@@ -95,15 +96,12 @@ pub(crate) async fn build(
             let t = LocalTarget::new(http.clone(), agent, &env.name)
                 .with_version_check(Some(health_path.clone()));
             if mode == Mode::Change {
-                t.declare(&serde_json::json!({
-                    "front": front.to_string(),
-                    "command": command,
-                    "health_path": health_path,
-                    "health_timeout_secs": health_timeout_secs,
-                    "keep_warm_secs": keep_warm_secs,
-                    "drain_timeout_secs": drain_timeout_secs,
-                }))
-                .await?;
+                let mut spec = EnvSpec::new(*front, command.clone());
+                spec.health_path = health_path.clone();
+                spec.health_timeout_secs = *health_timeout_secs;
+                spec.keep_warm_secs = *keep_warm_secs;
+                spec.drain_timeout_secs = *drain_timeout_secs;
+                t.declare(&spec).await?;
             }
             Ok(Built {
                 target: AnyTarget::Local(Box::new(t)),

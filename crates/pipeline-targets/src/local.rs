@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use pipeline_ci::Secret;
+use pipeline_contracts::agent::{
+    AgentInfo, DeployReply, EnvSpec, EnvView, RollbackRequest, SwapRequest, SwitchReply,
+};
 use pipeline_http::{Body, Endpoint, Http, HttpError, Method, Request, Response, StaticBearer};
-use serde::Deserialize;
 use url::Url;
 
 use crate::health::{HealthCheck, deadline_in, wait_healthy};
@@ -32,14 +34,11 @@ impl AgentRef {
                 dir.display()
             ))
         })?;
-        let info: serde_json::Value = serde_json::from_str(&info)
+        let info: AgentInfo = serde_json::from_str(&info)
             .map_err(|e| TargetError::Config(format!("{}: {e}", info_path.display())))?;
-        let address = info["address"]
-            .as_str()
-            .ok_or_else(|| TargetError::Config(format!("{}: no `address`", info_path.display())))?;
         let url = Endpoint::parse(
             &info_path.display().to_string(),
-            &format!("http://{address}"),
+            &format!("http://{}", info.address),
         )
         .map_err(|e| TargetError::Config(e.to_string()))?;
         let token_path = dir.join("token");
@@ -61,37 +60,6 @@ pub struct LocalTarget {
     env: String,
     timeout: Duration,
     health_path: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct DeployReply {
-    slot: String,
-    url: String,
-    version: String,
-    sha256: String,
-}
-
-#[derive(Deserialize)]
-struct SwitchReply {
-    live_version: Option<String>,
-    idle_version: Option<String>,
-    #[serde(default)]
-    already: bool,
-}
-
-#[derive(Deserialize)]
-struct SlotView {
-    state: String,
-    version: Option<String>,
-    sha256: Option<String>,
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct EnvView {
-    name: String,
-    live: Option<String>,
-    slots: std::collections::BTreeMap<String, SlotView>,
 }
 
 impl LocalTarget {
@@ -121,9 +89,9 @@ impl LocalTarget {
         self
     }
 
-    /// Declares (or updates) the environment on the agent: `spec` is the
-    /// JSON of `PUT /v1/envs/{env}` (front, command, health path, …).
-    pub async fn declare(&self, spec: &serde_json::Value) -> Result<(), TargetError> {
+    /// Declares (or updates) the environment on the agent (`PUT
+    /// /v1/envs/{env}`: front, command, health path, timeouts, …).
+    pub async fn declare(&self, spec: &EnvSpec) -> Result<(), TargetError> {
         let op = format!("declare {} on the agent", self.env);
         let req = Request::new(&op, Method::PUT, self.url("", &[])).body(Body::json(spec));
         self.send(req).await.map(|_| ())
@@ -213,12 +181,12 @@ impl Target for LocalTarget {
             wait_healthy(&self.http, &wait, &check, deadline)
                 .await
                 .map_err(|source| TargetError::Unhealthy {
-                    slot: reply.slot.clone(),
+                    slot: reply.slot.to_string(),
                     source,
                 })?;
         }
         Ok(Deployed {
-            slot: reply.slot,
+            slot: reply.slot.to_string(),
             url: reply.url,
             version: reply.version,
             sha256: reply.sha256,
@@ -228,8 +196,11 @@ impl Target for LocalTarget {
 
     async fn swap(&self, expect: Option<&str>) -> Result<Switched, TargetError> {
         let op = format!("switch {}", self.env);
-        let req = Request::new(&op, Method::POST, self.url("/swap", &[]))
-            .body(Body::json(&serde_json::json!({ "expect_version": expect })));
+        let req = Request::new(&op, Method::POST, self.url("/swap", &[])).body(Body::json(
+            &SwapRequest {
+                expect_version: expect.map(str::to_owned),
+            },
+        ));
         let r: SwitchReply = self.send(req).await?.json(&op)?;
         Ok(Switched {
             live_version: r.live_version,
@@ -240,7 +211,8 @@ impl Target for LocalTarget {
 
     async fn rollback(&self) -> Result<Switched, TargetError> {
         let op = format!("roll back {}", self.env);
-        let req = Request::new(&op, Method::POST, self.url("/rollback", &[]));
+        let req = Request::new(&op, Method::POST, self.url("/rollback", &[]))
+            .body(Body::json(&RollbackRequest::default()));
         let r: SwitchReply = self.send(req).await?.json(&op)?;
         Ok(Switched {
             live_version: r.live_version,
@@ -256,9 +228,9 @@ impl Target for LocalTarget {
         let mut slots: Vec<SlotStatus> = v
             .slots
             .into_iter()
-            .map(|(name, s)| SlotStatus {
-                live: v.live.as_deref() == Some(name.as_str()),
-                slot: name,
+            .map(|(color, s)| SlotStatus {
+                live: v.live == Some(color),
+                slot: color.to_string(),
                 url: s.url,
                 version: s.version,
                 sha256: s.sha256,

@@ -27,8 +27,12 @@ fn sigkill_in_the_middle_of_a_deploy() {
     let deploying = std::thread::spawn(move || {
         http::request(addr, "POST", &path, &[("Authorization", &auth)], &bytes)
     });
+    // Starting as the API shows it, and its process recorded in the state
+    // file (written just after the launch).
     agent.wait_status(ENV, "deploying 2.0.0", |s| {
-        s["operation"]["name"] == "deploy 2.0.0 to green" && slot(s, "green")["state"] == "starting"
+        s["operation"]["name"] == "deploy 2.0.0 to green"
+            && slot(s, "green")["state"] == "starting"
+            && agent.recorded_pid(ENV, "green").is_some()
     });
     let pid = agent
         .recorded_pid(ENV, "green")
