@@ -36,6 +36,11 @@ pub mod time;
 pub mod trust;
 mod upstream;
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use agent::{
     Agent, AgentConfig, DeployReply, EnvView, OpView, SlotView, StartError, SwitchReply,
 };
