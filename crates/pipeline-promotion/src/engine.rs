@@ -635,9 +635,7 @@ async fn correct<S: StateStore, T: Target>(
         return Ok(Reconciled::Nothing);
     }
     // The digest of what is served, from the environment's own history.
-    let history = store
-        .history(&env.name, crate::service::HISTORY_DEPTH)
-        .await?;
+    let history = store.history(&env.name, crate::plan::HISTORY_DEPTH).await?;
     let Some(sha) = history
         .iter()
         .find(|r| r.live_version.as_deref() == Some(serving.as_str()))

@@ -61,11 +61,14 @@ use pipeline_targets::TargetError;
 
 pub use engine::{Promoted, Reconciled, StepReport};
 pub use pipeline_gitflow::{parse_rfc3339, rfc3339};
-pub use plan::{Candidate, Decision, EnvNow, Plan, Refusal, Step, plan, rollback_plan};
+pub use plan::{
+    Candidate, Decision, EnvNow, HISTORY_DEPTH, Plan, Refusal, STALE_LOCK_SECS, Step, plan,
+    rollback_plan,
+};
 pub use record::{Outcome, Record};
 pub use service::{
-    EnvStatus, Event, Finished, GateEvidence, HISTORY_DEPTH, PromoteOutcome, PromoteRequest,
-    Promoter, RollbackOutcome, RollbackRequest, STALE_LOCK_SECS, actor,
+    EnvStatus, Event, Finished, GateEvidence, PromoteOutcome, PromoteRequest, Promoter,
+    RollbackOutcome, RollbackRequest, actor,
 };
 pub use store::{
     AnyStore, GitHubStore, GitStore, LockGuard, LockInfo, Revision, StateStore, StoreError, Stored,

@@ -8,6 +8,16 @@ pub use pipeline_contracts::promote::{Candidate, Plan, Step};
 use crate::record::Record;
 use pipeline_config::{Environment, PipelineConfig, Strategy};
 
+/// Policy: how long a lock may stand before another runner takes it over: longer
+/// than any promotion should take, short enough that a runner that died
+/// does not hold an environment for a day.
+pub const STALE_LOCK_SECS: u64 = 3600;
+
+/// How many records of an environment's history are read to find a
+/// version's digest, or whether a version went live in the first
+/// environment (which counts as its passed gate).
+pub const HISTORY_DEPTH: usize = 200;
+
 /// What runs in an environment now, as far as a promotion cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvNow {

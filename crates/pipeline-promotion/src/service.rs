@@ -23,20 +23,11 @@ use serde::Deserialize;
 
 use crate::engine::{Context, Promoted, Reconciled, StepReport, promote_locked};
 use crate::plan::{Candidate, Decision, EnvNow, Plan, Refusal, plan, rollback_plan};
+use crate::plan::{HISTORY_DEPTH, STALE_LOCK_SECS};
 use crate::record::{Outcome, Record};
 use crate::store::{AnyStore, GitHubStore, GitStore, LockGuard, StateStore as _, StoreError};
 use crate::targets::{self, Mode};
 use crate::{PromoteError, now};
-
-/// How long a lock may stand before another runner takes it over: longer
-/// than any promotion should take, short enough that a runner that died
-/// does not hold an environment for a day.
-pub const STALE_LOCK_SECS: u64 = 3600;
-
-/// How many records of an environment's history are read to find a
-/// version's digest, or whether a version went live in the first
-/// environment (which counts as its passed gate).
-pub const HISTORY_DEPTH: usize = 200;
 
 /// A promotion asked for.
 #[derive(Debug, Clone, Default)]
