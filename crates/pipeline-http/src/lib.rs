@@ -54,10 +54,7 @@ pub use client::{Bearer, Body, BoxFuture, Http, MAX_REPLY, Request, Response};
 pub use endpoint::{Endpoint, EndpointError, check_url, is_loopback};
 pub use error::{Blame, HttpError, ServiceError};
 pub use progress::{Event, Progress, Quiet};
-pub use retry::{
-    Decision, RATE_LIMIT_WAIT, RetryPolicy, classify, rate_limit_reset, rate_limited, retry_after,
-    says_in_progress,
-};
+pub use retry::{RATE_LIMIT_WAIT, RetryPolicy, retry_after};
 pub use token::{AZURE_AUDIENCE, REFRESH_MARGIN, StaticBearer, TokenCache, github_id_token};
 
 pub use reqwest::{Method, StatusCode};

@@ -69,7 +69,7 @@ impl RetryPolicy {
 
 /// What to do with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The answer is final (a success, or an error not worth repeating).
     Done,
     /// Try again after a backoff.
@@ -82,7 +82,7 @@ pub enum Decision {
 /// transient status; others only where the service said it did nothing
 /// (408, 429, 503, and 409 "operation in progress"), so a swap is never
 /// sent twice because a 502 hid whether the first one ran.
-pub fn classify(
+pub(crate) fn classify(
     status: u16,
     service: &ServiceError,
     idempotent: bool,
@@ -100,7 +100,7 @@ pub fn classify(
 
 /// Whether a 409 says another operation is running (and so is worth
 /// waiting out), as Resource Manager and Kudu word it.
-pub fn says_in_progress(service: &ServiceError) -> bool {
+pub(crate) fn says_in_progress(service: &ServiceError) -> bool {
     let code = service
         .code
         .as_deref()
@@ -148,7 +148,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// `x-ratelimit-remaining: 0` with `x-ratelimit-reset`; its secondary
 /// limit: `Retry-After`, or a message that says so), so that it is waited
 /// out instead of failing at once. Any other 403 is a refusal.
-pub fn rate_limited(status: u16, headers: &HeaderMap, service: &ServiceError) -> bool {
+pub(crate) fn rate_limited(status: u16, headers: &HeaderMap, service: &ServiceError) -> bool {
     matches!(status, 403 | 429)
         && (header_str(headers, "retry-after").is_some()
             || (header_str(headers, "x-ratelimit-remaining").map(str::trim) == Some("0")
@@ -165,7 +165,7 @@ pub const RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
 /// The wait until a rate limit's window resets: `x-ratelimit-reset` (Unix
 /// seconds) when `x-ratelimit-remaining` is 0.
-pub fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if header_str(headers, "x-ratelimit-remaining").map(str::trim) != Some("0") {
         return None;
     }
