@@ -323,12 +323,10 @@ fn stop_agent(state: &Path) {
     let Ok(text) = std::fs::read_to_string(state.join("agent.json")) else {
         return;
     };
-    let Some(pid) = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["pid"].as_i64())
-    else {
+    let Ok(info) = serde_json::from_str::<pipeline_contracts::agent::AgentInfo>(&text) else {
         return;
     };
+    let pid = i64::from(info.pid);
     if pid <= 1 {
         return;
     }

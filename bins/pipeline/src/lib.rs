@@ -8,6 +8,7 @@
 //! The run stops at the first step that says no, with that step's exit
 //! code.
 
+#[cfg(unix)]
 mod demo;
 mod run;
 
@@ -126,7 +127,13 @@ pub fn main() -> ExitCode {
                 Ok(exit)
             })
         }
+        #[cfg(unix)]
         Command::Demo(args) => demo::demo(&args.dir, &args.app, args.exit, session.env()),
+        #[cfg(not(unix))]
+        Command::Demo(_) => Err(Failure::usage(
+            "pipeline demo runs the job on the local agent, which runs on Linux and macOS \
+             only; on Windows, promote to Azure App Service or Cloud Run",
+        )),
     };
     session.finish(result)
 }

@@ -19,7 +19,6 @@
 //! commits the history is made of are read through libgit2.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt as _;
 use std::path::Path;
 
 use flate2::{Decompress, FlushDecompress};
@@ -108,7 +107,7 @@ impl Pack {
         let idx = File::open(idx_path).ok()?;
         let pack = File::open(idx_path.with_extension("pack")).ok()?;
         let mut head = [0u8; HEADER as usize];
-        idx.read_exact_at(&mut head, 0).ok()?;
+        read_exact_at(&idx, &mut head, 0).ok()?;
         if head[..4] != [0xff, b't', b'O', b'c'] || head[4..8] != [0, 0, 0, 2] {
             return None;
         }
@@ -198,7 +197,7 @@ impl Pack {
                 j += 1;
             }
             ids.resize(usize::try_from((to - from) * 20).unwrap_or(0), 0);
-            if self.idx.read_exact_at(ids, HEADER + from * 20).is_ok() {
+            if read_exact_at(&self.idx, ids, HEADER + from * 20).is_ok() {
                 let mut positions = Vec::new();
                 for (oid, index) in &wanted[i..j] {
                     if let Some(at) = search(ids, oid.as_bytes()) {
@@ -218,11 +217,7 @@ impl Pack {
         };
         let table = HEADER + self.count * 24;
         let mut raw = vec![0u8; usize::try_from((last.0 - first.0 + 1) * 4).unwrap_or(0)];
-        if self
-            .idx
-            .read_exact_at(&mut raw, table + first.0 * 4)
-            .is_err()
-        {
+        if read_exact_at(&self.idx, &mut raw, table + first.0 * 4).is_err() {
             return;
         }
         for &(position, index) in positions {
@@ -236,7 +231,7 @@ impl Pack {
                 // A pack over 2 GiB: the offset is in the 64-bit table.
                 let large = HEADER + self.count * 28 + u64::from(value & 0x7fff_ffff) * 8;
                 let mut wide = [0u8; 8];
-                if self.idx.read_exact_at(&mut wide, large).is_err() {
+                if read_exact_at(&self.idx, &mut wide, large).is_err() {
                     continue;
                 }
                 u64::from_be_bytes(wide)
@@ -279,12 +274,39 @@ impl Pack {
     }
 }
 
+/// One positional read (on Windows it also moves the file's cursor, which
+/// nothing here relies on: every read says where).
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buffer, offset)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (file, buffer, offset);
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// Fills `buffer` from `offset`, or fails (an early end included).
+fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+    if read_at_most(file, buffer, offset) == buffer.len() {
+        Ok(())
+    } else {
+        Err(std::io::ErrorKind::UnexpectedEof.into())
+    }
+}
+
 /// Reads into `buffer` from `offset` until it is full or the file ends;
 /// the number of bytes read.
 fn read_at_most(file: &File, buffer: &mut [u8], offset: u64) -> usize {
     let mut done = 0;
     while done < buffer.len() {
-        match file.read_at(&mut buffer[done..], offset + done as u64) {
+        match read_at(file, &mut buffer[done..], offset + done as u64) {
             Ok(0) | Err(_) => break,
             Ok(n) => done += n,
         }

@@ -140,7 +140,7 @@ fn read_loose(
     };
     // Files are opened relative to the directory: one path component to
     // look up instead of the whole path, for each of thousands of tags.
-    let handle = std::fs::File::open(dir)?;
+    let handle = RefDir::open(dir)?;
     for entry in entries {
         let entry = entry?;
         let file_name = entry.file_name();
@@ -180,21 +180,60 @@ fn read_loose(
     Ok(())
 }
 
-/// The loose ref `name` in the directory `dir`: one `openat` and one
-/// `read` (no `stat`). Like libgit2, the id may be followed by whitespace
-/// and anything. A symbolic ref (`ref: …`), a file deleted meanwhile or
-/// one that does not read so is [`Value::Other`], for libgit2.
-fn read_loose_ref(dir: &std::fs::File, name: &std::ffi::OsStr) -> Value {
-    use rustix::fs::{Mode, OFlags};
+/// A directory of loose refs, opened once.
+struct RefDir {
+    /// On Unix, the directory itself: each ref is opened relative to it.
+    #[cfg(unix)]
+    handle: std::fs::File,
+    #[cfg(not(unix))]
+    path: std::path::PathBuf,
+}
+
+impl RefDir {
+    fn open(dir: &Path) -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            std::fs::File::open(dir).map(|handle| Self { handle })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {
+                path: dir.to_owned(),
+            })
+        }
+    }
+
+    /// Reads the start of the ref `name` into `buffer`: on Unix one
+    /// `openat` and one `read` (no `stat`, no symbolic link followed).
+    fn read(&self, name: &std::ffi::OsStr, buffer: &mut [u8]) -> Option<usize> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            rustix::fs::openat(
+                &self.handle,
+                name,
+                OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+            .and_then(|file| rustix::io::read(&file, buffer))
+            .ok()
+        }
+        #[cfg(not(unix))]
+        {
+            use std::io::Read as _;
+            let mut file = std::fs::File::open(self.path.join(name)).ok()?;
+            file.read(buffer).ok()
+        }
+    }
+}
+
+/// The loose ref `name` in the directory `dir`. Like libgit2, the id may
+/// be followed by whitespace and anything. A symbolic ref (`ref: …`), a
+/// file deleted meanwhile or one that does not read so is
+/// [`Value::Other`], for libgit2.
+fn read_loose_ref(dir: &RefDir, name: &std::ffi::OsStr) -> Value {
     let mut buffer = [0u8; 64];
-    let read = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-    )
-    .and_then(|file| rustix::io::read(&file, &mut buffer));
-    let Ok(len) = read else {
+    let Some(len) = dir.read(name, &mut buffer) else {
         return Value::Other;
     };
     let text = &buffer[..len];

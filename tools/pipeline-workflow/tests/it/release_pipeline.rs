@@ -233,6 +233,17 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
         "CARGO_TARGET_DIR".into(),
         base.join("cargo-target").display().to_string(),
     ));
+    // The workflow's `cargo build --release`, made cheap: what is checked
+    // here is the workflow, not the optimizer (CI's time goes to this
+    // build). The release job and its binaries are otherwise as on GitHub.
+    for (key, value) in [
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+        ("CARGO_PROFILE_RELEASE_LTO", "off"),
+        ("CARGO_PROFILE_RELEASE_DEBUG", "0"),
+        ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
+    ] {
+        env.push((key.into(), value.into()));
+    }
     let vars = [("PIPELINE_RELEASE_ASSETS".to_owned(), "false".to_owned())]
         .into_iter()
         .collect();
