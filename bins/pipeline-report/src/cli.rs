@@ -71,6 +71,12 @@ pub(crate) struct GateArgs {
     /// Print one JSON document on stdout instead of the text summary.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The commit the reports were made from, written into the JSON
+    /// document so that a passed gate unlocks that commit's release only
+    /// (`pipeline-promote --gate-json`) [default: $GITHUB_SHA in GitHub
+    /// Actions, else HEAD of the repository holding the workspace].
+    #[arg(long, value_name = "SHA")]
+    pub(crate) commit: Option<String>,
     /// Measure the coverage of the lines added or changed since the merge
     /// base of HEAD and REF (a branch such as origin/main, a tag, a commit),
     /// read from the git repository holding the workspace.

@@ -61,6 +61,24 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> Result<Exit, Failure> {
         )),
         other => Failure::from(other),
     })?;
+    gated.commit = match &args.commit {
+        Some(given) => Some(
+            pipeline_gitflow::diff::commit_of(&workspace, given)
+                .or_else(|| is_full_sha(given).then(|| given.to_ascii_lowercase()))
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--commit {given}: not a commit of the repository holding {} \
+                         (give 40 hex digits, or a ref of that repository)",
+                        workspace.display()
+                    ))
+                })?,
+        ),
+        None => env
+            .get("GITHUB_SHA")
+            .filter(|sha| env.is_github_actions() && is_full_sha(sha))
+            .map(str::to_ascii_lowercase)
+            .or_else(|| pipeline_gitflow::diff::commit_of(&workspace, "HEAD")),
+    };
     if let (Some(base), Some(coverage)) = (&args.diff_base, &gated.coverage) {
         gated.diff = Some(changed_coverage(base, &workspace, coverage)?);
         pipeline_reports::run::judge(&mut gated);
@@ -168,6 +186,11 @@ fn changed_coverage(
 }
 
 /// The working tree's root of the repository holding `dir`.
+/// Whether `text` is a full commit id (40 hex digits).
+fn is_full_sha(text: &str) -> bool {
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn git_root(dir: &std::path::Path) -> Option<PathBuf> {
     let mut at = Some(dir);
     while let Some(d) = at {

@@ -174,7 +174,9 @@ fn job(
             _ => step.end(tests_passed),
         }
         let step = StepLog::start("gate: the test, coverage and lint reports");
-        let gated = gate_reports(config, repo_dir)?;
+        let mut gated = gate_reports(config, repo_dir)?;
+        // Judged on the commit the release is about to tag.
+        gated.commit = pipeline_gitflow::diff::commit_of(repo_dir, "HEAD");
         let outcome = gated.outcome();
         if let Some(dir) = gate_json.parent() {
             std::fs::create_dir_all(dir)

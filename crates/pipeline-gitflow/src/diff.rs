@@ -215,6 +215,24 @@ fn ranges(numbers: &[u32]) -> Vec<(u32, u32)> {
     out
 }
 
+/// The commit `reference` (`HEAD`, a tag, a branch) names in the
+/// repository holding `path`, as 40 hex digits; `None` when there is no
+/// repository there or the reference does not resolve to a commit.
+pub fn commit_of(path: &Path, reference: &str) -> Option<String> {
+    let repo = Repository::open_ext(
+        path,
+        RepositoryOpenFlags::empty(),
+        std::iter::empty::<&str>(),
+    )
+    .ok()?;
+    let commit = repo
+        .revparse_single(reference)
+        .ok()?
+        .peel_to_commit()
+        .ok()?;
+    Some(commit.id().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

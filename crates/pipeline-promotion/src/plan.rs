@@ -120,6 +120,22 @@ pub enum Refusal {
         /// The version.
         version: String,
     },
+    /// The gate given passed, for another commit than the version's.
+    #[error(
+        "{env} requires a passed gate for {version}, and the gate given judged commit \
+         {gated}, not {tagged} where {version} is tagged: a gate unlocks only its own release \
+         (gate that commit, or promote the version tagged on {gated})"
+    )]
+    GateOfAnotherRelease {
+        /// The environment.
+        env: String,
+        /// The version.
+        version: String,
+        /// The commit the gate judged.
+        gated: String,
+        /// The commit the version's tag names.
+        tagged: String,
+    },
 }
 
 impl Refusal {

@@ -136,10 +136,15 @@ impl RollbackRequest {
 pub struct GateEvidence {
     /// Whether the gate passed.
     pub passed: bool,
+    /// The commit it judged (`pipeline-report gate` writes it): the gate
+    /// then unlocks only the release tagged on that commit.
+    pub commit: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct GateDoc {
+    #[serde(default)]
+    commit: Option<String>,
     gate: GateVerdict,
 }
 
@@ -175,6 +180,7 @@ impl GateEvidence {
         let doc: GateDoc = serde_json::from_str(text)?;
         Ok(Self {
             passed: doc.gate.passed,
+            commit: doc.commit.map(|c| c.to_ascii_lowercase()),
         })
     }
 }
@@ -888,6 +894,18 @@ impl Promoter {
             .into_iter()
             .collect::<Result<_, _>>()?;
         let gate = request.gate.as_ref().is_some_and(|g| g.passed);
+        // A gate that names its commit unlocks only the release tagged
+        // there; a version whose tag this checkout lacks cannot be checked
+        // and is taken on the gate's word (said as an event).
+        let gated = request.gate.as_ref().and_then(|g| g.commit.clone());
+        let tagged = |v: &str| {
+            let tag = format!("refs/tags/{}{v}", self.config.branches.tag_prefix);
+            pipeline_gitflow::diff::commit_of(&self.root, &tag)
+        };
+        let other_release = |v: &str| match (&gated, tagged(v)) {
+            (Some(gated), Some(tagged)) if *gated != tagged => Some((gated.clone(), tagged)),
+            _ => None,
+        };
         let first = self
             .config
             .environments
@@ -896,9 +914,10 @@ impl Promoter {
             .unwrap_or_default();
         let first_history = self.store.history(&first, HISTORY_DEPTH).await?;
         let gate_passed = |v: &str| {
-            gate || first_history
-                .iter()
-                .any(|r| r.version == v && r.outcome == Outcome::Live)
+            (gate && other_release(v).is_none())
+                || first_history
+                    .iter()
+                    .any(|r| r.version == v && r.outcome == Outcome::Live)
         };
         let artifact = match (&request.version, &request.sha256) {
             (Some(v), Some(d)) => Some(Candidate {
@@ -913,7 +932,7 @@ impl Promoter {
                 healthy: false,
             })
         };
-        Ok(plan(
+        let decided = plan(
             &self.config,
             &request.to,
             request.version.as_deref(),
@@ -921,7 +940,19 @@ impl Promoter {
             &state,
             &gate_passed,
             now(),
-        ))
+        );
+        Ok(match decided {
+            Err(Refusal::NoGate { env, version }) if gate => match other_release(&version) {
+                Some((gated, tagged)) => Err(Refusal::GateOfAnotherRelease {
+                    env,
+                    version,
+                    gated,
+                    tagged,
+                }),
+                None => Err(Refusal::NoGate { env, version }),
+            },
+            other => other,
+        })
     }
 
     /// Waits, up to `budget`, while the only reason to refuse the promotion

@@ -30,11 +30,15 @@ pub struct GateOutcome<'a> {
     pub pylint: &'a [PylintReport],
     /// Coverage of the changed lines, if `--diff-base` was given.
     pub diff: Option<&'a DiffCoverage>,
+    /// The commit the reports were made from, when known.
+    pub commit: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 struct Document<'a> {
     schema: &'static str,
+    /// The commit judged: a passed gate unlocks that commit's release only.
+    commit: Option<&'a str>,
     gate: &'a Verdict,
     thresholds: &'a Thresholds,
     tests: Option<&'a JunitReport>,
@@ -74,6 +78,7 @@ pub fn pylint_score(reports: &[PylintReport]) -> Option<f64> {
 pub fn write_json(outcome: &GateOutcome<'_>, out: impl std::io::Write) -> std::io::Result<()> {
     let document = Document {
         schema: SCHEMA,
+        commit: outcome.commit,
         gate: outcome.verdict,
         thresholds: outcome.thresholds,
         tests: outcome.tests,
@@ -1040,6 +1045,7 @@ mod tests {
             coverage: None,
             pylint: &[],
             diff: None,
+            commit: None,
         };
         let full = markdown(&outcome, usize::MAX);
         assert!(full.contains("test_299"));

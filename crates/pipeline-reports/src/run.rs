@@ -93,6 +93,9 @@ pub struct GateRun {
     pub diff: Option<DiffCoverage>,
     /// The verdict.
     pub verdict: Verdict,
+    /// The commit the reports were made from, when the caller knows it:
+    /// a passed gate unlocks the release of that commit only.
+    pub commit: Option<String>,
 }
 
 impl GateRun {
@@ -105,6 +108,7 @@ impl GateRun {
             coverage: self.coverage.as_ref(),
             pylint: &self.pylint,
             diff: self.diff.as_ref(),
+            commit: self.commit.as_deref(),
         }
     }
 }
@@ -170,6 +174,7 @@ pub fn read(request: &GateRequest) -> Result<GateRun, GateError> {
         pylint,
         diff: None,
         verdict,
+        commit: None,
     })
 }
 

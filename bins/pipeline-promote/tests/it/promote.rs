@@ -814,3 +814,92 @@ fn inside_actions_a_promotion_says_where_it_went_its_checks_and_the_live_url() {
     );
     assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
 }
+
+#[test]
+fn a_passed_gate_unlocks_only_the_release_of_its_commit() {
+    let w = World::start("true", 0);
+    let v1 = w.release("1.0.0", "");
+    // 1.0.0 is tagged on the first commit; the gate below is of a later one.
+    let tagged = git(&w.repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    git(&w.repo, &["tag", "-a", "v1.0.0", "-m", "1.0.0"]);
+    fs::write(w.repo.join("later"), "x\n").unwrap();
+    git(&w.repo, &["add", "later"]);
+    git(&w.repo, &["commit", "-q", "-m", "feat: later"]);
+    let later = git(&w.repo, &["rev-parse", "HEAD"]).trim().to_owned();
+
+    // The gate as pipeline-report writes it, from the reports of HEAD.
+    fs::write(
+        w.repo.join("junit.xml"),
+        r#"<testsuite name="s" tests="1"><testcase classname="c" name="t"/></testsuite>"#,
+    )
+    .unwrap();
+    let gate = Command::new(bin("pipeline-report"))
+        .args(["gate", "--junit", "junit.xml", "--json"])
+        .current_dir(&w.repo)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_SHA")
+        .output()
+        .unwrap();
+    assert_eq!(gate.status.code(), Some(0), "{}", text(&gate));
+    fs::write(w.repo.join("gate-later.json"), &gate.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&gate.stdout).unwrap();
+    assert_eq!(doc["commit"], later.as_str(), "{doc}");
+
+    let promote = |gate: &str| {
+        w.promote(&[
+            "--to",
+            "dev",
+            "--version",
+            "1.0.0",
+            "--sha256",
+            &v1,
+            "--gate-json",
+            gate,
+        ])
+    };
+    let o = promote("gate-later.json");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains("a gate unlocks only its own release"),
+        "{said}"
+    );
+    assert!(said.contains(&later) && said.contains(&tagged), "{said}");
+    assert_eq!(w.version_at(0), None);
+    // Nothing was tried, so nothing is recorded.
+    let history = w.cmd(&["history", "--env", "dev", "--json"]);
+    assert!(!text(&history).contains("1.0.0"), "{}", text(&history));
+
+    // The same reports judged on the tagged commit unlock 1.0.0.
+    let gate = Command::new(bin("pipeline-report"))
+        .args([
+            "gate",
+            "--junit",
+            "junit.xml",
+            "--json",
+            "--commit",
+            "v1.0.0",
+        ])
+        .current_dir(&w.repo)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(gate.status.code(), Some(0), "{}", text(&gate));
+    fs::write(w.repo.join("gate-tagged.json"), &gate.stdout).unwrap();
+    let o = promote("gate-tagged.json");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+
+    // A --commit that names nothing is the caller's mistake.
+    let bad = Command::new(bin("pipeline-report"))
+        .args(["gate", "--junit", "junit.xml", "--commit", "no-such-ref"])
+        .current_dir(&w.repo)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("--commit no-such-ref"),
+        "{}",
+        text(&bad)
+    );
+}

@@ -370,6 +370,7 @@ fn control_characters_never_reach_what_is_printed() {
         coverage: None,
         pylint: &[],
         diff: None,
+        commit: None,
     };
     let clean = |what: &str, text: &str| {
         let bad: Vec<char> = text
