@@ -562,10 +562,7 @@ fn check_root(name: &str) -> Result<(), String> {
     }
 }
 
-fn read_declared(
-    tag: &quick_xml::events::BytesStart<'_>,
-    declared: &mut Declared,
-) -> Result<(), String> {
+fn read_declared(tag: &xml::Tag<'_>, declared: &mut Declared) -> Result<(), String> {
     xml::for_each_attr(tag, |key, value| {
         let number = value.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match key {
@@ -591,7 +588,7 @@ struct LineData {
     unmeasured: bool,
 }
 
-fn read_line(tag: &quick_xml::events::BytesStart<'_>) -> Result<LineData, String> {
+fn read_line(tag: &xml::Tag<'_>) -> Result<LineData, String> {
     let mut number = None;
     let mut hits = None;
     let mut branch = false;

@@ -589,7 +589,7 @@ impl<'o> Parser<'o> {
         }
     }
 
-    fn start(&mut self, name: &str, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    fn start(&mut self, name: &str, tag: &xml::Tag<'_>) -> Result<(), String> {
         self.depth += 1;
         match name {
             "testsuite" if self.case.is_none() => self.start_suite(tag)?,
@@ -721,7 +721,7 @@ impl<'o> Parser<'o> {
         self.depth -= 1;
     }
 
-    fn start_suite(&mut self, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    fn start_suite(&mut self, tag: &xml::Tag<'_>) -> Result<(), String> {
         let mut name = None;
         let mut file = None;
         let mut declared = Declared::default();
@@ -801,7 +801,7 @@ impl<'o> Parser<'o> {
         }
     }
 
-    fn start_case(&mut self, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    fn start_case(&mut self, tag: &xml::Tag<'_>) -> Result<(), String> {
         let mut case = std::mem::take(&mut self.spare_case);
         case.reset(self.depth);
         let mut time = None;
@@ -1306,7 +1306,7 @@ fn unescaped(raw: &str) -> String {
 
 fn read_failure_attrs(
     case: &mut Case,
-    tag: &quick_xml::events::BytesStart<'_>,
+    tag: &xml::Tag<'_>,
     options: &JunitOptions,
 ) -> Result<(), String> {
     let limit = options.max_output_bytes;

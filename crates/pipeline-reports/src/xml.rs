@@ -1,11 +1,15 @@
 //! The streaming XML layer under the JUnit and Cobertura readers.
 //!
-//! quick-xml reads the markup (tags and their attributes); character data,
-//! CDATA sections and comments between tags are consumed here, straight from
-//! the buffered input, so that a text of any size (a 1 GB CDATA section of
-//! captured output, say) costs no more memory than the part a caller asked to
-//! keep. Everything read is checked to be UTF-8. Errors carry a byte offset
-//! that is turned into a line and column only when an error is reported.
+//! Character data, CDATA sections and comments between tags are consumed
+//! here, straight from the buffered input, so that a text of any size (a 1 GB
+//! CDATA section of captured output, say) costs no more memory than the part
+//! a caller asked to keep. Start and end tags that lie whole in the buffer are
+//! read here too, in place and by quick-xml's rules (a tag ends at the first
+//! `>` outside quotes), with the attributes of a plainly written tag found in
+//! the same pass; quick-xml reads the rest of the markup (declarations, the
+//! DOCTYPE, a tag cut by the end of the buffer) and words the errors in tags.
+//! Everything read is checked to be UTF-8. Errors carry a byte offset that is
+//! turned into a line and column only when an error is reported.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -14,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use memchr::memmem;
 use quick_xml::events::{BytesStart, Event as QxEvent};
+use quick_xml::parser::{ElementParser, Parser as _};
 
 use crate::error::ReportError;
 use crate::location::Scanner;
@@ -330,6 +335,11 @@ impl<S: Source> PeekReader<S> {
         self.pos = 0;
         self.utf16 = Some(decoder);
         Ok(())
+    }
+
+    /// The bytes buffered and not consumed yet.
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
     }
 
     /// Makes at least `n` bytes available unless the input ends first, and
@@ -776,11 +786,213 @@ pub(crate) fn attr_str(raw: Cow<'_, str>) -> Cow<'_, str> {
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
     /// `<name attr="…">` or `<name attr="…"/>` (whose end follows at once).
-    Start { tag: BytesStart<'a> },
+    Start { tag: Tag<'a> },
     /// `</name>`, or the end of an empty element (reported right after its start).
     End,
     /// The document ended with every element closed.
     Eof,
+}
+
+/// A start tag: its content (name and attributes, as quick-xml gives
+/// them) and, when they were read with the tag, its attributes.
+#[derive(Debug)]
+pub(crate) struct Tag<'a> {
+    start: BytesStart<'a>,
+    attrs: Option<&'a [Attr]>,
+}
+
+impl<'a> std::ops::Deref for Tag<'a> {
+    type Target = BytesStart<'a>;
+
+    fn deref(&self) -> &BytesStart<'a> {
+        &self.start
+    }
+}
+
+/// Where one attribute lies in a tag's content: byte offsets of its name,
+/// of the name's local part (after a namespace prefix) and of its value
+/// (between the quotes, still escaped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attr {
+    local: u32,
+    key_end: u32,
+    value: u32,
+    value_end: u32,
+}
+
+/// What [`scan`] found at the start of the buffered input.
+#[derive(Debug)]
+enum Scan {
+    /// A start tag, whole in the buffer.
+    Start(StartScan),
+    /// An end tag of this length, whole in the buffer.
+    End(usize),
+    /// Something for quick-xml to read.
+    Other,
+}
+
+#[derive(Debug)]
+struct StartScan {
+    /// Bytes from `<` to `>`.
+    len: usize,
+    /// The content's end (before `>` or `/>`), counted from the `<`.
+    content_end: usize,
+    name_len: usize,
+    empty: bool,
+    /// Whether the attributes were read into the reader's list (they are
+    /// when the tag has the plain form `<name key="value" …>`).
+    attrs_read: bool,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Reads the tag at the start of `chunk` (which starts with `<` after
+/// text), when it lies whole in it: a start tag, with its attributes read
+/// into `attrs` when it has the plain form, or an end tag (unless
+/// `ends_to_quick_xml`). The tag's end is the first `>` outside quotes, as
+/// quick-xml finds it. Anything else (declarations, comments, a tag cut by
+/// the buffer's end, one longer than [`MAX_TAG`]) is left to quick-xml, and
+/// so is a tag that is not UTF-8, which is refused later in quick-xml's
+/// words.
+fn scan(chunk: &[u8], ends_to_quick_xml: bool, attrs: &mut Vec<Attr>) -> Scan {
+    let Some(&second) = chunk.get(1) else {
+        return Scan::Other;
+    };
+    if chunk[0] != b'<' {
+        return Scan::Other;
+    }
+    match second {
+        b'!' | b'?' => Scan::Other,
+        b'/' if ends_to_quick_xml => Scan::Other,
+        b'/' => {
+            // `</name>`: a short name, then `>`.
+            let end = chunk[2..]
+                .iter()
+                .position(|&b| matches!(b, b'>' | b'"' | b'\''))
+                .map(|i| i + 2);
+            match end {
+                Some(i) if chunk[i] == b'>' && (i + 1) as u64 <= MAX_TAG => Scan::End(i + 1),
+                // Quotes in an end tag: read as quick-xml reads them.
+                Some(_) => match ElementParser::Outside.feed(&chunk[1..]) {
+                    Some(i) if (i + 2) as u64 <= MAX_TAG => Scan::End(i + 2),
+                    _ => Scan::Other,
+                },
+                None => Scan::Other,
+            }
+        }
+        _ => {
+            attrs.clear();
+            if let Some(tag) = scan_plain_start(chunk, attrs) {
+                return Scan::Start(tag);
+            }
+            attrs.clear();
+            // Not the plain form: the end as quick-xml finds it, and the
+            // attributes read later by [`for_each_attr`] (or not at all).
+            let Some(i) = ElementParser::Outside.feed(&chunk[1..]) else {
+                return Scan::Other;
+            };
+            let len = i + 2;
+            if len as u64 > MAX_TAG {
+                return Scan::Other;
+            }
+            let (content_end, empty) = if len >= 3 && chunk[len - 2] == b'/' {
+                (len - 2, true)
+            } else {
+                (len - 1, false)
+            };
+            let name_len = chunk[1..content_end]
+                .iter()
+                .position(|&b| is_space(b))
+                .unwrap_or(content_end - 1);
+            Scan::Start(StartScan {
+                len,
+                content_end,
+                name_len,
+                empty,
+                attrs_read: false,
+            })
+        }
+    }
+}
+
+/// Reads `<name key="value" key2='value2'>` (or `/>`): a name, then
+/// attributes each written `key="value"` after white space, then `>` or
+/// `/>`. Its `>` is the first outside quotes, as quick-xml finds it, and
+/// its attributes are what [`for_each_attr`] reads in its content. `None`
+/// for anything else.
+fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
+    let special = |b: u8| is_space(b) || matches!(b, b'>' | b'/' | b'"' | b'\'' | b'=' | b'<');
+    let mut i = 1;
+    while !special(*chunk.get(i)?) {
+        i += 1;
+    }
+    let name_len = i - 1;
+    if name_len == 0 {
+        return None;
+    }
+    loop {
+        let mut b = *chunk.get(i)?;
+        let spaced = is_space(b);
+        while is_space(b) {
+            i += 1;
+            b = *chunk.get(i)?;
+        }
+        match b {
+            b'>' => {
+                return Some(StartScan {
+                    len: i + 1,
+                    content_end: i,
+                    name_len,
+                    empty: false,
+                    attrs_read: true,
+                });
+            }
+            b'/' if chunk.get(i + 1) == Some(&b'>') => {
+                return Some(StartScan {
+                    len: i + 2,
+                    content_end: i,
+                    name_len,
+                    empty: true,
+                    attrs_read: true,
+                });
+            }
+            _ if !spaced => return None,
+            _ => {}
+        }
+        // `key="value"`
+        let key = i;
+        let mut local = i;
+        while !special(b) {
+            if b == b':' && local == key {
+                local = i + 1;
+            }
+            i += 1;
+            b = *chunk.get(i)?;
+        }
+        if b != b'=' || i == key {
+            return None;
+        }
+        let key_end = i;
+        let quote = *chunk.get(i + 1)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let value = i + 2;
+        let value_end = value + memchr::memchr(quote, chunk.get(value..)?)?;
+        if value_end as u64 >= MAX_TAG {
+            return None;
+        }
+        // Offsets in the content, which starts after `<`.
+        attrs.push(Attr {
+            local: (local - 1) as u32,
+            key_end: (key_end - 1) as u32,
+            value: (value - 1) as u32,
+            value_end: (value_end - 1) as u32,
+        });
+        i = value_end + 1;
+    }
 }
 
 /// Where the bytes come from, to turn offsets into lines and columns.
@@ -927,6 +1139,17 @@ pub(crate) struct XmlReader<'s, S> {
     open: Vec<(usize, u64)>,
     pending_end: bool,
     seen_root: bool,
+    /// Elements quick-xml opened and has not seen closed: while there are
+    /// any, end tags go through it.
+    qx_open: usize,
+    /// Whether tags are read without quick-xml where they can be (always,
+    /// but for tests comparing the two ways).
+    fast_tags: bool,
+    /// Bytes of the last tag, still in the buffer (its event borrows them),
+    /// to consume before reading on.
+    deferred: usize,
+    /// The attributes of the last tag, when read with it.
+    attrs: Vec<Attr>,
 }
 
 impl<S> std::fmt::Debug for XmlReader<'_, S> {
@@ -966,6 +1189,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
         // End names are checked here, against our own stack of open elements.
         config.check_end_names = false;
         config.expand_empty_elements = false;
+        // Most tags are read here without quick-xml (see [`scan`]), so its
+        // list of open elements is not ours: an end tag with no element
+        // open is refused here, in its words.
+        config.allow_unmatched_ends = true;
         Ok(XmlReader {
             reader,
             buf: Vec::with_capacity(1024),
@@ -976,6 +1203,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
             open: Vec::with_capacity(16),
             pending_end: false,
             seen_root: false,
+            qx_open: 0,
+            fast_tags: true,
+            deferred: 0,
+            attrs: Vec::with_capacity(16),
         })
     }
 
@@ -985,7 +1216,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
 
     /// The input offset just past the last event.
     pub(crate) fn offset(&self) -> u64 {
-        self.reader.buffer_position()
+        self.reader.buffer_position() + self.deferred as u64
     }
 
     /// An error about the last element read.
@@ -1006,6 +1237,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
         &mut self,
         mut capture: Option<&mut Capture>,
     ) -> Result<Event<'_>, ReportError> {
+        if self.deferred > 0 {
+            self.reader.stream().consume(self.deferred);
+            self.deferred = 0;
+        }
         if self.pending_end {
             self.pending_end = false;
             self.pop();
@@ -1013,8 +1248,19 @@ impl<'s, S: Source> XmlReader<'s, S> {
         }
         loop {
             self.skip_text(capture.as_deref_mut())?;
-            self.buf.clear();
             let start = self.reader.buffer_position();
+            if self.fast_tags {
+                let chunk = self.reader.get_ref().buffered();
+                match scan(chunk, self.qx_open > 0, &mut self.attrs) {
+                    Scan::Start(tag) => return self.fast_start(start, tag),
+                    Scan::End(len) => {
+                        self.fast_end(start, len)?;
+                        return Ok(Event::End);
+                    }
+                    Scan::Other => {}
+                }
+            }
+            self.buf.clear();
             self.reader.get_mut().budget = MAX_TAG;
             let read = self.reader.read_event_into(&mut self.buf);
             self.reader.get_mut().budget = u64::MAX;
@@ -1033,27 +1279,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
                 QxEvent::Start(tag) => (tag, false),
                 QxEvent::Empty(tag) => (tag, true),
                 QxEvent::End(end) => {
-                    let Some(&(name_start, opened)) = self.open.last() else {
-                        return Err(self.origin.syntax_error(
-                            start,
-                            format!(
-                                "closing tag </{}> with no element open",
-                                end.name().as_ref()
-                            ),
-                        ));
-                    };
-                    let open_name = &self.names[name_start..];
-                    if end.name().as_ref() != open_name {
-                        let (line, column) = self.origin.locate(opened);
-                        return Err(self.origin.syntax_error(
-                            start,
-                            format!(
-                                "closing tag </{}> does not match <{}> opened at {line}:{column}",
-                                end.name().as_ref(),
-                                open_name,
-                            ),
-                        ));
-                    }
+                    self.qx_open = self.qx_open.saturating_sub(1);
+                    let name = end.name();
+                    let name = name.as_ref();
+                    Self::check_end(&self.origin, &self.names, &self.open, start, name)?;
                     self.pop();
                     return Ok(Event::End);
                 }
@@ -1105,30 +1334,145 @@ impl<'s, S: Source> XmlReader<'s, S> {
                 | QxEvent::CData(_)
                 | QxEvent::GeneralRef(_) => continue,
             };
-            if self.open.is_empty() && self.seen_root {
-                return Err(self
-                    .origin
-                    .syntax_error(start, "a second root element; a report has exactly one"));
-            }
-            if self.open.len() >= MAX_DEPTH {
-                return Err(self
-                    .origin
-                    .syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}")));
-            }
-            self.seen_root = true;
-            self.open.push((self.names.len(), start));
-            if !empty {
-                // An empty element closes at once: its name is never needed.
-                self.names.push_str(tag.name().as_ref());
-            }
-            self.pending_end = empty;
-            // Copied so that the event does not hold `buf` across the loop.
-            self.tag.clear();
-            self.tag.push_str(&tag);
             let name_len = tag.name().as_ref().len();
-            let tag = BytesStart::from_content(self.tag.as_str(), name_len);
+            // Copied so that the event does not hold `buf` across the loop.
+            let mut text = std::mem::take(&mut self.tag);
+            text.clear();
+            text.push_str(&tag);
+            let opened = self.open_element(start, &text[..name_len], empty);
+            self.tag = text;
+            opened?;
+            if !empty {
+                // quick-xml keeps the names of the elements it opened; it
+                // must see their end tags too, or its list would grow.
+                self.qx_open += 1;
+            }
+            let tag = Tag {
+                start: BytesStart::from_content(self.tag.as_str(), name_len),
+                attrs: None,
+            };
             return Ok(Event::Start { tag });
         }
+    }
+
+    /// The event of a start tag found whole in the buffer by [`scan`], as
+    /// quick-xml would give it, without copying it.
+    fn fast_start(&mut self, start: u64, scan: StartScan) -> Result<Event<'_>, ReportError> {
+        let XmlReader {
+            reader,
+            origin,
+            open,
+            names,
+            seen_root,
+            pending_end,
+            deferred,
+            attrs,
+            ..
+        } = self;
+        let bytes = &reader.get_ref().buffered()[..scan.len];
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            // quick-xml refuses such a tag with this error, at its `<`.
+            Err(e) => {
+                let error = quick_xml::Error::from(e);
+                return Err(origin.syntax_error(start, xml_error_message(&error)));
+            }
+        };
+        Self::check_open(origin, open, *seen_root, start)?;
+        *seen_root = true;
+        open.push((names.len(), start));
+        let content = &text[1..scan.content_end];
+        if !scan.empty {
+            // An empty element closes at once: its name is never needed.
+            names.push_str(&content[..scan.name_len]);
+        }
+        *pending_end = scan.empty;
+        // The tag stays in the buffer until the next call.
+        *deferred = scan.len;
+        Ok(Event::Start {
+            tag: Tag {
+                start: BytesStart::from_content(content, scan.name_len),
+                attrs: scan.attrs_read.then_some(&attrs[..]),
+            },
+        })
+    }
+
+    /// Reads an end tag found whole in the buffer by [`scan`].
+    fn fast_end(&mut self, start: u64, len: usize) -> Result<(), ReportError> {
+        let bytes = &self.reader.get_ref().buffered()[..len];
+        let name = match std::str::from_utf8(bytes) {
+            Ok(text) => text[2..len - 1].trim_end_matches([' ', '\t', '\r', '\n']),
+            Err(e) => {
+                let error = quick_xml::Error::from(e);
+                return Err(self.origin.syntax_error(start, xml_error_message(&error)));
+            }
+        };
+        Self::check_end(&self.origin, &self.names, &self.open, start, name)?;
+        self.reader.stream().consume(len);
+        self.pop();
+        Ok(())
+    }
+
+    /// Checks that an element may open at `start`.
+    fn check_open(
+        origin: &Origin<'_>,
+        open: &[(usize, u64)],
+        seen_root: bool,
+        start: u64,
+    ) -> Result<(), ReportError> {
+        if open.is_empty() && seen_root {
+            return Err(
+                origin.syntax_error(start, "a second root element; a report has exactly one")
+            );
+        }
+        if open.len() >= MAX_DEPTH {
+            return Err(
+                origin.syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}"))
+            );
+        }
+        Ok(())
+    }
+
+    /// Records an element opened at `start`.
+    fn open_element(&mut self, start: u64, name: &str, empty: bool) -> Result<(), ReportError> {
+        Self::check_open(&self.origin, &self.open, self.seen_root, start)?;
+        self.seen_root = true;
+        self.open.push((self.names.len(), start));
+        if !empty {
+            self.names.push_str(name);
+        }
+        self.pending_end = empty;
+        Ok(())
+    }
+
+    /// Checks that the end tag `</name>` at `start` closes the element
+    /// open last.
+    fn check_end(
+        origin: &Origin<'_>,
+        names: &str,
+        open: &[(usize, u64)],
+        start: u64,
+        name: &str,
+    ) -> Result<(), ReportError> {
+        let Some(&(name_start, opened)) = open.last() else {
+            // In quick-xml's words, as it said before reading tags was
+            // shared with it.
+            let error = quick_xml::Error::IllFormed(
+                quick_xml::errors::IllFormedError::UnmatchedEndTag(name.to_owned()),
+            );
+            return Err(origin.syntax_error(start, xml_error_message(&error)));
+        };
+        let open_name = &names[name_start..];
+        if name != open_name {
+            let (line, column) = origin.locate(opened);
+            return Err(origin.syntax_error(
+                start,
+                format!(
+                    "closing tag </{name}> does not match <{open_name}> opened at {line}:{column}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Consumes character data, CDATA sections and comments up to the next
@@ -1306,9 +1650,21 @@ pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
 /// its own rather than quick-xml's iterator: attributes are where the readers
 /// spend most of their time, and they need no more than this.
 pub(crate) fn for_each_attr<'a>(
-    tag: &'a BytesStart<'_>,
+    tag: &'a Tag<'_>,
     mut f: impl FnMut(&str, Cow<'a, str>),
 ) -> Result<(), String> {
+    if let Some(attrs) = tag.attrs {
+        // Read with the tag.
+        let content: &'a str = &tag.start;
+        for a in attrs {
+            let local = content.get(a.local as usize..a.key_end as usize);
+            let value = content.get(a.value as usize..a.value_end as usize);
+            if let (Some(local), Some(value)) = (local, value) {
+                f(local, Cow::Borrowed(value));
+            }
+        }
+        return Ok(());
+    }
     let text: &'a str = tag.attributes_raw();
     let bytes = text.as_bytes();
     let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
@@ -1497,6 +1853,151 @@ mod tests {
                 whole,
                 "chunks of {size}"
             );
+        }
+    }
+
+    /// Every event and the error, read with tags taken from the buffer
+    /// where they can be (`fast`) or all through quick-xml as before, from
+    /// chunks of `size` bytes (0: one chunk).
+    fn transcript(xml: &[u8], fast: bool, size: usize) -> Vec<String> {
+        let origin = Origin::Bytes {
+            name: PathBuf::from("t.xml"),
+            bytes: xml,
+        };
+        let source: Box<dyn Source> = if size == 0 {
+            Box::new(ReadSource(xml))
+        } else {
+            Box::new(Tiny(xml, size))
+        };
+        let mut reader = match XmlReader::new(source, origin) {
+            Ok(reader) => reader,
+            Err(e) => return vec![e.to_string()],
+        };
+        if !fast {
+            reader.fast_tags = false;
+            reader.reader.config_mut().allow_unmatched_ends = false;
+        }
+        let mut out = Vec::new();
+        let mut capture = Capture::new(64);
+        loop {
+            capture.clear();
+            match reader.next(Some(&mut capture)) {
+                Ok(Event::Start { tag }) => {
+                    let mut attrs = String::new();
+                    let read = for_each_attr(&tag, |key, value| {
+                        attrs.push_str(&format!("{key}={value};"));
+                    });
+                    out.push(format!(
+                        "{}<{}|{}|{}|{attrs}|{read:?}",
+                        capture.text(),
+                        tag.name().as_ref(),
+                        &**tag,
+                        tag.attributes_raw()
+                    ));
+                }
+                Ok(Event::End) => out.push(format!("{}>", capture.text())),
+                Ok(Event::Eof) => return out,
+                Err(e) => {
+                    out.push(e.to_string());
+                    return out;
+                }
+            }
+            out.push(reader.offset().to_string());
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "<t a=\"1\" p:b='2'>",
+        "<t a=\"1\"b=\"2\"/>",
+        "<t  a = \"1\" />",
+        "<t a=\"x>y\">",
+        "<t a=1>",
+        "<t :a=\"1\" a:=\"2\" ::b=\"3\">",
+        "<t a=\"1\"/ >",
+        "<t\r\na=\"1\"\t>",
+        "<t a>",
+        "<t=\"1\">",
+        "</t>",
+        "</t \"x\">",
+        "<t a=\"&quot;\" b='\"'>",
+        "<a>",
+        "</a>",
+        "</a >",
+        "<b x='1>2' y=\"'\">",
+        "</b>",
+        "<c/>",
+        "<c />",
+        "<c\ty=\"q\"/>",
+        "text",
+        "&amp;",
+        "&x",
+        "<!-- c -->",
+        "<![CDATA[x>]]>",
+        "<?pi x?>",
+        "<?xml version='1.0'?>",
+        "<!DOCTYPE r>",
+        "\u{e9}",
+        " ",
+        "\n",
+        "<",
+        ">",
+        "/",
+        "\"",
+        "'",
+        "<>",
+        "</>",
+        "<a/ >",
+        "<a\n  k='v'\n>",
+        "</a\t>",
+        "<p:q r:s='t'>",
+        "</p:q>",
+        "=",
+        "<a b>",
+        "<a b=\"",
+        "\r\n",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn tags_read_from_the_buffer_read_as_quick_xml_reads_them(
+            pieces in proptest::collection::vec(0..PIECES.len(), 0..24),
+            bad in proptest::option::of(0usize..200),
+            size in 0usize..9,
+        ) {
+            let mut xml: Vec<u8> = pieces.iter().flat_map(|&i| PIECES[i].bytes()).collect();
+            if let Some(at) = bad {
+                // An invalid UTF-8 byte somewhere, in a tag or in text.
+                let at = at.min(xml.len());
+                xml.insert(at, 0xff);
+            }
+            let expected = transcript(&xml, false, size);
+            proptest::prop_assert_eq!(transcript(&xml, true, size), expected.clone());
+            proptest::prop_assert_eq!(transcript(&xml, true, 0), transcript(&xml, false, 0));
+        }
+    }
+
+    #[test]
+    fn tags_read_from_the_buffer_read_as_quick_xml_reads_them_on_examples() {
+        for xml in [
+            &b"<a><b x='>' y=\"'\"/><c></c ></a>"[..],
+            b"<a/></b>",
+            b"<a></a></a>",
+            b"<a>\n<b>",
+            b"<a x='1'\xff/>",
+            b"<a><b></a>",
+            b"<>text</>",
+            b"<a/ >",
+            b"<?xml version='1.0'?><!DOCTYPE a><a>&amp;<![CDATA[<]]><!--c--></a>",
+        ] {
+            for size in 0..12 {
+                assert_eq!(
+                    transcript(xml, true, size),
+                    transcript(xml, false, size),
+                    "{} in chunks of {size}",
+                    String::from_utf8_lossy(xml)
+                );
+            }
         }
     }
 
