@@ -457,7 +457,7 @@ struct Parser<'o> {
     /// The testcase being read; boxed, so that handing it around moves a pointer.
     case: Option<Box<Case>>,
     /// The last testcase's strings, kept for their allocations.
-    spare_case: Box<Case>,
+    spare_case: Option<Box<Case>>,
     depth: usize,
     context: Context,
     context_depth: usize,
@@ -541,7 +541,7 @@ impl<'o> Parser<'o> {
             suites: Vec::new(),
             spare_maps: Vec::new(),
             case: None,
-            spare_case: Box::default(),
+            spare_case: None,
             depth: 0,
             context: Context::Other,
             context_depth: 0,
@@ -802,7 +802,8 @@ impl<'o> Parser<'o> {
     }
 
     fn start_case(&mut self, tag: &xml::Tag<'_>) -> Result<(), String> {
-        let mut case = std::mem::take(&mut self.spare_case);
+        // Taken, not replaced by a new default: no allocation per testcase.
+        let mut case = self.spare_case.take().unwrap_or_default();
         case.reset(self.depth);
         let mut time = None;
         let mut class_attr = None;
@@ -880,7 +881,7 @@ impl<'o> Parser<'o> {
             return;
         };
         self.finish_taken_case(&mut case);
-        self.spare_case = case;
+        self.spare_case = Some(case);
     }
 
     fn finish_taken_case(&mut self, case: &mut Case) {

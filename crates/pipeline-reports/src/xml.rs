@@ -923,9 +923,12 @@ fn scan(chunk: &[u8], ends_to_quick_xml: bool, attrs: &mut Vec<Attr>) -> Scan {
 /// its attributes are what [`for_each_attr`] reads in its content. `None`
 /// for anything else.
 fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
-    let special = |b: u8| is_space(b) || matches!(b, b'>' | b'/' | b'"' | b'\'' | b'=' | b'<');
     let mut i = 1;
-    while !special(*chunk.get(i)?) {
+    loop {
+        i += name_end(chunk.get(i..)?)?;
+        if chunk[i] != b':' {
+            break;
+        }
         i += 1;
     }
     let name_len = i - 1;
@@ -961,17 +964,20 @@ fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
             _ if !spaced => return None,
             _ => {}
         }
-        // `key="value"`
+        // `key="value"`; the local name starts after the key's first colon.
         let key = i;
-        let mut local = i;
-        while !special(b) {
-            if b == b':' && local == key {
+        let mut local = key;
+        loop {
+            i += name_end(chunk.get(i..)?)?;
+            if chunk[i] != b':' {
+                break;
+            }
+            if local == key {
                 local = i + 1;
             }
             i += 1;
-            b = *chunk.get(i)?;
         }
-        if b != b'=' || i == key {
+        if chunk[i] != b'=' || i == key {
             return None;
         }
         let key_end = i;
@@ -980,7 +986,7 @@ fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
             return None;
         }
         let value = i + 2;
-        let value_end = value + memchr::memchr(quote, chunk.get(value..)?)?;
+        let value_end = value + find_in_value(quote, chunk.get(value..)?)?;
         if value_end as u64 >= MAX_TAG {
             return None;
         }
@@ -993,6 +999,54 @@ fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
         });
         i = value_end + 1;
     }
+}
+
+/// What ends a name in a plain tag: white space, `>`, `/`, quotes, `=`
+/// and `<`; and `:`, which the caller steps over.
+static NAME_END: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = matches!(
+            i as u8,
+            b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/' | b'"' | b'\'' | b'=' | b'<' | b':'
+        );
+        i += 1;
+    }
+    table
+};
+
+/// The length of the name at the start of `bytes` (up to a [`NAME_END`]
+/// byte), or `None` when it runs to the end.
+#[inline]
+fn name_end(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| NAME_END[usize::from(b)])
+}
+
+/// The first `quote` in `haystack`, which starts an attribute's value:
+/// most values are short, so the first 64 bytes are searched eight at a
+/// time in a register (memchr's set-up costs more than that), the rest with
+/// memchr.
+fn find_in_value(quote: u8, haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(quote);
+    let head = &haystack[..haystack.len().min(64)];
+    let mut words = head.chunks_exact(8);
+    for (n, w) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ pattern;
+        // The lowest byte of `x` that is zero sets the lowest bit here
+        // (higher ones may be wrong, and are not used).
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(n * 8 + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let done = head.len() - words.remainder().len();
+    if let Some(i) = words.remainder().iter().position(|&b| b == quote) {
+        return Some(done + i);
+    }
+    memchr::memchr(quote, &haystack[head.len()..]).map(|i| head.len() + i)
 }
 
 /// Where the bytes come from, to turn offsets into lines and columns.
@@ -1996,6 +2050,18 @@ mod tests {
                     transcript(xml, false, size),
                     "{} in chunks of {size}",
                     String::from_utf8_lossy(xml)
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn values_end_at_the_first_quote(text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'"', b'\'', 0xe9, 0x22 ^ 0x80, 0x01]), 0..200)) {
+            for quote in [b'"', b'\''] {
+                proptest::prop_assert_eq!(
+                    find_in_value(quote, &text),
+                    text.iter().position(|&b| b == quote)
                 );
             }
         }
