@@ -483,11 +483,12 @@ struct Parser<'o> {
     /// its `line` attributes are 0-based, and pytest-rerunfailures writes
     /// each failed attempt as an empty testcase before the next one.
     pytest: bool,
-    /// pytest's last passed testcase, not counted yet: the next testcase
-    /// may repeat it, which makes it a failed attempt.
-    pending: Option<Pending>,
-    /// The spare strings of [`Pending`], kept for their allocations.
-    spare_pending: Pending,
+    /// pytest's last passed testcase, not counted yet when `held`: the next
+    /// testcase may repeat it, which makes it a failed attempt. Its strings
+    /// are kept for their allocations when it is not held.
+    pending: Pending,
+    /// Whether `pending` holds a testcase.
+    held: bool,
 }
 
 /// A pytest testcase that passed, held until the next testcase shows
@@ -565,8 +566,8 @@ impl<'o> Parser<'o> {
             warned_untracked: false,
             retries_merged: 0,
             pytest: false,
-            pending: None,
-            spare_pending: Pending::default(),
+            pending: Pending::default(),
+            held: false,
         }
     }
 
@@ -906,12 +907,10 @@ impl<'o> Parser<'o> {
             // (passing-looking) testcase, the next attempt right after it:
             // a testcase that repeats the one just read as passed makes that
             // one a failed attempt of the same test.
-            let repeat = self.pending.as_ref().is_some_and(|p| p.is(case));
+            let repeat = self.held && self.pending.is(case);
             if repeat {
-                if let Some(pending) = self.pending.take() {
-                    attempts += pending.attempts;
-                    self.spare_pending = pending;
-                }
+                self.held = false;
+                attempts += self.pending.attempts;
                 self.retries_merged += 1;
             } else {
                 self.flush_pending();
@@ -927,13 +926,13 @@ impl<'o> Parser<'o> {
                 // The case's strings move to the pending test, and the
                 // pending test's old ones to the case (cleared when the next
                 // testcase starts): nothing is copied.
-                let mut pending = std::mem::take(&mut self.spare_pending);
+                let pending = &mut self.pending;
                 std::mem::swap(&mut pending.name, &mut case.name);
                 std::mem::swap(&mut pending.classname, &mut case.classname);
                 std::mem::swap(&mut pending.file, &mut case.file);
                 pending.line = case.line;
                 pending.attempts = attempts;
-                self.pending = Some(pending);
+                self.held = true;
                 return;
             }
             if repeat {
@@ -959,9 +958,11 @@ impl<'o> Parser<'o> {
 
     /// Counts pytest's held testcase: passed, or flaky after failed attempts.
     fn flush_pending(&mut self) {
-        let Some(pending) = self.pending.take() else {
+        if !self.held {
             return;
-        };
+        }
+        self.held = false;
+        let pending = &self.pending;
         self.report.counts.total += 1;
         if pending.attempts > 1 {
             self.report.counts.add(Outcome::Flaky, 1);
@@ -983,7 +984,6 @@ impl<'o> Parser<'o> {
         } else {
             self.report.counts.add(Outcome::Passed, 1);
         }
-        self.spare_pending = pending;
     }
 
     fn count_case(&mut self, case: &Case, outcome: Outcome, attempts: u32, timed: bool) {
@@ -1119,6 +1119,7 @@ impl<'o> Parser<'o> {
         }
     }
 
+    #[inline]
     fn consider_slowest(&mut self, time: f64, case: &Case) {
         if self.options.slowest == 0 {
             return;

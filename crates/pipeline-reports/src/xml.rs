@@ -1468,6 +1468,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
     }
 
     /// Checks that an element may open at `start`.
+    #[inline]
     fn check_open(
         origin: &Origin<'_>,
         open: &[(usize, u64)],
@@ -1703,22 +1704,28 @@ pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
 /// value, in order, stopping at the first malformed attribute. A scanner of
 /// its own rather than quick-xml's iterator: attributes are where the readers
 /// spend most of their time, and they need no more than this.
+#[inline]
 pub(crate) fn for_each_attr<'a>(
     tag: &'a Tag<'_>,
     mut f: impl FnMut(&str, Cow<'a, str>),
 ) -> Result<(), String> {
-    if let Some(attrs) = tag.attrs {
-        // Read with the tag.
-        let content: &'a str = &tag.start;
-        for a in attrs {
-            let local = content.get(a.local as usize..a.key_end as usize);
-            let value = content.get(a.value as usize..a.value_end as usize);
-            if let (Some(local), Some(value)) = (local, value) {
-                f(local, Cow::Borrowed(value));
-            }
+    let Some(attrs) = tag.attrs else {
+        return read_attrs(tag, &mut f);
+    };
+    // Read with the tag.
+    let content: &'a str = &tag.start;
+    for a in attrs {
+        let local = content.get(a.local as usize..a.key_end as usize);
+        let value = content.get(a.value as usize..a.value_end as usize);
+        if let (Some(local), Some(value)) = (local, value) {
+            f(local, Cow::Borrowed(value));
         }
-        return Ok(());
     }
+    Ok(())
+}
+
+/// [`for_each_attr`] for a tag whose attributes were not read with it.
+fn read_attrs<'a>(tag: &'a Tag<'_>, f: &mut dyn FnMut(&str, Cow<'a, str>)) -> Result<(), String> {
     let text: &'a str = tag.attributes_raw();
     let bytes = text.as_bytes();
     let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
