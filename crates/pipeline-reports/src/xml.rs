@@ -71,9 +71,10 @@ impl Prefetched {
             .spawn(move || {
                 let mut source = ReadSource(file);
                 loop {
-                    let mut buf = spare_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                    let mut buf = spare_rx.try_recv().unwrap_or_default();
+                    // Room for a whole chunk at once: grown while reading,
+                    // it would be copied over and over.
+                    buf.reserve(CHUNK);
                     let read = source.next_chunk(&mut buf);
                     let last = !matches!(&read, Ok(()) if !buf.is_empty());
                     // A closed channel means the reader stopped early: stop too.
@@ -100,7 +101,9 @@ impl Source for Prefetched {
             Ok(Ok(mut chunk)) => {
                 std::mem::swap(buf, &mut chunk);
                 chunk.clear();
-                let _ = self.spare.try_send(chunk);
+                if chunk.capacity() >= CHUNK {
+                    let _ = self.spare.try_send(chunk);
+                }
                 self.done = buf.is_empty();
                 Ok(())
             }
@@ -346,18 +349,28 @@ impl<S: Source> PeekReader<S> {
     /// returns what is available. Consumes nothing.
     pub(crate) fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
         if self.buf.len() - self.pos < n {
-            // Rare: the look-ahead crosses a chunk boundary.
-            let mut joined = self.buf[self.pos..].to_vec();
-            let mut next = Vec::new();
+            // Rare: the look-ahead crosses a chunk boundary. The few bytes
+            // left go in front of the next chunk, which is not copied.
+            let mut joined = std::mem::take(&mut self.buf);
+            joined.drain(..self.pos);
+            self.pos = 0;
             while joined.len() < n {
-                self.next_chunk(&mut next)?;
+                let mut next = Vec::new();
+                if let Err(e) = self.next_chunk(&mut next) {
+                    self.buf = joined;
+                    return Err(e);
+                }
                 if next.is_empty() {
                     break;
                 }
-                joined.extend_from_slice(&next);
+                if joined.len() < next.len() {
+                    next.splice(..0, joined.drain(..));
+                    joined = next;
+                } else {
+                    joined.extend_from_slice(&next);
+                }
             }
             self.buf = joined;
-            self.pos = 0;
         }
         Ok(&self.buf[self.pos..])
     }
