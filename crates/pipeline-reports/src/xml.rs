@@ -1037,29 +1037,49 @@ fn name_end(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The first `quote` in `haystack`, which starts an attribute's value:
-/// most values are short, so the first 64 bytes are searched eight at a
-/// time in a register (memchr's set-up costs more than that), the rest with
-/// memchr.
+/// most values are short, so the first 64 bytes are searched sixteen at a
+/// time in two registers (memchr's set-up costs more than that), the rest
+/// with memchr. `quote` is `"` or `'`.
 fn find_in_value(quote: u8, haystack: &[u8]) -> Option<usize> {
+    // One copy per quote, so that the pattern is a constant.
+    if quote == b'"' {
+        find_quote::<b'"'>(haystack)
+    } else {
+        debug_assert_eq!(quote, b'\'');
+        find_quote::<b'\''>(haystack)
+    }
+}
+
+#[inline(always)]
+fn find_quote<const QUOTE: u8>(haystack: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(quote);
-    let head = &haystack[..haystack.len().min(64)];
-    let mut words = head.chunks_exact(8);
-    for (n, w) in words.by_ref().enumerate() {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ pattern;
-        // The lowest byte of `x` that is zero sets the lowest bit here
-        // (higher ones may be wrong, and are not used).
-        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
-        if zero != 0 {
-            return Some(n * 8 + (zero.trailing_zeros() / 8) as usize);
+    let pattern = ONES * QUOTE as u64;
+    // The lowest byte of `x` that is zero sets the lowest bit of the result
+    // (higher ones may be wrong, and are not used).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let word = |bytes: &[u8]| {
+        let mut w = [0; 8];
+        w.copy_from_slice(bytes);
+        u64::from_le_bytes(w) ^ pattern
+    };
+    let mut i = 0;
+    while i < 64 {
+        let Some(block) = haystack.get(i..i + 16) else {
+            break;
+        };
+        let low = zeros(word(&block[..8]));
+        let high = zeros(word(&block[8..]));
+        if low | high != 0 {
+            return Some(if low != 0 {
+                i + (low.trailing_zeros() / 8) as usize
+            } else {
+                i + 8 + (high.trailing_zeros() / 8) as usize
+            });
         }
+        i += 16;
     }
-    let done = head.len() - words.remainder().len();
-    if let Some(i) = words.remainder().iter().position(|&b| b == quote) {
-        return Some(done + i);
-    }
-    memchr::memchr(quote, &haystack[head.len()..]).map(|i| head.len() + i)
+    memchr::memchr(QUOTE, &haystack[i..]).map(|n| i + n)
 }
 
 /// Where the bytes come from, to turn offsets into lines and columns.
