@@ -1029,17 +1029,81 @@ static NAME_END: [bool; 256] = {
     table
 };
 
+/// Eight bytes from the start of `bytes` (which holds at least eight), as
+/// one word, the first byte lowest.
+#[inline(always)]
+fn word_at(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
 /// The length of the name at the start of `bytes` (up to a [`NAME_END`]
 /// byte), or `None` when it runs to the end.
+///
+/// Every [`NAME_END`] byte is below `A`, and most names are letters: eight
+/// bytes at a time, the first byte below `A` is found in a register, then
+/// looked up in the table (a digit, `-` or `.` does not end the name).
 #[inline]
 fn name_end(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| NAME_END[usize::from(b)])
+    let mut i = 0;
+    while let Some(rest) = bytes.get(i..).filter(|rest| rest.len() >= 8) {
+        let x = word_at(rest);
+        // The lowest byte below 0x41 sets the lowest bit here (a byte from
+        // 0x80 never does; higher bits may be wrong, and are not used).
+        let below = x.wrapping_sub(ONES * 0x41) & !x & HIGHS;
+        if below == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (below.trailing_zeros() / 8) as usize;
+        if NAME_END[usize::from(bytes[j])] {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| NAME_END[usize::from(b)])
+        .map(|n| i + n)
+}
+
+/// Where the first byte that is not white space lies among the first 128
+/// of `bytes`, if one does. Indentation is mostly spaces: eight bytes at a
+/// time, the first byte that is not a space is found in a register.
+#[inline]
+fn first_non_blank(bytes: &[u8]) -> Option<usize> {
+    let end = bytes.len().min(128);
+    let mut i = 0;
+    while i + 8 <= end {
+        let x = word_at(&bytes[i..]) ^ (ONES * u64::from(b' '));
+        // Exactly the bytes that are not zero (not spaces) set their bit.
+        let other = (((x & LOWS) + LOWS) | x) & HIGHS;
+        if other == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (other.trailing_zeros() / 8) as usize;
+        if !matches!(bytes[j], b'\n' | b'\r' | b'\t') {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    bytes[i..end]
+        .iter()
+        .position(|&b| !is_space(b))
+        .map(|n| i + n)
 }
 
 /// The first `quote` in `haystack`, which starts an attribute's value:
 /// most values are short, so the first 64 bytes are searched sixteen at a
 /// time in two registers (memchr's set-up costs more than that), the rest
 /// with memchr. `quote` is `"` or `'`.
+#[inline]
 fn find_in_value(quote: u8, haystack: &[u8]) -> Option<usize> {
     // One copy per quote, so that the pattern is a constant.
     if quote == b'"' {
@@ -1052,17 +1116,11 @@ fn find_in_value(quote: u8, haystack: &[u8]) -> Option<usize> {
 
 #[inline(always)]
 fn find_quote<const QUOTE: u8>(haystack: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let pattern = ONES * QUOTE as u64;
     // The lowest byte of `x` that is zero sets the lowest bit of the result
     // (higher ones may be wrong, and are not used).
     let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let word = |bytes: &[u8]| {
-        let mut w = [0; 8];
-        w.copy_from_slice(bytes);
-        u64::from_le_bytes(w) ^ pattern
-    };
+    let word = |bytes: &[u8]| word_at(bytes) ^ pattern;
     let mut i = 0;
     while i < 64 {
         let Some(block) = haystack.get(i..i + 16) else {
@@ -1572,10 +1630,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
             // is ASCII, so there is nothing to check or keep.
             let mut stream = self.reader.stream();
             if let Ok(chunk) = stream.fill_buf() {
-                let blank = chunk
-                    .iter()
-                    .take(128)
-                    .position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+                let blank = first_non_blank(chunk);
                 if let Some(i) = blank {
                     if chunk[i] == b'<' && chunk.get(i + 1).is_some_and(|&b| b != b'!') {
                         stream.consume(i);
@@ -2096,6 +2151,22 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn names_end_where_the_table_says(text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'Z', b'A', b'@', b'0', b'-', b'.', b'_', b':', b'=', b' ', b'\t', b'>', b'/', b'"', b'<', 0x01, 0xc3, 0xa9, 0xff]), 0..40)) {
+            proptest::prop_assert_eq!(
+                name_end(&text),
+                text.iter().position(|&b| NAME_END[usize::from(b)])
+            );
+        }
+
+        #[test]
+        fn blanks_end_at_the_first_other_byte(text in proptest::collection::vec(proptest::sample::select(vec![b' ', b' ', b' ', b'\n', b'\r', b'\t', b'<', b'a', 0x0b, 0x00, 0xa0, 0x20 ^ 0x80]), 0..200)) {
+            proptest::prop_assert_eq!(
+                first_non_blank(&text),
+                text.iter().take(128).position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            );
+        }
+
         #[test]
         fn values_end_at_the_first_quote(text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'"', b'\'', 0xe9, 0x22 ^ 0x80, 0x01]), 0..200)) {
             for quote in [b'"', b'\''] {
