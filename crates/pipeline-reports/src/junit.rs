@@ -1452,25 +1452,24 @@ fn fast_decimal(text: &str) -> Option<f64> {
         return None;
     }
     let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    let mut fraction: Option<usize> = None;
-    for &b in bytes {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                digits += 1;
-                if let Some(f) = fraction.as_mut() {
-                    *f += 1;
-                }
-            }
-            b'.' if fraction.is_none() => fraction = Some(0),
-            _ => return None,
+    let mut point: Option<usize> = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit < 10 {
+            mantissa = mantissa * 10 + u64::from(digit);
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
+            return None;
         }
     }
+    // Every byte is a digit but the point.
+    let digits = bytes.len() - usize::from(point.is_some());
     if digits == 0 || digits > 15 {
         return None;
     }
-    Some(mantissa as f64 / POW10[fraction.unwrap_or(0)])
+    let fraction = point.map_or(0, |p| bytes.len() - 1 - p);
+    Some(mantissa as f64 / POW10[fraction])
 }
 
 #[cfg(test)]
