@@ -727,12 +727,12 @@ impl<'o> Parser<'o> {
         let mut file = None;
         let mut declared = Declared::default();
         xml::for_each_attr(tag, |key, value| match key {
-            "name" => name = Some(xml::attr_str(value).into_owned()),
-            "file" | "filepath" => file = Some(xml::attr_str(value).into_owned()),
-            "tests" => declared.tests = parse_count(&value),
-            "failures" => declared.failures = parse_count(&value),
-            "errors" => declared.errors = parse_count(&value),
-            "skipped" | "skips" => declared.skipped = parse_count(&value),
+            b"name" => name = Some(xml::attr_str(value).into_owned()),
+            b"file" | b"filepath" => file = Some(xml::attr_str(value).into_owned()),
+            b"tests" => declared.tests = parse_count(&value),
+            b"failures" => declared.failures = parse_count(&value),
+            b"errors" => declared.errors = parse_count(&value),
+            b"skipped" | b"skips" => declared.skipped = parse_count(&value),
             _ => {}
         })?;
         if matches!(name.as_deref(), Some("pytest" | "pytest tests")) {
@@ -810,17 +810,17 @@ impl<'o> Parser<'o> {
         let mut class_attr = None;
         xml::for_each_attr(tag, |key, value| match key {
             // Kept as written (escaped): unescaped only for what is reported.
-            "name" if case.name.is_empty() => push_bounded(&mut case.name, &value, MAX_NAME),
-            "classname" if case.classname.is_empty() => {
+            b"name" if case.name.is_empty() => push_bounded(&mut case.name, &value, MAX_NAME),
+            b"classname" if case.classname.is_empty() => {
                 push_bounded(&mut case.classname, &value, MAX_NAME)
             }
-            "class" => class_attr = Some(value),
-            "file" | "filepath" if case.file.is_empty() => {
+            b"class" => class_attr = Some(value),
+            b"file" | b"filepath" if case.file.is_empty() => {
                 push_bounded(&mut case.file, &value, MAX_NAME);
             }
-            "line" | "lineno" => case.line = value.trim().parse().ok(),
-            "time" | "duration" => time = Some(value),
-            "status" | "result" => {
+            b"line" | b"lineno" => case.line = parse_line(&value),
+            b"time" | b"duration" => time = Some(value),
+            b"status" | b"result" => {
                 let (outcome, skipped) = status_outcome(&value);
                 if outcome.is_some() {
                     case.status = outcome;
@@ -1172,7 +1172,7 @@ impl<'o> Parser<'o> {
             None => match self.body.scanner() {
                 Some(scanner) => {
                     scanner.reset(&classname, &own);
-                    for line in details.lines() {
+                    for line in location::lines(&details) {
                         scanner.feed_line(line);
                     }
                     scanner.finish()
@@ -1201,7 +1201,7 @@ impl<'o> Parser<'o> {
                     let message = case.message.as_deref()?;
                     let scanner = self.body.scanner()?;
                     scanner.reset(&classname, "");
-                    for line in message.lines() {
+                    for line in location::lines(message) {
                         scanner.feed_line(line);
                     }
                     scanner.finish().best
@@ -1320,18 +1320,18 @@ fn read_failure_attrs(
     };
     let mut long_message = None;
     xml::for_each_attr(tag, |key, value| match key {
-        "message" if first => {
+        b"message" if first => {
             let value = xml::attr_str(value);
             if value.len() > limit {
                 long_message = Some(value.clone().into_owned());
             }
             case.message = Some(bounded(&value, limit));
         }
-        "type" if first => case.kind = Some(bounded(&xml::attr_str(value), MAX_NAME)),
-        "file" if case.failure_file.is_none() => {
+        b"type" if first => case.kind = Some(bounded(&xml::attr_str(value), MAX_NAME)),
+        b"file" if case.failure_file.is_none() => {
             case.failure_file = Some(bounded(&xml::attr_str(value), MAX_NAME));
         }
-        "line" if case.failure_line.is_none() => case.failure_line = value.trim().parse().ok(),
+        b"line" if case.failure_line.is_none() => case.failure_line = parse_line(&value),
         _ => {}
     })?;
     if let Some(message) = long_message {
@@ -1339,7 +1339,7 @@ fn read_failure_attrs(
         // bounded part is kept.
         let mut scanner = Scanner::new(options.workspace.clone());
         scanner.reset(&unescaped(&case.classname), "");
-        for line in message.lines() {
+        for line in location::lines(&message) {
             scanner.feed_line(line);
         }
         case.message_location = scanner.finish().best;
@@ -1362,6 +1362,17 @@ fn own_file(case: &Case) -> (String, String) {
         String::new()
     };
     (classname, own)
+}
+
+/// A `line` attribute: a few digits (read without the general parser), or
+/// whatever the parser of `u32` takes once trimmed.
+fn parse_line(value: &str) -> Option<u32> {
+    let bytes = value.as_bytes();
+    if !bytes.is_empty() && bytes.len() <= 9 && bytes.iter().all(u8::is_ascii_digit) {
+        // Nine digits cannot overflow.
+        return Some(bytes.iter().fold(0, |n, &b| n * 10 + u32::from(b - b'0')));
+    }
+    value.trim().parse().ok()
 }
 
 fn status_outcome(value: &str) -> (Option<Outcome>, bool) {
@@ -1514,6 +1525,11 @@ mod tests {
             if let Some(fast) = fast_decimal(&text) {
                 proptest::prop_assert_eq!(fast, text.parse::<f64>().unwrap());
             }
+        }
+
+        #[test]
+        fn line_attributes_are_what_the_integer_parser_reads(text in "[0-9 +x]{0,12}|[0-9]{1,11}") {
+            proptest::prop_assert_eq!(parse_line(&text), text.trim().parse::<u32>().ok());
         }
     }
 

@@ -20,6 +20,27 @@ fn find_short(haystack: &[u8], needle: &[u8], anchor: usize) -> Option<usize> {
         .find(|&start| haystack[start..].starts_with(needle))
 }
 
+/// The lines of `text` exactly as [`str::lines`] gives them (split at `\n`,
+/// a `\r` before it dropped), each line ending found with memchr: a
+/// failure's text is read line by line, and most of its lines are short.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let line = match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => {
+                let line = &rest[..i];
+                rest = &rest[i + 1..];
+                line.strip_suffix('\r').unwrap_or(line)
+            }
+            None => std::mem::take(&mut rest),
+        };
+        Some(line)
+    })
+}
+
 /// A source location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Location {
@@ -39,7 +60,7 @@ pub(crate) fn from_trace(
 ) -> Option<Location> {
     let mut scanner = Scanner::new(workspace.map(Path::to_path_buf));
     scanner.reset(classname, "");
-    for line in text.lines() {
+    for line in lines(text) {
         scanner.feed_line(line);
     }
     scanner.finish().best
@@ -535,6 +556,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn lines_are_what_str_lines_gives(text in "[a\r\n]{0,20}") {
+            proptest::prop_assert_eq!(lines(&text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+        }
+
         #[test]
         fn short_searches_find_what_str_find_finds(
             before in "[pa nickedt:l\\\\-]{0,30}",

@@ -626,7 +626,7 @@ impl Capture {
         let kept = &self.kept[..valid];
         let complete = memchr::memrchr(b'\n', kept).map_or(0, |i| i + 1);
         if let Ok(text) = std::str::from_utf8(&kept[..complete]) {
-            for line in text.lines() {
+            for line in crate::location::lines(text) {
                 tap.scanner.feed_line(line);
             }
         }
@@ -1788,14 +1788,16 @@ pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
     }
 }
 
-/// Calls `f` with each attribute's local name and raw (still escaped)
-/// value, in order, stopping at the first malformed attribute. A scanner of
-/// its own rather than quick-xml's iterator: attributes are where the readers
-/// spend most of their time, and they need no more than this.
+/// Calls `f` with each attribute's local name (as bytes: the readers only
+/// compare it, and a byte slice is taken without looking for character
+/// boundaries) and raw (still escaped) value, in order, stopping at the
+/// first malformed attribute. A scanner of its own rather than quick-xml's
+/// iterator: attributes are where the readers spend most of their time, and
+/// they need no more than this.
 #[inline]
 pub(crate) fn for_each_attr<'a>(
     tag: &'a Tag<'_>,
-    mut f: impl FnMut(&str, Cow<'a, str>),
+    mut f: impl FnMut(&[u8], Cow<'a, str>),
 ) -> Result<(), String> {
     let Some(attrs) = tag.attrs else {
         return read_attrs(tag, &mut f);
@@ -1803,7 +1805,7 @@ pub(crate) fn for_each_attr<'a>(
     // Read with the tag.
     let content: &'a str = &tag.start;
     for a in attrs {
-        let local = content.get(a.local as usize..a.key_end as usize);
+        let local = content.as_bytes().get(a.local as usize..a.key_end as usize);
         let value = content.get(a.value as usize..a.value_end as usize);
         if let (Some(local), Some(value)) = (local, value) {
             f(local, Cow::Borrowed(value));
@@ -1813,7 +1815,7 @@ pub(crate) fn for_each_attr<'a>(
 }
 
 /// [`for_each_attr`] for a tag whose attributes were not read with it.
-fn read_attrs<'a>(tag: &'a Tag<'_>, f: &mut dyn FnMut(&str, Cow<'a, str>)) -> Result<(), String> {
+fn read_attrs<'a>(tag: &'a Tag<'_>, f: &mut dyn FnMut(&[u8], Cow<'a, str>)) -> Result<(), String> {
     let text: &'a str = tag.attributes_raw();
     let bytes = text.as_bytes();
     let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
@@ -1859,7 +1861,7 @@ fn read_attrs<'a>(tag: &'a Tag<'_>, f: &mut dyn FnMut(&str, Cow<'a, str>)) -> Re
             Some(i) => &key[i + 1..],
             None => key,
         };
-        f(local, Cow::Borrowed(&text[open + 1..close]));
+        f(local.as_bytes(), Cow::Borrowed(&text[open + 1..close]));
         at = close + 1;
     }
 }
@@ -2034,7 +2036,7 @@ mod tests {
                 Ok(Event::Start { tag }) => {
                     let mut attrs = String::new();
                     let read = for_each_attr(&tag, |key, value| {
-                        attrs.push_str(&format!("{key}={value};"));
+                        attrs.push_str(&format!("{}={value};", String::from_utf8_lossy(key)));
                     });
                     out.push(format!(
                         "{}<{}|{}|{}|{attrs}|{read:?}",
