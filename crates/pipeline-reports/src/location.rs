@@ -157,7 +157,13 @@ impl Scanner {
             }
             return;
         }
-        self.python_line(trimmed);
+        // An `at …` frame (Java, JavaScript, C#) is no Python or Go frame:
+        // those start with `path.py:N` or `path.go:N`, and its first word is
+        // `at`.
+        let frame = trimmed.strip_prefix("at ");
+        if frame.is_none() {
+            self.python_line(trimmed);
+        }
         if self.rust.is_none() {
             self.rust_line(line);
         }
@@ -166,19 +172,20 @@ impl Scanner {
         {
             self.csharp_line(line);
         }
-        if let Some(frame) = trimmed.strip_prefix("at ") {
-            self.java_line(frame);
-            self.javascript_line(frame);
-        }
-        if let Some(frame) = trimmed.strip_prefix('❯') {
-            self.vitest_line(frame);
-        }
-        if let Some(loc) = file_colon_line(trimmed, &[".go"]) {
-            self.own(&loc.file, loc.line, false);
-            if self.go.is_none() {
-                self.go = Some(loc);
+        let Some(frame) = frame else {
+            if let Some(frame) = trimmed.strip_prefix('❯') {
+                self.vitest_line(frame);
             }
-        }
+            if let Some(loc) = file_colon_line(trimmed, &[".go"]) {
+                self.own(&loc.file, loc.line, false);
+                if self.go.is_none() {
+                    self.go = Some(loc);
+                }
+            }
+            return;
+        };
+        self.java_line(frame);
+        self.javascript_line(frame);
     }
 
     fn python_line(&mut self, trimmed: &str) {
