@@ -812,6 +812,8 @@ pub(crate) enum Event<'a> {
 pub(crate) struct Tag<'a> {
     start: BytesStart<'a>,
     attrs: Option<&'a [Attr]>,
+    /// Whether the name may have a namespace prefix (`false`: it has none).
+    prefixed: bool,
 }
 
 impl<'a> std::ops::Deref for Tag<'a> {
@@ -855,6 +857,9 @@ struct StartScan {
     /// Whether the attributes were read into the reader's list (they are
     /// when the tag has the plain form `<name key="value" …>`).
     attrs_read: bool,
+    /// Whether the name may have a prefix (`ns:name`); `false` when it
+    /// was read and has none.
+    prefixed: bool,
 }
 
 fn is_space(b: u8) -> bool {
@@ -925,6 +930,7 @@ fn scan(chunk: &[u8], ends_to_quick_xml: bool, attrs: &mut Vec<Attr>) -> Scan {
                 name_len,
                 empty,
                 attrs_read: false,
+                prefixed: true,
             })
         }
     }
@@ -937,11 +943,13 @@ fn scan(chunk: &[u8], ends_to_quick_xml: bool, attrs: &mut Vec<Attr>) -> Scan {
 /// for anything else.
 fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
     let mut i = 1;
+    let mut prefixed = false;
     loop {
         i += name_end(chunk.get(i..)?)?;
         if chunk[i] != b':' {
             break;
         }
+        prefixed = true;
         i += 1;
     }
     let name_len = i - 1;
@@ -963,6 +971,7 @@ fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
                     name_len,
                     empty: false,
                     attrs_read: true,
+                    prefixed,
                 });
             }
             b'/' if chunk.get(i + 1) == Some(&b'>') => {
@@ -972,6 +981,7 @@ fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
                     name_len,
                     empty: true,
                     attrs_read: true,
+                    prefixed,
                 });
             }
             _ if !spaced => return None,
@@ -1495,6 +1505,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
             let tag = Tag {
                 start: BytesStart::from_content(self.tag.as_str(), name_len),
                 attrs: None,
+                prefixed: true,
             };
             return Ok(Event::Start { tag });
         }
@@ -1538,6 +1549,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
             tag: Tag {
                 start: BytesStart::from_content(content, scan.name_len),
                 attrs: scan.attrs_read.then_some(&attrs[..]),
+                prefixed: scan.prefixed,
             },
         })
     }
@@ -1780,8 +1792,11 @@ fn xml_error_message(error: &quick_xml::Error) -> String {
 }
 
 /// The local name of a tag (without a namespace prefix).
-pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
+pub(crate) fn local_name<'a>(tag: &'a Tag<'_>) -> &'a str {
     let name = tag.name().0;
+    if !tag.prefixed {
+        return name;
+    }
     match name.bytes().position(|b| b == b':') {
         Some(i) => &name[i + 1..],
         None => name,
