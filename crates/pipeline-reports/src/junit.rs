@@ -1463,23 +1463,35 @@ fn fast_decimal(text: &str) -> Option<f64> {
         return None;
     }
     let mut mantissa: u64 = 0;
-    let mut point: Option<usize> = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        let digit = b.wrapping_sub(b'0');
-        if digit < 10 {
-            mantissa = mantissa * 10 + u64::from(digit);
-        } else if b == b'.' && point.is_none() {
-            point = Some(i);
-        } else {
+    // The integer's digits, then those after the point, if there is one.
+    let mut i = 0;
+    while let Some(digit) = bytes
+        .get(i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d < 10)
+    {
+        mantissa = mantissa * 10 + u64::from(digit);
+        i += 1;
+    }
+    let mut fraction = 0;
+    if let Some(&b) = bytes.get(i) {
+        if b != b'.' {
             return None;
         }
+        for &b in &bytes[i + 1..] {
+            let digit = b.wrapping_sub(b'0');
+            if digit >= 10 {
+                return None;
+            }
+            mantissa = mantissa * 10 + u64::from(digit);
+        }
+        fraction = bytes.len() - i - 1;
     }
     // Every byte is a digit but the point.
-    let digits = bytes.len() - usize::from(point.is_some());
+    let digits = bytes.len() - usize::from(i < bytes.len());
     if digits == 0 || digits > 15 {
         return None;
     }
-    let fraction = point.map_or(0, |p| bytes.len() - 1 - p);
     Some(mantissa as f64 / POW10[fraction])
 }
 
@@ -1525,6 +1537,22 @@ mod tests {
             if let Some(fast) = fast_decimal(&text) {
                 proptest::prop_assert_eq!(fast, text.parse::<f64>().unwrap());
             }
+        }
+
+        #[test]
+        fn fast_decimals_take_digits_and_one_point_anywhere(text in "[0-9.x]{0,18}") {
+            // What fast_decimal took before it read the integer and the
+            // fraction in two loops: digits and at most one point.
+            let bytes = text.as_bytes();
+            let points = bytes.iter().filter(|&&b| b == b'.').count();
+            let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+            let plain = bytes.iter().all(|&b| b.is_ascii_digit() || b == b'.');
+            let expected = (plain && points <= 1 && !bytes.is_empty() && bytes.len() <= 16 && (1..=15).contains(&digits)).then(|| {
+                let fraction = text.find('.').map_or(0, |p| text.len() - 1 - p);
+                let mantissa: u64 = text.bytes().filter(u8::is_ascii_digit).fold(0, |m, b| m * 10 + u64::from(b - b'0'));
+                mantissa as f64 / 10f64.powi(fraction as i32)
+            });
+            proptest::prop_assert_eq!(fast_decimal(&text), expected);
         }
 
         #[test]
