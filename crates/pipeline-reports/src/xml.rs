@@ -1571,24 +1571,28 @@ impl<'s, S: Source> XmlReader<'s, S> {
     }
 
     /// Checks that an element may open at `start`.
-    #[inline]
+    #[inline(always)]
     fn check_open(
         origin: &Origin<'_>,
         open: &[(usize, u64)],
         seen_root: bool,
         start: u64,
     ) -> Result<(), ReportError> {
-        if open.is_empty() && seen_root {
-            return Err(
-                origin.syntax_error(start, "a second root element; a report has exactly one")
-            );
-        }
-        if open.len() >= MAX_DEPTH {
-            return Err(
-                origin.syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}"))
-            );
+        if (open.is_empty() && seen_root) || open.len() >= MAX_DEPTH {
+            return Err(Self::open_error(origin, open, start));
         }
         Ok(())
+    }
+
+    /// Why an element may not open at `start` (see [`Self::check_open`]).
+    #[cold]
+    #[inline(never)]
+    fn open_error(origin: &Origin<'_>, open: &[(usize, u64)], start: u64) -> ReportError {
+        if open.is_empty() {
+            origin.syntax_error(start, "a second root element; a report has exactly one")
+        } else {
+            origin.syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}"))
+        }
     }
 
     /// Records an element opened at `start`.
@@ -1605,6 +1609,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
 
     /// Checks that the end tag `</name>` at `start` closes the element
     /// open last.
+    #[inline(always)]
     fn check_end(
         origin: &Origin<'_>,
         names: &str,
@@ -1612,25 +1617,37 @@ impl<'s, S: Source> XmlReader<'s, S> {
         start: u64,
         name: &str,
     ) -> Result<(), ReportError> {
+        match open.last() {
+            Some(&(name_start, _)) if names.get(name_start..) == Some(name) => Ok(()),
+            _ => Err(Self::end_error(origin, names, open, start, name)),
+        }
+    }
+
+    /// Why the end tag `</name>` at `start` is refused (see
+    /// [`Self::check_end`]).
+    #[cold]
+    #[inline(never)]
+    fn end_error(
+        origin: &Origin<'_>,
+        names: &str,
+        open: &[(usize, u64)],
+        start: u64,
+        name: &str,
+    ) -> ReportError {
         let Some(&(name_start, opened)) = open.last() else {
             // In quick-xml's words, as it said before reading tags was
             // shared with it.
             let error = quick_xml::Error::IllFormed(
                 quick_xml::errors::IllFormedError::UnmatchedEndTag(name.to_owned()),
             );
-            return Err(origin.syntax_error(start, xml_error_message(&error)));
+            return origin.syntax_error(start, xml_error_message(&error));
         };
-        let open_name = &names[name_start..];
-        if name != open_name {
-            let (line, column) = origin.locate(opened);
-            return Err(origin.syntax_error(
-                start,
-                format!(
-                    "closing tag </{name}> does not match <{open_name}> opened at {line}:{column}"
-                ),
-            ));
-        }
-        Ok(())
+        let open_name = names.get(name_start..).unwrap_or_default();
+        let (line, column) = origin.locate(opened);
+        origin.syntax_error(
+            start,
+            format!("closing tag </{name}> does not match <{open_name}> opened at {line}:{column}"),
+        )
     }
 
     /// Consumes character data, CDATA sections and comments up to the next
