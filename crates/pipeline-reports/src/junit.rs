@@ -1366,11 +1366,20 @@ fn own_file(case: &Case) -> (String, String) {
 
 /// A `line` attribute: a few digits (read without the general parser), or
 /// whatever the parser of `u32` takes once trimmed.
+#[inline]
 fn parse_line(value: &str) -> Option<u32> {
     let bytes = value.as_bytes();
-    if !bytes.is_empty() && bytes.len() <= 9 && bytes.iter().all(u8::is_ascii_digit) {
+    if (1..=9).contains(&bytes.len()) {
         // Nine digits cannot overflow.
-        return Some(bytes.iter().fold(0, |n, &b| n * 10 + u32::from(b - b'0')));
+        let mut line = 0;
+        for &b in bytes {
+            let digit = b.wrapping_sub(b'0');
+            if digit >= 10 {
+                return value.trim().parse().ok();
+            }
+            line = line * 10 + u32::from(digit);
+        }
+        return Some(line);
     }
     value.trim().parse().ok()
 }
