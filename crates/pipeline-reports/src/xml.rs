@@ -959,9 +959,14 @@ fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
     loop {
         let mut b = *chunk.get(i)?;
         let spaced = is_space(b);
-        while is_space(b) {
+        if spaced {
+            // Mostly one space between attributes.
             i += 1;
             b = *chunk.get(i)?;
+            while is_space(b) {
+                i += 1;
+                b = *chunk.get(i)?;
+            }
         }
         match b {
             b'>' => {
