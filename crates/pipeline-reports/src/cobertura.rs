@@ -451,8 +451,8 @@ fn parse<S: xml::Source>(
                         let mut filename = None;
                         let mut class_name = None;
                         xml::for_each_attr(&tag, |key, value| match key {
-                            "filename" => filename = Some(xml::attr_str(value).into_owned()),
-                            "name" => class_name = Some(xml::attr_str(value).into_owned()),
+                            b"filename" => filename = Some(xml::attr_str(value).into_owned()),
+                            b"name" => class_name = Some(xml::attr_str(value).into_owned()),
                             _ => {}
                         })
                         .map(|()| {
@@ -562,17 +562,14 @@ fn check_root(name: &str) -> Result<(), String> {
     }
 }
 
-fn read_declared(
-    tag: &quick_xml::events::BytesStart<'_>,
-    declared: &mut Declared,
-) -> Result<(), String> {
+fn read_declared(tag: &xml::Tag<'_>, declared: &mut Declared) -> Result<(), String> {
     xml::for_each_attr(tag, |key, value| {
         let number = value.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match key {
-            "line-rate" | "lineRate" => declared.line_rate = number,
-            "branch-rate" | "branchRate" => declared.branch_rate = number,
-            "lines-valid" | "linesValid" => declared.lines_valid = number,
-            "lines-covered" | "linesCovered" => declared.lines_covered = number,
+            b"line-rate" | b"lineRate" => declared.line_rate = number,
+            b"branch-rate" | b"branchRate" => declared.branch_rate = number,
+            b"lines-valid" | b"linesValid" => declared.lines_valid = number,
+            b"lines-covered" | b"linesCovered" => declared.lines_covered = number,
             _ => {}
         }
     })
@@ -591,7 +588,7 @@ struct LineData {
     unmeasured: bool,
 }
 
-fn read_line(tag: &quick_xml::events::BytesStart<'_>) -> Result<LineData, String> {
+fn read_line(tag: &xml::Tag<'_>) -> Result<LineData, String> {
     let mut number = None;
     let mut hits = None;
     let mut branch = false;
@@ -599,14 +596,14 @@ fn read_line(tag: &quick_xml::events::BytesStart<'_>) -> Result<LineData, String
     let mut missing = None;
     let mut bad_number = None;
     xml::for_each_attr(tag, |key, value| match key {
-        "number" => match parse_number(&value) {
+        b"number" => match parse_number(&value) {
             Some(n) => number = Some(n),
             None => bad_number = Some(value.into_owned()),
         },
-        "hits" => hits = Some(value.trim().parse::<f64>().is_ok_and(|h| h > 0.0)),
-        "branch" => branch = value.trim().eq_ignore_ascii_case("true"),
-        "condition-coverage" => condition = parse_condition(&value),
-        "missing-branches" => missing = parse_arms(&value),
+        b"hits" => hits = Some(value.trim().parse::<f64>().is_ok_and(|h| h > 0.0)),
+        b"branch" => branch = value.trim().eq_ignore_ascii_case("true"),
+        b"condition-coverage" => condition = parse_condition(&value),
+        b"missing-branches" => missing = parse_arms(&value),
         _ => {}
     })?;
     if let Some(bad) = bad_number {

@@ -457,7 +457,7 @@ struct Parser<'o> {
     /// The testcase being read; boxed, so that handing it around moves a pointer.
     case: Option<Box<Case>>,
     /// The last testcase's strings, kept for their allocations.
-    spare_case: Box<Case>,
+    spare_case: Option<Box<Case>>,
     depth: usize,
     context: Context,
     context_depth: usize,
@@ -483,11 +483,12 @@ struct Parser<'o> {
     /// its `line` attributes are 0-based, and pytest-rerunfailures writes
     /// each failed attempt as an empty testcase before the next one.
     pytest: bool,
-    /// pytest's last passed testcase, not counted yet: the next testcase
-    /// may repeat it, which makes it a failed attempt.
-    pending: Option<Pending>,
-    /// The spare strings of [`Pending`], kept for their allocations.
-    spare_pending: Pending,
+    /// pytest's last passed testcase, not counted yet when `held`: the next
+    /// testcase may repeat it, which makes it a failed attempt. Its strings
+    /// are kept for their allocations when it is not held.
+    pending: Pending,
+    /// Whether `pending` holds a testcase.
+    held: bool,
 }
 
 /// A pytest testcase that passed, held until the next testcase shows
@@ -541,7 +542,7 @@ impl<'o> Parser<'o> {
             suites: Vec::new(),
             spare_maps: Vec::new(),
             case: None,
-            spare_case: Box::default(),
+            spare_case: None,
             depth: 0,
             context: Context::Other,
             context_depth: 0,
@@ -565,8 +566,8 @@ impl<'o> Parser<'o> {
             warned_untracked: false,
             retries_merged: 0,
             pytest: false,
-            pending: None,
-            spare_pending: Pending::default(),
+            pending: Pending::default(),
+            held: false,
         }
     }
 
@@ -589,7 +590,7 @@ impl<'o> Parser<'o> {
         }
     }
 
-    fn start(&mut self, name: &str, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    fn start(&mut self, name: &str, tag: &xml::Tag<'_>) -> Result<(), String> {
         self.depth += 1;
         match name {
             "testsuite" if self.case.is_none() => self.start_suite(tag)?,
@@ -721,17 +722,17 @@ impl<'o> Parser<'o> {
         self.depth -= 1;
     }
 
-    fn start_suite(&mut self, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    fn start_suite(&mut self, tag: &xml::Tag<'_>) -> Result<(), String> {
         let mut name = None;
         let mut file = None;
         let mut declared = Declared::default();
         xml::for_each_attr(tag, |key, value| match key {
-            "name" => name = Some(xml::attr_str(value).into_owned()),
-            "file" | "filepath" => file = Some(xml::attr_str(value).into_owned()),
-            "tests" => declared.tests = parse_count(&value),
-            "failures" => declared.failures = parse_count(&value),
-            "errors" => declared.errors = parse_count(&value),
-            "skipped" | "skips" => declared.skipped = parse_count(&value),
+            b"name" => name = Some(xml::attr_str(value).into_owned()),
+            b"file" | b"filepath" => file = Some(xml::attr_str(value).into_owned()),
+            b"tests" => declared.tests = parse_count(&value),
+            b"failures" => declared.failures = parse_count(&value),
+            b"errors" => declared.errors = parse_count(&value),
+            b"skipped" | b"skips" => declared.skipped = parse_count(&value),
             _ => {}
         })?;
         if matches!(name.as_deref(), Some("pytest" | "pytest tests")) {
@@ -801,24 +802,25 @@ impl<'o> Parser<'o> {
         }
     }
 
-    fn start_case(&mut self, tag: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
-        let mut case = std::mem::take(&mut self.spare_case);
+    fn start_case(&mut self, tag: &xml::Tag<'_>) -> Result<(), String> {
+        // Taken, not replaced by a new default: no allocation per testcase.
+        let mut case = self.spare_case.take().unwrap_or_default();
         case.reset(self.depth);
         let mut time = None;
         let mut class_attr = None;
         xml::for_each_attr(tag, |key, value| match key {
             // Kept as written (escaped): unescaped only for what is reported.
-            "name" if case.name.is_empty() => push_bounded(&mut case.name, &value, MAX_NAME),
-            "classname" if case.classname.is_empty() => {
+            b"name" if case.name.is_empty() => push_bounded(&mut case.name, &value, MAX_NAME),
+            b"classname" if case.classname.is_empty() => {
                 push_bounded(&mut case.classname, &value, MAX_NAME)
             }
-            "class" => class_attr = Some(value),
-            "file" | "filepath" if case.file.is_empty() => {
+            b"class" => class_attr = Some(value),
+            b"file" | b"filepath" if case.file.is_empty() => {
                 push_bounded(&mut case.file, &value, MAX_NAME);
             }
-            "line" | "lineno" => case.line = value.trim().parse().ok(),
-            "time" | "duration" => time = Some(value),
-            "status" | "result" => {
+            b"line" | b"lineno" => case.line = parse_line(&value),
+            b"time" | b"duration" => time = Some(value),
+            b"status" | b"result" => {
                 let (outcome, skipped) = status_outcome(&value);
                 if outcome.is_some() {
                     case.status = outcome;
@@ -880,7 +882,7 @@ impl<'o> Parser<'o> {
             return;
         };
         self.finish_taken_case(&mut case);
-        self.spare_case = case;
+        self.spare_case = Some(case);
     }
 
     fn finish_taken_case(&mut self, case: &mut Case) {
@@ -905,12 +907,10 @@ impl<'o> Parser<'o> {
             // (passing-looking) testcase, the next attempt right after it:
             // a testcase that repeats the one just read as passed makes that
             // one a failed attempt of the same test.
-            let repeat = self.pending.as_ref().is_some_and(|p| p.is(case));
+            let repeat = self.held && self.pending.is(case);
             if repeat {
-                if let Some(pending) = self.pending.take() {
-                    attempts += pending.attempts;
-                    self.spare_pending = pending;
-                }
+                self.held = false;
+                attempts += self.pending.attempts;
                 self.retries_merged += 1;
             } else {
                 self.flush_pending();
@@ -926,13 +926,13 @@ impl<'o> Parser<'o> {
                 // The case's strings move to the pending test, and the
                 // pending test's old ones to the case (cleared when the next
                 // testcase starts): nothing is copied.
-                let mut pending = std::mem::take(&mut self.spare_pending);
+                let pending = &mut self.pending;
                 std::mem::swap(&mut pending.name, &mut case.name);
                 std::mem::swap(&mut pending.classname, &mut case.classname);
                 std::mem::swap(&mut pending.file, &mut case.file);
                 pending.line = case.line;
                 pending.attempts = attempts;
-                self.pending = Some(pending);
+                self.held = true;
                 return;
             }
             if repeat {
@@ -957,10 +957,16 @@ impl<'o> Parser<'o> {
     }
 
     /// Counts pytest's held testcase: passed, or flaky after failed attempts.
+    #[inline(always)]
     fn flush_pending(&mut self) {
-        let Some(pending) = self.pending.take() else {
-            return;
-        };
+        if self.held {
+            self.count_pending();
+        }
+    }
+
+    fn count_pending(&mut self) {
+        self.held = false;
+        let pending = &self.pending;
         self.report.counts.total += 1;
         if pending.attempts > 1 {
             self.report.counts.add(Outcome::Flaky, 1);
@@ -982,7 +988,6 @@ impl<'o> Parser<'o> {
         } else {
             self.report.counts.add(Outcome::Passed, 1);
         }
-        self.spare_pending = pending;
     }
 
     fn count_case(&mut self, case: &Case, outcome: Outcome, attempts: u32, timed: bool) {
@@ -1118,10 +1123,22 @@ impl<'o> Parser<'o> {
         }
     }
 
+    /// Keeps the test among the slowest if it is one. Inlined: for nearly
+    /// every test the answer is no, found by the first comparisons.
+    #[inline(always)]
     fn consider_slowest(&mut self, time: f64, case: &Case) {
         if self.options.slowest == 0 {
             return;
         }
+        if self.slowest.len() >= self.options.slowest
+            && !self.slowest.peek().is_some_and(|Reverse(min)| time > min.0)
+        {
+            return;
+        }
+        self.keep_slowest(time, case);
+    }
+
+    fn keep_slowest(&mut self, time: f64, case: &Case) {
         if self.slowest.len() < self.options.slowest {
             self.slowest.push(Reverse(TimedName(
                 time,
@@ -1170,7 +1187,7 @@ impl<'o> Parser<'o> {
             None => match self.body.scanner() {
                 Some(scanner) => {
                     scanner.reset(&classname, &own);
-                    for line in details.lines() {
+                    for line in location::lines(&details) {
                         scanner.feed_line(line);
                     }
                     scanner.finish()
@@ -1199,7 +1216,7 @@ impl<'o> Parser<'o> {
                     let message = case.message.as_deref()?;
                     let scanner = self.body.scanner()?;
                     scanner.reset(&classname, "");
-                    for line in message.lines() {
+                    for line in location::lines(message) {
                         scanner.feed_line(line);
                     }
                     scanner.finish().best
@@ -1306,7 +1323,7 @@ fn unescaped(raw: &str) -> String {
 
 fn read_failure_attrs(
     case: &mut Case,
-    tag: &quick_xml::events::BytesStart<'_>,
+    tag: &xml::Tag<'_>,
     options: &JunitOptions,
 ) -> Result<(), String> {
     let limit = options.max_output_bytes;
@@ -1318,18 +1335,18 @@ fn read_failure_attrs(
     };
     let mut long_message = None;
     xml::for_each_attr(tag, |key, value| match key {
-        "message" if first => {
+        b"message" if first => {
             let value = xml::attr_str(value);
             if value.len() > limit {
                 long_message = Some(value.clone().into_owned());
             }
             case.message = Some(bounded(&value, limit));
         }
-        "type" if first => case.kind = Some(bounded(&xml::attr_str(value), MAX_NAME)),
-        "file" if case.failure_file.is_none() => {
+        b"type" if first => case.kind = Some(bounded(&xml::attr_str(value), MAX_NAME)),
+        b"file" if case.failure_file.is_none() => {
             case.failure_file = Some(bounded(&xml::attr_str(value), MAX_NAME));
         }
-        "line" if case.failure_line.is_none() => case.failure_line = value.trim().parse().ok(),
+        b"line" if case.failure_line.is_none() => case.failure_line = parse_line(&value),
         _ => {}
     })?;
     if let Some(message) = long_message {
@@ -1337,7 +1354,7 @@ fn read_failure_attrs(
         // bounded part is kept.
         let mut scanner = Scanner::new(options.workspace.clone());
         scanner.reset(&unescaped(&case.classname), "");
-        for line in message.lines() {
+        for line in location::lines(&message) {
             scanner.feed_line(line);
         }
         case.message_location = scanner.finish().best;
@@ -1360,6 +1377,26 @@ fn own_file(case: &Case) -> (String, String) {
         String::new()
     };
     (classname, own)
+}
+
+/// A `line` attribute: a few digits (read without the general parser), or
+/// whatever the parser of `u32` takes once trimmed.
+#[inline]
+fn parse_line(value: &str) -> Option<u32> {
+    let bytes = value.as_bytes();
+    if (1..=9).contains(&bytes.len()) {
+        // Nine digits cannot overflow.
+        let mut line = 0;
+        for &b in bytes {
+            let digit = b.wrapping_sub(b'0');
+            if digit >= 10 {
+                return value.trim().parse().ok();
+            }
+            line = line * 10 + u32::from(digit);
+        }
+        return Some(line);
+    }
+    value.trim().parse().ok()
 }
 
 fn status_outcome(value: &str) -> (Option<Outcome>, bool) {
@@ -1450,25 +1487,36 @@ fn fast_decimal(text: &str) -> Option<f64> {
         return None;
     }
     let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    let mut fraction: Option<usize> = None;
-    for &b in bytes {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                digits += 1;
-                if let Some(f) = fraction.as_mut() {
-                    *f += 1;
-                }
-            }
-            b'.' if fraction.is_none() => fraction = Some(0),
-            _ => return None,
-        }
+    // The integer's digits, then those after the point, if there is one.
+    let mut i = 0;
+    while let Some(digit) = bytes
+        .get(i)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d < 10)
+    {
+        mantissa = mantissa * 10 + u64::from(digit);
+        i += 1;
     }
+    let mut fraction = 0;
+    if let Some(&b) = bytes.get(i) {
+        if b != b'.' {
+            return None;
+        }
+        for &b in &bytes[i + 1..] {
+            let digit = b.wrapping_sub(b'0');
+            if digit >= 10 {
+                return None;
+            }
+            mantissa = mantissa * 10 + u64::from(digit);
+        }
+        fraction = bytes.len() - i - 1;
+    }
+    // Every byte is a digit but the point.
+    let digits = bytes.len() - usize::from(i < bytes.len());
     if digits == 0 || digits > 15 {
         return None;
     }
-    Some(mantissa as f64 / POW10[fraction.unwrap_or(0)])
+    Some(mantissa as f64 / POW10[fraction])
 }
 
 #[cfg(test)]
@@ -1513,6 +1561,27 @@ mod tests {
             if let Some(fast) = fast_decimal(&text) {
                 proptest::prop_assert_eq!(fast, text.parse::<f64>().unwrap());
             }
+        }
+
+        #[test]
+        fn fast_decimals_take_digits_and_one_point_anywhere(text in "[0-9.x]{0,18}") {
+            // What fast_decimal took before it read the integer and the
+            // fraction in two loops: digits and at most one point.
+            let bytes = text.as_bytes();
+            let points = bytes.iter().filter(|&&b| b == b'.').count();
+            let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+            let plain = bytes.iter().all(|&b| b.is_ascii_digit() || b == b'.');
+            let expected = (plain && points <= 1 && !bytes.is_empty() && bytes.len() <= 16 && (1..=15).contains(&digits)).then(|| {
+                let fraction = text.find('.').map_or(0, |p| text.len() - 1 - p);
+                let mantissa: u64 = text.bytes().filter(u8::is_ascii_digit).fold(0, |m, b| m * 10 + u64::from(b - b'0'));
+                mantissa as f64 / 10f64.powi(fraction as i32)
+            });
+            proptest::prop_assert_eq!(fast_decimal(&text), expected);
+        }
+
+        #[test]
+        fn line_attributes_are_what_the_integer_parser_reads(text in "[0-9 +x]{0,12}|[0-9]{1,11}") {
+            proptest::prop_assert_eq!(parse_line(&text), text.trim().parse::<u32>().ok());
         }
     }
 

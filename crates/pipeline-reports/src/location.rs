@@ -6,11 +6,40 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-/// Searchers built once: a line is read for several patterns, and building
-/// a searcher per line would cost more than the search.
-static PANICKED_AT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("panicked at "));
-static COLON_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(":line "));
+/// A searcher built once for a pattern sought in few lines (building one
+/// per line would cost more than the search).
 static QUOTE_COMMA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("', "));
+
+/// Where `needle` first occurs in `haystack`. Each place where the needle's
+/// byte at `anchor` (one that is rare in stack frames) occurs is found with
+/// memchr, and the needle is compared there: a failure's lines are short,
+/// and most hold the anchor byte seldom, so this costs less than a searcher
+/// built for the purpose.
+fn find_short(haystack: &[u8], needle: &[u8], anchor: usize) -> Option<usize> {
+    memchr::memchr_iter(needle[anchor], haystack.get(anchor..)?)
+        .find(|&start| haystack[start..].starts_with(needle))
+}
+
+/// The lines of `text` exactly as [`str::lines`] gives them (split at `\n`,
+/// a `\r` before it dropped), each line ending found with memchr: a
+/// failure's text is read line by line, and most of its lines are short.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let line = match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => {
+                let line = &rest[..i];
+                rest = &rest[i + 1..];
+                line.strip_suffix('\r').unwrap_or(line)
+            }
+            None => std::mem::take(&mut rest),
+        };
+        Some(line)
+    })
+}
 
 /// A source location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +60,7 @@ pub(crate) fn from_trace(
 ) -> Option<Location> {
     let mut scanner = Scanner::new(workspace.map(Path::to_path_buf));
     scanner.reset(classname, "");
-    for line in text.lines() {
+    for line in lines(text) {
         scanner.feed_line(line);
     }
     scanner.finish().best
@@ -128,28 +157,35 @@ impl Scanner {
             }
             return;
         }
-        self.python_line(trimmed);
+        // An `at …` frame (Java, JavaScript, C#) is no Python or Go frame:
+        // those start with `path.py:N` or `path.go:N`, and its first word is
+        // `at`.
+        let frame = trimmed.strip_prefix("at ");
+        if frame.is_none() {
+            self.python_line(trimmed);
+        }
         if self.rust.is_none() {
             self.rust_line(line);
         }
         if (self.csharp.is_none() || !self.own_base.is_empty())
-            && COLON_LINE.find(line.as_bytes()).is_some()
+            && find_short(line.as_bytes(), b":line ", 0).is_some()
         {
             self.csharp_line(line);
         }
-        if let Some(frame) = trimmed.strip_prefix("at ") {
-            self.java_line(frame);
-            self.javascript_line(frame);
-        }
-        if let Some(frame) = trimmed.strip_prefix('❯') {
-            self.vitest_line(frame);
-        }
-        if let Some(loc) = file_colon_line(trimmed, &[".go"]) {
-            self.own(&loc.file, loc.line, false);
-            if self.go.is_none() {
-                self.go = Some(loc);
+        let Some(frame) = frame else {
+            if let Some(frame) = trimmed.strip_prefix('❯') {
+                self.vitest_line(frame);
             }
-        }
+            if let Some(loc) = file_colon_line(trimmed, &[".go"]) {
+                self.own(&loc.file, loc.line, false);
+                if self.go.is_none() {
+                    self.go = Some(loc);
+                }
+            }
+            return;
+        };
+        self.java_line(frame);
+        self.javascript_line(frame);
     }
 
     fn python_line(&mut self, trimmed: &str) {
@@ -199,7 +235,7 @@ impl Scanner {
         if self.rust.is_some() {
             return;
         }
-        let rest = if let Some(at) = PANICKED_AT.find(line.as_bytes()) {
+        let rest = if let Some(at) = find_short(line.as_bytes(), b"panicked at ", 5) {
             let rest = &line[at + "panicked at ".len()..];
             match rest.strip_prefix('\'') {
                 Some(quoted) => match QUOTE_COMMA.find(quoted.as_bytes()) {
@@ -376,11 +412,12 @@ pub(crate) fn base_name(file: &str) -> &str {
 }
 
 fn is_library_path(file: &str, workspace: Option<&Path>) -> bool {
-    if file.contains("site-packages")
-        || file.contains("dist-packages")
+    let bytes = file.as_bytes();
+    if find_short(bytes, b"site-packages", 4).is_some()
+        || find_short(bytes, b"dist-packages", 4).is_some()
         || file.starts_with('<')
-        || file.contains("/lib/python")
-        || file.contains("\\Lib\\")
+        || find_short(bytes, b"/lib/python", 6).is_some()
+        || find_short(bytes, b"\\Lib\\", 0).is_some()
     {
         return true;
     }
@@ -393,12 +430,7 @@ fn is_library_path(file: &str, workspace: Option<&Path>) -> bool {
 /// `path:line:column` of a JavaScript frame, outside `node_modules` and
 /// Node's own modules.
 fn js_location(location: &str) -> Option<Location> {
-    if location.contains("node_modules")
-        || location.starts_with("node:")
-        || location.starts_with("internal/")
-    {
-        return None;
-    }
+    // The cheap tests first: most frames that get here are Java's.
     let (before_col, col) = location.rsplit_once(':')?;
     let (file, number) = before_col.rsplit_once(':')?;
     leading_number(col)?;
@@ -408,7 +440,11 @@ fn js_location(location: &str) -> Option<Location> {
     ]
     .iter()
     .any(|ext| file.ends_with(ext));
-    if !is_js {
+    if !is_js
+        || find_short(location.as_bytes(), b"node_modules", 4).is_some()
+        || location.starts_with("node:")
+        || location.starts_with("internal/")
+    {
         return None;
     }
     let file = file.strip_prefix("file://").unwrap_or(file);
@@ -524,6 +560,28 @@ mod tests {
             Some(("calc_test.go".into(), 12))
         );
         assert_eq!(loc("no location in here: 12", ""), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_what_str_lines_gives(text in "[a\r\n]{0,20}") {
+            proptest::prop_assert_eq!(lines(&text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn short_searches_find_what_str_find_finds(
+            before in "[pa nickedt:l\\\\-]{0,30}",
+            after in "[pa nickedt:l\\\\-]{0,30}",
+            which in 0usize..3,
+            planted in proptest::bool::ANY,
+        ) {
+            let (needle, anchor) = [("panicked at ", 5), (":line ", 0), ("\\Lib\\", 0)][which];
+            let haystack = if planted { format!("{before}{needle}{after}") } else { format!("{before}{after}") };
+            proptest::prop_assert_eq!(
+                find_short(haystack.as_bytes(), needle.as_bytes(), anchor),
+                haystack.find(needle)
+            );
+        }
     }
 
     #[test]

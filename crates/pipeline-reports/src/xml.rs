@@ -1,11 +1,15 @@
 //! The streaming XML layer under the JUnit and Cobertura readers.
 //!
-//! quick-xml reads the markup (tags and their attributes); character data,
-//! CDATA sections and comments between tags are consumed here, straight from
-//! the buffered input, so that a text of any size (a 1 GB CDATA section of
-//! captured output, say) costs no more memory than the part a caller asked to
-//! keep. Everything read is checked to be UTF-8. Errors carry a byte offset
-//! that is turned into a line and column only when an error is reported.
+//! Character data, CDATA sections and comments between tags are consumed
+//! here, straight from the buffered input, so that a text of any size (a 1 GB
+//! CDATA section of captured output, say) costs no more memory than the part
+//! a caller asked to keep. Start and end tags that lie whole in the buffer are
+//! read here too, in place and by quick-xml's rules (a tag ends at the first
+//! `>` outside quotes), with the attributes of a plainly written tag found in
+//! the same pass; quick-xml reads the rest of the markup (declarations, the
+//! DOCTYPE, a tag cut by the end of the buffer) and words the errors in tags.
+//! Everything read is checked to be UTF-8. Errors carry a byte offset that is
+//! turned into a line and column only when an error is reported.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -14,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use memchr::memmem;
 use quick_xml::events::{BytesStart, Event as QxEvent};
+use quick_xml::parser::{ElementParser, Parser as _};
 
 use crate::error::ReportError;
 use crate::location::Scanner;
@@ -66,9 +71,10 @@ impl Prefetched {
             .spawn(move || {
                 let mut source = ReadSource(file);
                 loop {
-                    let mut buf = spare_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                    let mut buf = spare_rx.try_recv().unwrap_or_default();
+                    // Room for a whole chunk at once: grown while reading,
+                    // it would be copied over and over.
+                    buf.reserve(CHUNK);
                     let read = source.next_chunk(&mut buf);
                     let last = !matches!(&read, Ok(()) if !buf.is_empty());
                     // A closed channel means the reader stopped early: stop too.
@@ -95,7 +101,9 @@ impl Source for Prefetched {
             Ok(Ok(mut chunk)) => {
                 std::mem::swap(buf, &mut chunk);
                 chunk.clear();
-                let _ = self.spare.try_send(chunk);
+                if chunk.capacity() >= CHUNK {
+                    let _ = self.spare.try_send(chunk);
+                }
                 self.done = buf.is_empty();
                 Ok(())
             }
@@ -332,22 +340,37 @@ impl<S: Source> PeekReader<S> {
         Ok(())
     }
 
+    /// The bytes buffered and not consumed yet.
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
     /// Makes at least `n` bytes available unless the input ends first, and
     /// returns what is available. Consumes nothing.
     pub(crate) fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
         if self.buf.len() - self.pos < n {
-            // Rare: the look-ahead crosses a chunk boundary.
-            let mut joined = self.buf[self.pos..].to_vec();
-            let mut next = Vec::new();
+            // Rare: the look-ahead crosses a chunk boundary. The few bytes
+            // left go in front of the next chunk, which is not copied.
+            let mut joined = std::mem::take(&mut self.buf);
+            joined.drain(..self.pos);
+            self.pos = 0;
             while joined.len() < n {
-                self.next_chunk(&mut next)?;
+                let mut next = Vec::new();
+                if let Err(e) = self.next_chunk(&mut next) {
+                    self.buf = joined;
+                    return Err(e);
+                }
                 if next.is_empty() {
                     break;
                 }
-                joined.extend_from_slice(&next);
+                if joined.len() < next.len() {
+                    next.splice(..0, joined.drain(..));
+                    joined = next;
+                } else {
+                    joined.extend_from_slice(&next);
+                }
             }
             self.buf = joined;
-            self.pos = 0;
         }
         Ok(&self.buf[self.pos..])
     }
@@ -603,7 +626,7 @@ impl Capture {
         let kept = &self.kept[..valid];
         let complete = memchr::memrchr(b'\n', kept).map_or(0, |i| i + 1);
         if let Ok(text) = std::str::from_utf8(&kept[..complete]) {
-            for line in text.lines() {
+            for line in crate::location::lines(text) {
                 tap.scanner.feed_line(line);
             }
         }
@@ -776,11 +799,360 @@ pub(crate) fn attr_str(raw: Cow<'_, str>) -> Cow<'_, str> {
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
     /// `<name attr="…">` or `<name attr="…"/>` (whose end follows at once).
-    Start { tag: BytesStart<'a> },
+    Start { tag: Tag<'a> },
     /// `</name>`, or the end of an empty element (reported right after its start).
     End,
     /// The document ended with every element closed.
     Eof,
+}
+
+/// A start tag: its content (name and attributes, as quick-xml gives
+/// them) and, when they were read with the tag, its attributes.
+#[derive(Debug)]
+pub(crate) struct Tag<'a> {
+    start: BytesStart<'a>,
+    attrs: Option<&'a [Attr]>,
+    /// Whether the name may have a namespace prefix (`false`: it has none).
+    prefixed: bool,
+}
+
+impl<'a> std::ops::Deref for Tag<'a> {
+    type Target = BytesStart<'a>;
+
+    fn deref(&self) -> &BytesStart<'a> {
+        &self.start
+    }
+}
+
+/// Where one attribute lies in a tag's content: byte offsets of its name,
+/// of the name's local part (after a namespace prefix) and of its value
+/// (between the quotes, still escaped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attr {
+    local: u32,
+    key_end: u32,
+    value: u32,
+    value_end: u32,
+}
+
+/// What [`scan`] found at the start of the buffered input.
+#[derive(Debug)]
+enum Scan {
+    /// A start tag, whole in the buffer.
+    Start(StartScan),
+    /// An end tag of this length, whole in the buffer.
+    End(usize),
+    /// Something for quick-xml to read.
+    Other,
+}
+
+#[derive(Debug)]
+struct StartScan {
+    /// Bytes from `<` to `>`.
+    len: usize,
+    /// The content's end (before `>` or `/>`), counted from the `<`.
+    content_end: usize,
+    name_len: usize,
+    empty: bool,
+    /// Whether the attributes were read into the reader's list (they are
+    /// when the tag has the plain form `<name key="value" …>`).
+    attrs_read: bool,
+    /// Whether the name may have a prefix (`ns:name`); `false` when it
+    /// was read and has none.
+    prefixed: bool,
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Reads the tag at the start of `chunk` (which starts with `<` after
+/// text), when it lies whole in it: a start tag, with its attributes read
+/// into `attrs` when it has the plain form, or an end tag (unless
+/// `ends_to_quick_xml`). The tag's end is the first `>` outside quotes, as
+/// quick-xml finds it. Anything else (declarations, comments, a tag cut by
+/// the buffer's end, one longer than [`MAX_TAG`]) is left to quick-xml, and
+/// so is a tag that is not UTF-8, which is refused later in quick-xml's
+/// words.
+fn scan(chunk: &[u8], ends_to_quick_xml: bool, attrs: &mut Vec<Attr>) -> Scan {
+    let Some(&second) = chunk.get(1) else {
+        return Scan::Other;
+    };
+    if chunk[0] != b'<' {
+        return Scan::Other;
+    }
+    match second {
+        b'!' | b'?' => Scan::Other,
+        b'/' if ends_to_quick_xml => Scan::Other,
+        b'/' => {
+            // `</name>`: a short name, then `>`.
+            let end = chunk[2..]
+                .iter()
+                .position(|&b| matches!(b, b'>' | b'"' | b'\''))
+                .map(|i| i + 2);
+            match end {
+                Some(i) if chunk[i] == b'>' && (i + 1) as u64 <= MAX_TAG => Scan::End(i + 1),
+                // Quotes in an end tag: read as quick-xml reads them.
+                Some(_) => match ElementParser::Outside.feed(&chunk[1..]) {
+                    Some(i) if (i + 2) as u64 <= MAX_TAG => Scan::End(i + 2),
+                    _ => Scan::Other,
+                },
+                None => Scan::Other,
+            }
+        }
+        _ => {
+            attrs.clear();
+            if let Some(tag) = scan_plain_start(chunk, attrs) {
+                return Scan::Start(tag);
+            }
+            attrs.clear();
+            // Not the plain form: the end as quick-xml finds it, and the
+            // attributes read later by [`for_each_attr`] (or not at all).
+            let Some(i) = ElementParser::Outside.feed(&chunk[1..]) else {
+                return Scan::Other;
+            };
+            let len = i + 2;
+            if len as u64 > MAX_TAG {
+                return Scan::Other;
+            }
+            let (content_end, empty) = if len >= 3 && chunk[len - 2] == b'/' {
+                (len - 2, true)
+            } else {
+                (len - 1, false)
+            };
+            let name_len = chunk[1..content_end]
+                .iter()
+                .position(|&b| is_space(b))
+                .unwrap_or(content_end - 1);
+            Scan::Start(StartScan {
+                len,
+                content_end,
+                name_len,
+                empty,
+                attrs_read: false,
+                prefixed: true,
+            })
+        }
+    }
+}
+
+/// Reads `<name key="value" key2='value2'>` (or `/>`): a name, then
+/// attributes each written `key="value"` after white space, then `>` or
+/// `/>`. Its `>` is the first outside quotes, as quick-xml finds it, and
+/// its attributes are what [`for_each_attr`] reads in its content. `None`
+/// for anything else.
+fn scan_plain_start(chunk: &[u8], attrs: &mut Vec<Attr>) -> Option<StartScan> {
+    let mut i = 1;
+    let mut prefixed = false;
+    loop {
+        i += name_end(chunk.get(i..)?)?;
+        if chunk[i] != b':' {
+            break;
+        }
+        prefixed = true;
+        i += 1;
+    }
+    let name_len = i - 1;
+    if name_len == 0 {
+        return None;
+    }
+    loop {
+        let mut b = *chunk.get(i)?;
+        let spaced = is_space(b);
+        if spaced {
+            // Mostly one space between attributes.
+            i += 1;
+            b = *chunk.get(i)?;
+            while is_space(b) {
+                i += 1;
+                b = *chunk.get(i)?;
+            }
+        }
+        match b {
+            b'>' => {
+                return Some(StartScan {
+                    len: i + 1,
+                    content_end: i,
+                    name_len,
+                    empty: false,
+                    attrs_read: true,
+                    prefixed,
+                });
+            }
+            b'/' if chunk.get(i + 1) == Some(&b'>') => {
+                return Some(StartScan {
+                    len: i + 2,
+                    content_end: i,
+                    name_len,
+                    empty: true,
+                    attrs_read: true,
+                    prefixed,
+                });
+            }
+            _ if !spaced => return None,
+            _ => {}
+        }
+        // `key="value"`; the local name starts after the key's first colon.
+        let key = i;
+        let mut local = key;
+        loop {
+            i += name_end(chunk.get(i..)?)?;
+            if chunk[i] != b':' {
+                break;
+            }
+            if local == key {
+                local = i + 1;
+            }
+            i += 1;
+        }
+        if chunk[i] != b'=' || i == key {
+            return None;
+        }
+        let key_end = i;
+        let quote = *chunk.get(i + 1)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let value = i + 2;
+        let value_end = value + find_in_value(quote, chunk.get(value..)?)?;
+        if value_end as u64 >= MAX_TAG {
+            return None;
+        }
+        // Offsets in the content, which starts after `<`.
+        attrs.push(Attr {
+            local: (local - 1) as u32,
+            key_end: (key_end - 1) as u32,
+            value: (value - 1) as u32,
+            value_end: (value_end - 1) as u32,
+        });
+        i = value_end + 1;
+    }
+}
+
+/// What ends a name in a plain tag: white space, `>`, `/`, quotes, `=`
+/// and `<`; and `:`, which the caller steps over.
+static NAME_END: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = matches!(
+            i as u8,
+            b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/' | b'"' | b'\'' | b'=' | b'<' | b':'
+        );
+        i += 1;
+    }
+    table
+};
+
+/// Eight bytes from the start of `bytes` (which holds at least eight), as
+/// one word, the first byte lowest.
+#[inline(always)]
+fn word_at(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The length of the name at the start of `bytes` (up to a [`NAME_END`]
+/// byte), or `None` when it runs to the end.
+///
+/// Every [`NAME_END`] byte is below `A`, and most names are letters: eight
+/// bytes at a time, the first byte below `A` is found in a register, then
+/// looked up in the table (a digit, `-` or `.` does not end the name).
+#[inline]
+fn name_end(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(rest) = bytes.get(i..).filter(|rest| rest.len() >= 8) {
+        let x = word_at(rest);
+        // The lowest byte below 0x41 sets the lowest bit here (a byte from
+        // 0x80 never does; higher bits may be wrong, and are not used).
+        let below = x.wrapping_sub(ONES * 0x41) & !x & HIGHS;
+        if below == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (below.trailing_zeros() / 8) as usize;
+        if NAME_END[usize::from(bytes[j])] {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| NAME_END[usize::from(b)])
+        .map(|n| i + n)
+}
+
+/// Where the first byte that is not white space lies among the first 128
+/// of `bytes`, if one does. Indentation is mostly spaces: eight bytes at a
+/// time, the first byte that is not a space is found in a register.
+#[inline]
+fn first_non_blank(bytes: &[u8]) -> Option<usize> {
+    let end = bytes.len().min(128);
+    let mut i = 0;
+    while i + 8 <= end {
+        let x = word_at(&bytes[i..]) ^ (ONES * u64::from(b' '));
+        // Exactly the bytes that are not zero (not spaces) set their bit.
+        let other = (((x & LOWS) + LOWS) | x) & HIGHS;
+        if other == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (other.trailing_zeros() / 8) as usize;
+        if !matches!(bytes[j], b'\n' | b'\r' | b'\t') {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    bytes[i..end]
+        .iter()
+        .position(|&b| !is_space(b))
+        .map(|n| i + n)
+}
+
+/// The first `quote` in `haystack`, which starts an attribute's value:
+/// most values are short, so the first 64 bytes are searched sixteen at a
+/// time in two registers (memchr's set-up costs more than that), the rest
+/// with memchr. `quote` is `"` or `'`.
+#[inline]
+fn find_in_value(quote: u8, haystack: &[u8]) -> Option<usize> {
+    // One copy per quote, so that the pattern is a constant.
+    if quote == b'"' {
+        find_quote::<b'"'>(haystack)
+    } else {
+        debug_assert_eq!(quote, b'\'');
+        find_quote::<b'\''>(haystack)
+    }
+}
+
+#[inline(always)]
+fn find_quote<const QUOTE: u8>(haystack: &[u8]) -> Option<usize> {
+    let pattern = ONES * QUOTE as u64;
+    // The lowest byte of `x` that is zero sets the lowest bit of the result
+    // (higher ones may be wrong, and are not used).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let word = |bytes: &[u8]| word_at(bytes) ^ pattern;
+    let mut i = 0;
+    while i < 64 {
+        let Some(block) = haystack.get(i..i + 16) else {
+            break;
+        };
+        let low = zeros(word(&block[..8]));
+        let high = zeros(word(&block[8..]));
+        if low | high != 0 {
+            return Some(if low != 0 {
+                i + (low.trailing_zeros() / 8) as usize
+            } else {
+                i + 8 + (high.trailing_zeros() / 8) as usize
+            });
+        }
+        i += 16;
+    }
+    memchr::memchr(QUOTE, &haystack[i..]).map(|n| i + n)
 }
 
 /// Where the bytes come from, to turn offsets into lines and columns.
@@ -927,6 +1299,17 @@ pub(crate) struct XmlReader<'s, S> {
     open: Vec<(usize, u64)>,
     pending_end: bool,
     seen_root: bool,
+    /// Elements quick-xml opened and has not seen closed: while there are
+    /// any, end tags go through it.
+    qx_open: usize,
+    /// Whether tags are read without quick-xml where they can be (always,
+    /// but for tests comparing the two ways).
+    fast_tags: bool,
+    /// Bytes of the last tag, still in the buffer (its event borrows them),
+    /// to consume before reading on.
+    deferred: usize,
+    /// The attributes of the last tag, when read with it.
+    attrs: Vec<Attr>,
 }
 
 impl<S> std::fmt::Debug for XmlReader<'_, S> {
@@ -966,6 +1349,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
         // End names are checked here, against our own stack of open elements.
         config.check_end_names = false;
         config.expand_empty_elements = false;
+        // Most tags are read here without quick-xml (see [`scan`]), so its
+        // list of open elements is not ours: an end tag with no element
+        // open is refused here, in its words.
+        config.allow_unmatched_ends = true;
         Ok(XmlReader {
             reader,
             buf: Vec::with_capacity(1024),
@@ -976,6 +1363,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
             open: Vec::with_capacity(16),
             pending_end: false,
             seen_root: false,
+            qx_open: 0,
+            fast_tags: true,
+            deferred: 0,
+            attrs: Vec::with_capacity(16),
         })
     }
 
@@ -985,7 +1376,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
 
     /// The input offset just past the last event.
     pub(crate) fn offset(&self) -> u64 {
-        self.reader.buffer_position()
+        self.reader.buffer_position() + self.deferred as u64
     }
 
     /// An error about the last element read.
@@ -1006,6 +1397,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
         &mut self,
         mut capture: Option<&mut Capture>,
     ) -> Result<Event<'_>, ReportError> {
+        if self.deferred > 0 {
+            self.reader.stream().consume(self.deferred);
+            self.deferred = 0;
+        }
         if self.pending_end {
             self.pending_end = false;
             self.pop();
@@ -1013,8 +1408,19 @@ impl<'s, S: Source> XmlReader<'s, S> {
         }
         loop {
             self.skip_text(capture.as_deref_mut())?;
-            self.buf.clear();
             let start = self.reader.buffer_position();
+            if self.fast_tags {
+                let chunk = self.reader.get_ref().buffered();
+                match scan(chunk, self.qx_open > 0, &mut self.attrs) {
+                    Scan::Start(tag) => return self.fast_start(start, tag),
+                    Scan::End(len) => {
+                        self.fast_end(start, len)?;
+                        return Ok(Event::End);
+                    }
+                    Scan::Other => {}
+                }
+            }
+            self.buf.clear();
             self.reader.get_mut().budget = MAX_TAG;
             let read = self.reader.read_event_into(&mut self.buf);
             self.reader.get_mut().budget = u64::MAX;
@@ -1033,27 +1439,10 @@ impl<'s, S: Source> XmlReader<'s, S> {
                 QxEvent::Start(tag) => (tag, false),
                 QxEvent::Empty(tag) => (tag, true),
                 QxEvent::End(end) => {
-                    let Some(&(name_start, opened)) = self.open.last() else {
-                        return Err(self.origin.syntax_error(
-                            start,
-                            format!(
-                                "closing tag </{}> with no element open",
-                                end.name().as_ref()
-                            ),
-                        ));
-                    };
-                    let open_name = &self.names[name_start..];
-                    if end.name().as_ref() != open_name {
-                        let (line, column) = self.origin.locate(opened);
-                        return Err(self.origin.syntax_error(
-                            start,
-                            format!(
-                                "closing tag </{}> does not match <{}> opened at {line}:{column}",
-                                end.name().as_ref(),
-                                open_name,
-                            ),
-                        ));
-                    }
+                    self.qx_open = self.qx_open.saturating_sub(1);
+                    let name = end.name();
+                    let name = name.as_ref();
+                    Self::check_end(&self.origin, &self.names, &self.open, start, name)?;
                     self.pop();
                     return Ok(Event::End);
                 }
@@ -1105,30 +1494,165 @@ impl<'s, S: Source> XmlReader<'s, S> {
                 | QxEvent::CData(_)
                 | QxEvent::GeneralRef(_) => continue,
             };
-            if self.open.is_empty() && self.seen_root {
-                return Err(self
-                    .origin
-                    .syntax_error(start, "a second root element; a report has exactly one"));
-            }
-            if self.open.len() >= MAX_DEPTH {
-                return Err(self
-                    .origin
-                    .syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}")));
-            }
-            self.seen_root = true;
-            self.open.push((self.names.len(), start));
-            if !empty {
-                // An empty element closes at once: its name is never needed.
-                self.names.push_str(tag.name().as_ref());
-            }
-            self.pending_end = empty;
-            // Copied so that the event does not hold `buf` across the loop.
-            self.tag.clear();
-            self.tag.push_str(&tag);
             let name_len = tag.name().as_ref().len();
-            let tag = BytesStart::from_content(self.tag.as_str(), name_len);
+            // Copied so that the event does not hold `buf` across the loop.
+            let mut text = std::mem::take(&mut self.tag);
+            text.clear();
+            text.push_str(&tag);
+            let opened = self.open_element(start, &text[..name_len], empty);
+            self.tag = text;
+            opened?;
+            if !empty {
+                // quick-xml keeps the names of the elements it opened; it
+                // must see their end tags too, or its list would grow.
+                self.qx_open += 1;
+            }
+            let tag = Tag {
+                start: BytesStart::from_content(self.tag.as_str(), name_len),
+                attrs: None,
+                prefixed: true,
+            };
             return Ok(Event::Start { tag });
         }
+    }
+
+    /// The event of a start tag found whole in the buffer by [`scan`], as
+    /// quick-xml would give it, without copying it.
+    fn fast_start(&mut self, start: u64, scan: StartScan) -> Result<Event<'_>, ReportError> {
+        let XmlReader {
+            reader,
+            origin,
+            open,
+            names,
+            seen_root,
+            pending_end,
+            deferred,
+            attrs,
+            ..
+        } = self;
+        let bytes = &reader.get_ref().buffered()[..scan.len];
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            // quick-xml refuses such a tag with this error, at its `<`.
+            Err(e) => {
+                let error = quick_xml::Error::from(e);
+                return Err(origin.syntax_error(start, xml_error_message(&error)));
+            }
+        };
+        Self::check_open(origin, open, *seen_root, start)?;
+        *seen_root = true;
+        open.push((names.len(), start));
+        let content = &text[1..scan.content_end];
+        if !scan.empty {
+            // An empty element closes at once: its name is never needed.
+            names.push_str(&content[..scan.name_len]);
+        }
+        *pending_end = scan.empty;
+        // The tag stays in the buffer until the next call.
+        *deferred = scan.len;
+        Ok(Event::Start {
+            tag: Tag {
+                start: BytesStart::from_content(content, scan.name_len),
+                attrs: scan.attrs_read.then_some(&attrs[..]),
+                prefixed: scan.prefixed,
+            },
+        })
+    }
+
+    /// Reads an end tag found whole in the buffer by [`scan`].
+    fn fast_end(&mut self, start: u64, len: usize) -> Result<(), ReportError> {
+        let bytes = &self.reader.get_ref().buffered()[..len];
+        let name = match std::str::from_utf8(bytes) {
+            Ok(text) => text[2..len - 1].trim_end_matches([' ', '\t', '\r', '\n']),
+            Err(e) => {
+                let error = quick_xml::Error::from(e);
+                return Err(self.origin.syntax_error(start, xml_error_message(&error)));
+            }
+        };
+        Self::check_end(&self.origin, &self.names, &self.open, start, name)?;
+        self.reader.stream().consume(len);
+        self.pop();
+        Ok(())
+    }
+
+    /// Checks that an element may open at `start`.
+    #[inline(always)]
+    fn check_open(
+        origin: &Origin<'_>,
+        open: &[(usize, u64)],
+        seen_root: bool,
+        start: u64,
+    ) -> Result<(), ReportError> {
+        if (open.is_empty() && seen_root) || open.len() >= MAX_DEPTH {
+            return Err(Self::open_error(origin, open, start));
+        }
+        Ok(())
+    }
+
+    /// Why an element may not open at `start` (see [`Self::check_open`]).
+    #[cold]
+    #[inline(never)]
+    fn open_error(origin: &Origin<'_>, open: &[(usize, u64)], start: u64) -> ReportError {
+        if open.is_empty() {
+            origin.syntax_error(start, "a second root element; a report has exactly one")
+        } else {
+            origin.syntax_error(start, format!("elements nested deeper than {MAX_DEPTH}"))
+        }
+    }
+
+    /// Records an element opened at `start`.
+    fn open_element(&mut self, start: u64, name: &str, empty: bool) -> Result<(), ReportError> {
+        Self::check_open(&self.origin, &self.open, self.seen_root, start)?;
+        self.seen_root = true;
+        self.open.push((self.names.len(), start));
+        if !empty {
+            self.names.push_str(name);
+        }
+        self.pending_end = empty;
+        Ok(())
+    }
+
+    /// Checks that the end tag `</name>` at `start` closes the element
+    /// open last.
+    #[inline(always)]
+    fn check_end(
+        origin: &Origin<'_>,
+        names: &str,
+        open: &[(usize, u64)],
+        start: u64,
+        name: &str,
+    ) -> Result<(), ReportError> {
+        match open.last() {
+            Some(&(name_start, _)) if names.get(name_start..) == Some(name) => Ok(()),
+            _ => Err(Self::end_error(origin, names, open, start, name)),
+        }
+    }
+
+    /// Why the end tag `</name>` at `start` is refused (see
+    /// [`Self::check_end`]).
+    #[cold]
+    #[inline(never)]
+    fn end_error(
+        origin: &Origin<'_>,
+        names: &str,
+        open: &[(usize, u64)],
+        start: u64,
+        name: &str,
+    ) -> ReportError {
+        let Some(&(name_start, opened)) = open.last() else {
+            // In quick-xml's words, as it said before reading tags was
+            // shared with it.
+            let error = quick_xml::Error::IllFormed(
+                quick_xml::errors::IllFormedError::UnmatchedEndTag(name.to_owned()),
+            );
+            return origin.syntax_error(start, xml_error_message(&error));
+        };
+        let open_name = names.get(name_start..).unwrap_or_default();
+        let (line, column) = origin.locate(opened);
+        origin.syntax_error(
+            start,
+            format!("closing tag </{name}> does not match <{open_name}> opened at {line}:{column}"),
+        )
     }
 
     /// Consumes character data, CDATA sections and comments up to the next
@@ -1140,10 +1664,7 @@ impl<'s, S: Source> XmlReader<'s, S> {
             // is ASCII, so there is nothing to check or keep.
             let mut stream = self.reader.stream();
             if let Ok(chunk) = stream.fill_buf() {
-                let blank = chunk
-                    .iter()
-                    .take(128)
-                    .position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
+                let blank = first_non_blank(chunk);
                 if let Some(i) = blank {
                     if chunk[i] == b'<' && chunk.get(i + 1).is_some_and(|&b| b != b'!') {
                         stream.consume(i);
@@ -1293,22 +1814,45 @@ fn xml_error_message(error: &quick_xml::Error) -> String {
 }
 
 /// The local name of a tag (without a namespace prefix).
-pub(crate) fn local_name<'a>(tag: &'a BytesStart<'_>) -> &'a str {
+pub(crate) fn local_name<'a>(tag: &'a Tag<'_>) -> &'a str {
     let name = tag.name().0;
+    if !tag.prefixed {
+        return name;
+    }
     match name.bytes().position(|b| b == b':') {
         Some(i) => &name[i + 1..],
         None => name,
     }
 }
 
-/// Calls `f` with each attribute's local name and raw (still escaped)
-/// value, in order, stopping at the first malformed attribute. A scanner of
-/// its own rather than quick-xml's iterator: attributes are where the readers
-/// spend most of their time, and they need no more than this.
+/// Calls `f` with each attribute's local name (as bytes: the readers only
+/// compare it, and a byte slice is taken without looking for character
+/// boundaries) and raw (still escaped) value, in order, stopping at the
+/// first malformed attribute. A scanner of its own rather than quick-xml's
+/// iterator: attributes are where the readers spend most of their time, and
+/// they need no more than this.
+#[inline]
 pub(crate) fn for_each_attr<'a>(
-    tag: &'a BytesStart<'_>,
-    mut f: impl FnMut(&str, Cow<'a, str>),
+    tag: &'a Tag<'_>,
+    mut f: impl FnMut(&[u8], Cow<'a, str>),
 ) -> Result<(), String> {
+    let Some(attrs) = tag.attrs else {
+        return read_attrs(tag, &mut f);
+    };
+    // Read with the tag.
+    let content: &'a str = &tag.start;
+    for a in attrs {
+        let local = content.as_bytes().get(a.local as usize..a.key_end as usize);
+        let value = content.get(a.value as usize..a.value_end as usize);
+        if let (Some(local), Some(value)) = (local, value) {
+            f(local, Cow::Borrowed(value));
+        }
+    }
+    Ok(())
+}
+
+/// [`for_each_attr`] for a tag whose attributes were not read with it.
+fn read_attrs<'a>(tag: &'a Tag<'_>, f: &mut dyn FnMut(&[u8], Cow<'a, str>)) -> Result<(), String> {
     let text: &'a str = tag.attributes_raw();
     let bytes = text.as_bytes();
     let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
@@ -1354,7 +1898,7 @@ pub(crate) fn for_each_attr<'a>(
             Some(i) => &key[i + 1..],
             None => key,
         };
-        f(local, Cow::Borrowed(&text[open + 1..close]));
+        f(local.as_bytes(), Cow::Borrowed(&text[open + 1..close]));
         at = close + 1;
     }
 }
@@ -1497,6 +2041,179 @@ mod tests {
                 whole,
                 "chunks of {size}"
             );
+        }
+    }
+
+    /// Every event and the error, read with tags taken from the buffer
+    /// where they can be (`fast`) or all through quick-xml as before, from
+    /// chunks of `size` bytes (0: one chunk).
+    fn transcript(xml: &[u8], fast: bool, size: usize) -> Vec<String> {
+        let origin = Origin::Bytes {
+            name: PathBuf::from("t.xml"),
+            bytes: xml,
+        };
+        let source: Box<dyn Source> = if size == 0 {
+            Box::new(ReadSource(xml))
+        } else {
+            Box::new(Tiny(xml, size))
+        };
+        let mut reader = match XmlReader::new(source, origin) {
+            Ok(reader) => reader,
+            Err(e) => return vec![e.to_string()],
+        };
+        if !fast {
+            reader.fast_tags = false;
+            reader.reader.config_mut().allow_unmatched_ends = false;
+        }
+        let mut out = Vec::new();
+        let mut capture = Capture::new(64);
+        loop {
+            capture.clear();
+            match reader.next(Some(&mut capture)) {
+                Ok(Event::Start { tag }) => {
+                    let mut attrs = String::new();
+                    let read = for_each_attr(&tag, |key, value| {
+                        attrs.push_str(&format!("{}={value};", String::from_utf8_lossy(key)));
+                    });
+                    out.push(format!(
+                        "{}<{}|{}|{}|{attrs}|{read:?}",
+                        capture.text(),
+                        tag.name().as_ref(),
+                        &**tag,
+                        tag.attributes_raw()
+                    ));
+                }
+                Ok(Event::End) => out.push(format!("{}>", capture.text())),
+                Ok(Event::Eof) => return out,
+                Err(e) => {
+                    out.push(e.to_string());
+                    return out;
+                }
+            }
+            out.push(reader.offset().to_string());
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "<t a=\"1\" p:b='2'>",
+        "<t a=\"1\"b=\"2\"/>",
+        "<t  a = \"1\" />",
+        "<t a=\"x>y\">",
+        "<t a=1>",
+        "<t :a=\"1\" a:=\"2\" ::b=\"3\">",
+        "<t a=\"1\"/ >",
+        "<t\r\na=\"1\"\t>",
+        "<t a>",
+        "<t=\"1\">",
+        "</t>",
+        "</t \"x\">",
+        "<t a=\"&quot;\" b='\"'>",
+        "<a>",
+        "</a>",
+        "</a >",
+        "<b x='1>2' y=\"'\">",
+        "</b>",
+        "<c/>",
+        "<c />",
+        "<c\ty=\"q\"/>",
+        "text",
+        "&amp;",
+        "&x",
+        "<!-- c -->",
+        "<![CDATA[x>]]>",
+        "<?pi x?>",
+        "<?xml version='1.0'?>",
+        "<!DOCTYPE r>",
+        "\u{e9}",
+        " ",
+        "\n",
+        "<",
+        ">",
+        "/",
+        "\"",
+        "'",
+        "<>",
+        "</>",
+        "<a/ >",
+        "<a\n  k='v'\n>",
+        "</a\t>",
+        "<p:q r:s='t'>",
+        "</p:q>",
+        "=",
+        "<a b>",
+        "<a b=\"",
+        "\r\n",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn tags_read_from_the_buffer_read_as_quick_xml_reads_them(
+            pieces in proptest::collection::vec(0..PIECES.len(), 0..24),
+            bad in proptest::option::of(0usize..200),
+            size in 0usize..9,
+        ) {
+            let mut xml: Vec<u8> = pieces.iter().flat_map(|&i| PIECES[i].bytes()).collect();
+            if let Some(at) = bad {
+                // An invalid UTF-8 byte somewhere, in a tag or in text.
+                let at = at.min(xml.len());
+                xml.insert(at, 0xff);
+            }
+            let expected = transcript(&xml, false, size);
+            proptest::prop_assert_eq!(transcript(&xml, true, size), expected.clone());
+            proptest::prop_assert_eq!(transcript(&xml, true, 0), transcript(&xml, false, 0));
+        }
+    }
+
+    #[test]
+    fn tags_read_from_the_buffer_read_as_quick_xml_reads_them_on_examples() {
+        for xml in [
+            &b"<a><b x='>' y=\"'\"/><c></c ></a>"[..],
+            b"<a/></b>",
+            b"<a></a></a>",
+            b"<a>\n<b>",
+            b"<a x='1'\xff/>",
+            b"<a><b></a>",
+            b"<>text</>",
+            b"<a/ >",
+            b"<?xml version='1.0'?><!DOCTYPE a><a>&amp;<![CDATA[<]]><!--c--></a>",
+        ] {
+            for size in 0..12 {
+                assert_eq!(
+                    transcript(xml, true, size),
+                    transcript(xml, false, size),
+                    "{} in chunks of {size}",
+                    String::from_utf8_lossy(xml)
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn names_end_where_the_table_says(text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'Z', b'A', b'@', b'0', b'-', b'.', b'_', b':', b'=', b' ', b'\t', b'>', b'/', b'"', b'<', 0x01, 0xc3, 0xa9, 0xff]), 0..40)) {
+            proptest::prop_assert_eq!(
+                name_end(&text),
+                text.iter().position(|&b| NAME_END[usize::from(b)])
+            );
+        }
+
+        #[test]
+        fn blanks_end_at_the_first_other_byte(text in proptest::collection::vec(proptest::sample::select(vec![b' ', b' ', b' ', b'\n', b'\r', b'\t', b'<', b'a', 0x0b, 0x00, 0xa0, 0x20 ^ 0x80]), 0..200)) {
+            proptest::prop_assert_eq!(
+                first_non_blank(&text),
+                text.iter().take(128).position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            );
+        }
+
+        #[test]
+        fn values_end_at_the_first_quote(text in proptest::collection::vec(proptest::sample::select(vec![b'a', b'"', b'\'', 0xe9, 0x22 ^ 0x80, 0x01]), 0..200)) {
+            for quote in [b'"', b'\''] {
+                proptest::prop_assert_eq!(
+                    find_in_value(quote, &text),
+                    text.iter().position(|&b| b == quote)
+                );
+            }
         }
     }
 
