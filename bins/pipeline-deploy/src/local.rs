@@ -94,8 +94,10 @@ pub(crate) struct DeployArgs {
     /// The version being deployed.
     #[arg(long = "version", value_name = "VERSION")]
     release_version: String,
-    /// Also check that this path of the new slot reports the version (JSON `version` or X-Pipeline-Version).
-    #[arg(long, value_name = "PATH")]
+    /// Also check that this health path of the new slot reports the
+    /// version (JSON `version` or X-Pipeline-Version), as the cloud targets'
+    /// `--health-path` does (`--version-path` is the older spelling).
+    #[arg(long = "health-path", alias = "version-path", value_name = "PATH")]
     version_path: Option<String>,
 }
 

@@ -32,7 +32,7 @@ fn after_help() -> String {
             "pipeline-promote promote --to qa --version 1.4.0 --wait-soak 600",
             "pipeline-promote promote --to production --dry-run",
             "pipeline-promote rollback --env qa",
-            "pipeline-promote rollback --env qa --to 1.3.0",
+            "pipeline-promote rollback --env qa --version 1.3.0",
             "pipeline-promote status",
             "pipeline-promote history --env production --limit 5",
         ],
@@ -97,8 +97,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct PromoteArgs {
-    /// The environment to promote into.
-    #[arg(long, value_name = "ENV")]
+    /// The environment to promote into (`--env` as everywhere else).
+    #[arg(long, visible_alias = "env", value_name = "ENV")]
     to: String,
     /// The version expected (in the previous environment, or of the artifact).
     #[arg(long = "version", value_name = "VERSION")]
@@ -132,9 +132,10 @@ struct RollbackArgs {
     /// Bring back this version (one that went live there before), its
     /// artifact redeployed through the environment's checks; without it,
     /// the previous release comes back by switching (or restarting) it.
-    #[arg(long, value_name = "VERSION")]
+    /// (`--to VERSION` is the older spelling.)
+    #[arg(long = "version", alias = "to", value_name = "VERSION")]
     to: Option<String>,
-    /// The artifact of `--to` [default: the artifact store's <sha256>.zip].
+    /// The artifact of `--version` [default: the artifact store's <sha256>.zip].
     #[arg(long, value_name = "FILE", requires = "to")]
     artifact: Option<PathBuf>,
     /// Print one JSON document on stdout.

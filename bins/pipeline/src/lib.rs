@@ -69,7 +69,13 @@ struct RunArgs {
     /// Wait up to SECS for each environment's soak time (`requires.soak_secs`)
     /// before promoting on; a longer soak stops the run (exit 1), and a
     /// re-run later goes on from there.
-    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    /// (`--max-soak-wait` is the older spelling.)
+    #[arg(
+        long = "wait-soak",
+        alias = "max-soak-wait",
+        default_value_t = 3600,
+        value_name = "SECS"
+    )]
     max_soak_wait: u64,
     /// Plan the job and change nothing: the sync and the release are
     /// planned, tests, packaging and promotions are not run.

@@ -52,7 +52,7 @@ pub struct Context {
     /// The URL live traffic reaches after the switch (the front address,
     /// the production host).
     pub live_url: Url,
-    /// A release brought back by hand (`rollback --to`): its record says
+    /// A release brought back by hand (`rollback --version`): its record says
     /// so instead of `live`.
     pub by_hand: bool,
     /// The id of the environment's lock the caller holds: every record

@@ -102,7 +102,7 @@ fn deploy_swap_status_rollback_with_pipeline_deploy() {
     let r = ok(local(&agent).args(["swap", "--env", ENV, "--version", "1.0.0"]));
     assert!(r.stdout.contains("already live"), "{}", r.stdout);
 
-    let r = ok(deploy_args(&mut local(&agent), &v2).args(["--version-path", "/health"]));
+    let r = ok(deploy_args(&mut local(&agent), &v2).args(["--health-path", "/health"]));
     assert!(
         r.stdout.contains("deployed 2.0.0") && r.stdout.contains("slot green"),
         "{}",

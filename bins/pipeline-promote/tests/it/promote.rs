@@ -316,7 +316,7 @@ fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
 
     // dev runs 2.0.0: brought back to 1.0.0 by hand, the same bytes
     // redeployed through dev's checks, and recorded as a rollback.
-    let o = w.cmd(&["rollback", "--env", "dev", "--to", "1.0.0"]);
+    let o = w.cmd(&["rollback", "--env", "dev", "--version", "1.0.0"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("roll back to 1.0.0"), "{}", text(&o));
     assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));

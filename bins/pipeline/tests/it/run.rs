@@ -160,7 +160,7 @@ fn a_soak_time_is_waited_out_or_stops_the_run_for_a_later_rerun() {
         "run",
         "--repo",
         s.repo.to_str().unwrap(),
-        "--max-soak-wait",
+        "--wait-soak",
         "0",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
