@@ -16,7 +16,7 @@ use pipeline_targets::azure::{
 
 use crate::Exit;
 use crate::Failure;
-use crate::targets::{Action, act};
+use crate::targets::{Action, Mode, act};
 
 fn azure_help() -> String {
     pipeline_cli::after_help(
@@ -117,6 +117,11 @@ pub(crate) struct CommonArgs {
     /// Print one JSON document on stdout instead of the text.
     #[arg(long)]
     json: bool,
+    /// Say what a deploy, swap or rollback would do and change nothing:
+    /// the artifact is checked against its digest and the target's status
+    /// read, nothing else (exit 1 when the status shows it would be refused).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -204,7 +209,10 @@ pub(crate) async fn dispatch(
             return act(
                 &t,
                 Action::Deploy(release),
-                args.common.json,
+                Mode {
+                    json: args.common.json,
+                    dry_run: args.common.dry_run,
+                },
                 &sink,
                 &progress,
                 "azure",
@@ -224,5 +232,17 @@ pub(crate) async fn dispatch(
     if extra {
         names.push(("slot", args.slot.as_str()));
     }
-    act(&t, action, args.json, &sink, &progress, "azure", &names).await
+    act(
+        &t,
+        action,
+        Mode {
+            json: args.json,
+            dry_run: args.dry_run,
+        },
+        &sink,
+        &progress,
+        "azure",
+        &names,
+    )
+    .await
 }

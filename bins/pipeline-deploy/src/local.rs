@@ -13,7 +13,7 @@ use pipeline_targets::local::{AgentRef, LocalTarget};
 
 use crate::Exit;
 use crate::Failure;
-use crate::targets::{Action, act};
+use crate::targets::{Action, Mode, act};
 
 fn local_help() -> String {
     pipeline_cli::after_help(
@@ -79,6 +79,11 @@ pub(crate) struct CommonArgs {
     /// Print one JSON document on stdout instead of the text.
     #[arg(long)]
     json: bool,
+    /// Say what a deploy, swap or rollback would do and change nothing:
+    /// the artifact is checked against its digest and the target's status
+    /// read, nothing else (exit 1 when the status shows it would be refused).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,5 +182,17 @@ pub(crate) async fn dispatch(
         }
     };
     let names = [("env", args.env.as_str())];
-    act(&t, action, args.json, &sink, &progress, "local", &names).await
+    act(
+        &t,
+        action,
+        Mode {
+            json: args.json,
+            dry_run: args.dry_run,
+        },
+        &sink,
+        &progress,
+        "local",
+        &names,
+    )
+    .await
 }

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use pipeline_ci::CiSink;
 use pipeline_cli::http::StderrProgress;
-use pipeline_contracts::deploy::TargetDoc;
+use pipeline_contracts::deploy::{DryRun, TargetDoc};
+use pipeline_targets::preview::Intent;
 use pipeline_targets::{Release, Target, TargetStatus};
 
 use crate::{Exit, Failure};
@@ -77,6 +78,13 @@ impl HealthArgs {
     }
 }
 
+/// How to act: `--json`, `--dry-run`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mode {
+    pub(crate) json: bool,
+    pub(crate) dry_run: bool,
+}
+
 /// What to do with a target.
 pub(crate) enum Action {
     Deploy(Release),
@@ -94,7 +102,7 @@ pub(crate) enum Action {
 pub(crate) async fn act<T: Target>(
     target: &T,
     action: Action,
-    json: bool,
+    mode: Mode,
     sink: &CiSink,
     progress: &StderrProgress,
     kind: &str,
@@ -108,11 +116,16 @@ pub(crate) async fn act<T: Target>(
         seconds: None,
         switched: None,
         status: None,
+        dry_run: None,
         target: names
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
     };
+    let Mode { json, dry_run } = mode;
+    if dry_run && !matches!(action, Action::Status) {
+        return dry(target, action, json, progress, doc).await;
+    }
     let text = match action {
         Action::Deploy(release) => {
             let deployed = target.deploy(&release).await?;
@@ -200,6 +213,78 @@ pub(crate) async fn act<T: Target>(
     };
     written.map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
     Ok(Exit::Success)
+}
+
+/// `--dry-run`: the artifact checked, the status read, what would happen
+/// printed; nothing changed.
+async fn dry<T: Target>(
+    target: &T,
+    action: Action,
+    json: bool,
+    progress: &StderrProgress,
+    mut doc: TargetDoc,
+) -> Result<Exit, Failure> {
+    if let Action::Deploy(release) = &action {
+        let (path, sha) = (release.artifact.clone(), release.sha256);
+        tokio::task::spawn_blocking(move || pipeline_artifact::verify(&path, &sha))
+            .await
+            .map_err(|e| Failure::usage(format!("checking the artifact: {e}")))?
+            .map_err(pipeline_targets::TargetError::from)?;
+    }
+    let status = target.status().await?;
+    progress.finish();
+    let digest;
+    let (name, intent) = match &action {
+        Action::Deploy(release) => {
+            digest = release.sha256.to_string();
+            (
+                "deploy",
+                Intent::Deploy {
+                    version: &release.version,
+                    sha256: &digest,
+                },
+            )
+        }
+        Action::Swap(expect) => (
+            "swap",
+            Intent::Swap {
+                expect: expect.as_deref(),
+            },
+        ),
+        Action::Rollback | Action::Status => ("rollback", Intent::Rollback),
+    };
+    let preview = pipeline_targets::preview::preview(&status, intent);
+    let mut text = format!(
+        "dry run: {name} on {}, nothing changed\n",
+        target.describe()
+    );
+    for (i, effect) in preview.effects.iter().enumerate() {
+        text.push_str(&format!("  {}. would {effect}\n", i + 1));
+    }
+    if let Some(why) = &preview.refused {
+        text.push_str(&format!("  would be refused: {why}\n"));
+    }
+    let exit = if preview.refused.is_some() {
+        Exit::Refused
+    } else {
+        Exit::Success
+    };
+    doc.action = name.to_owned();
+    doc.status = Some(status);
+    doc.dry_run = Some(DryRun {
+        effects: preview.effects,
+        refused: preview.refused,
+    });
+    let mut stdout = std::io::stdout().lock();
+    let written = if json {
+        let text = serde_json::to_string(&doc)
+            .map_err(|e| Failure::usage(format!("cannot write the JSON document: {e}")))?;
+        writeln!(stdout, "{text}")
+    } else {
+        write!(stdout, "{text}")
+    };
+    written.map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
+    Ok(exit)
 }
 
 /// Inside Actions, after a swap or rollback: the outputs `url` (the live

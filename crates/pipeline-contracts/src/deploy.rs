@@ -129,10 +129,22 @@ pub struct TargetDoc {
     /// The target's slots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TargetStatus>,
+    /// With `--dry-run`: what the action would do; nothing was changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRun>,
     /// What names the target (`resource_group`, `app`, `slot`; `project`,
     /// `region`, `service`; `env`).
     #[serde(flatten)]
     pub target: std::collections::BTreeMap<String, String>,
+}
+
+/// What a deploy, swap or rollback would do (`--dry-run`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// One sentence per effect, in order.
+    pub effects: Vec<String>,
+    /// Why it would be refused, when the target's status already tells.
+    pub refused: Option<String>,
 }
 
 impl TargetDoc {

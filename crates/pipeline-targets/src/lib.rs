@@ -30,6 +30,7 @@ pub mod azure;
 pub mod cloudrun;
 pub mod health;
 pub mod local;
+pub mod preview;
 mod target;
 
 pub use any::AnyTarget;

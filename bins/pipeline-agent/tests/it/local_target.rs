@@ -243,3 +243,64 @@ fn pipeline_deploy_local_refuses_a_release_serving_another_version() {
     assert_eq!(slot(&status, "green")["version"], "2.0.0");
     assert_front(front, "1.0.0");
 }
+
+#[test]
+fn dry_runs_check_and_tell_and_change_nothing() {
+    let agent = Agent::start();
+    let front = agent.declare(ENV, &json!({ "keep_warm_secs": 600 }));
+    let v1 = agent.release("1.0.0", None);
+    let v2 = agent.release("2.0.0", None);
+    ok(deploy_args(&mut local(&agent), &v1));
+    ok(local(&agent).args(["swap", "--env", ENV]));
+    let before = agent.status(ENV);
+
+    // A deploy: the artifact checked, the idle slot named, nothing done.
+    let r = ok(deploy_args(&mut local(&agent), &v2).arg("--dry-run"));
+    assert!(r.stdout.contains("dry run: deploy"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("would deploy 2.0.0") && r.stdout.contains("into slot green"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("stays on slot blue (1.0.0)"),
+        "{}",
+        r.stdout
+    );
+    // A digest that is not the artifact's is still refused, as for real.
+    let mut bad = local(&agent);
+    bad.args(["deploy", "--env", ENV, "--artifact"])
+        .arg(&v2.path)
+        .args(["--sha256", &v1.sha256, "--version", "2.0.0", "--dry-run"]);
+    let r = run(&mut bad, Duration::from_secs(60));
+    assert_eq!(r.code, Some(2), "{}\n{}", r.stdout, r.stderr);
+
+    // A swap to a version the idle slot does not hold would be refused.
+    let r = run(
+        local(&agent).args(["swap", "--env", ENV, "--version", "2.0.0", "--dry-run"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("would be refused"), "{}", r.stdout);
+
+    // With JSON: the plan and the status it was read from.
+    ok(deploy_args(&mut local(&agent), &v2));
+    let r = ok(local(&agent).args(["swap", "--env", ENV, "--dry-run", "--json"]));
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["action"], "swap");
+    assert_eq!(doc["dry_run"]["refused"], Value::Null);
+    let effect = doc["dry_run"]["effects"][0].as_str().unwrap();
+    assert!(effect.contains("to slot green (2.0.0)"), "{doc}");
+    let r = ok(local(&agent).args(["rollback", "--env", ENV, "--dry-run"]));
+    assert!(
+        r.stdout.contains("would switch live traffic"),
+        "{}",
+        r.stdout
+    );
+
+    // Nothing moved: blue still live with 1.0.0.
+    assert_front(front, "1.0.0");
+    let after = agent.status(ENV);
+    assert_eq!(after["live"], before["live"]);
+    assert_eq!(slot(&after, "blue")["version"], "1.0.0");
+}

@@ -180,6 +180,7 @@ fn deploy_documents() {
             seconds: Some(12.5),
             switched: None,
             status: None,
+            dry_run: None,
             target: names.clone(),
         },
     );
@@ -196,6 +197,7 @@ fn deploy_documents() {
                 already: false,
             }),
             status: None,
+            dry_run: None,
             target: [("env".to_owned(), "qa".to_owned())].into(),
         },
     );
@@ -207,6 +209,7 @@ fn deploy_documents() {
             deployed: None,
             seconds: None,
             switched: None,
+            dry_run: None,
             status: Some(TargetStatus {
                 target: "cloud run app (europe-west1)".into(),
                 slots: vec![
