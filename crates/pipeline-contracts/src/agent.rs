@@ -179,7 +179,7 @@ impl EnvSpec {
 }
 
 /// A slot as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SlotView {
     /// `empty`, `starting`, `idle`, `live`, `warm`, `stopped`, `failed`, `crashed`.
     pub state: String,
@@ -208,6 +208,36 @@ pub struct SlotView {
     /// Requests the front has sent it that are not answered yet.
     #[serde(default)]
     pub requests_in_flight: usize,
+    /// What the front has seen of its traffic since the agent started.
+    #[serde(default)]
+    pub traffic: Traffic,
+}
+
+/// A slot's traffic as the front sees it, since the agent started (also
+/// served in Prometheus' format at `GET /metrics`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Traffic {
+    /// Requests sent to the slot.
+    pub requests: u64,
+    /// Answers 100 to 199.
+    pub responses_1xx: u64,
+    /// Answers 200 to 299.
+    pub responses_2xx: u64,
+    /// Answers 300 to 399.
+    pub responses_3xx: u64,
+    /// Answers 400 to 499.
+    pub responses_4xx: u64,
+    /// Answers 500 to 599 (the app's own).
+    pub responses_5xx: u64,
+    /// Requests the slot did not answer (the front answered 502).
+    pub failed: u64,
+    /// The upper bounds of the latency buckets, in seconds.
+    pub latency_le_seconds: Vec<f64>,
+    /// Answers (and failures) within each bound, cumulative, then all of
+    /// them (+Inf) last.
+    pub latency_buckets: Vec<u64>,
+    /// The sum of the latencies, in seconds.
+    pub latency_sum_seconds: f64,
 }
 
 /// An operation in progress.
@@ -220,7 +250,7 @@ pub struct OpView {
 }
 
 /// An environment as the API shows it (`GET /v1/envs/{env}`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EnvView {
     /// Its name.
     pub name: String,
@@ -239,7 +269,7 @@ pub struct EnvView {
 }
 
 /// Every environment (`GET /v1/envs`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EnvList {
     /// By name.
     pub envs: Vec<EnvView>,

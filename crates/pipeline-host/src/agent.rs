@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::conn::{ConnLimits, Tracker};
 use crate::error::{ApiError, chain};
+use crate::metrics::{self, SlotMetrics};
 use crate::process::{self, Launch};
 use crate::proxy::{self, Route, Upstream};
 use crate::release::{ReleaseError, Releases};
@@ -113,6 +114,7 @@ struct EnvRt {
 #[derive(Default)]
 struct SlotRt {
     inflight: Arc<AtomicUsize>,
+    metrics: Arc<SlotMetrics>,
     running: tokio::sync::Mutex<Option<Running>>,
     /// Bumped by every switch: a warm-expiry timer only stops the slot if
     /// nothing happened since it was set.
@@ -347,6 +349,45 @@ impl Agent {
         out
     }
 
+    /// The fronts' counters of every slot in Prometheus' text exposition
+    /// format (no slot is probed: a scrape costs a few reads).
+    pub fn metrics(&self) -> String {
+        let envs: Vec<(String, EnvRecord)> = lock(&self.0.state)
+            .envs
+            .iter()
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect();
+        let mut rows = Vec::new();
+        for (name, rec) in &envs {
+            let rt = self.runtime(name);
+            for color in Color::BOTH {
+                let slot = &rt.slots[color.index()];
+                rows.push((
+                    name.as_str(),
+                    color,
+                    rec.live == Some(color),
+                    slot.inflight.load(Ordering::Acquire),
+                    rec.slot(color).cut_requests,
+                    slot.metrics.read(),
+                ));
+            }
+        }
+        let samples: Vec<metrics::Sample<'_>> = rows
+            .iter()
+            .map(
+                |(env, color, live, in_flight, cut, traffic)| metrics::Sample {
+                    env,
+                    slot: color.as_str(),
+                    live: *live,
+                    in_flight: *in_flight,
+                    cut: *cut,
+                    traffic,
+                },
+            )
+            .collect();
+        metrics::exposition(&samples)
+    }
+
     /// One environment.
     pub async fn env_status(&self, name: &str) -> Result<EnvView, ApiError> {
         self.existing(name)?;
@@ -402,6 +443,7 @@ impl Agent {
                     error: s.error.clone(),
                     cut_requests: s.cut_requests,
                     requests_in_flight: rt.slots[color.index()].inflight.load(Ordering::Acquire),
+                    traffic: rt.slots[color.index()].metrics.read(),
                 },
             );
         }
@@ -752,6 +794,7 @@ impl Agent {
         rt.route.set(Some(Upstream {
             port,
             inflight: Arc::clone(&rt.slots[target.index()].inflight),
+            metrics: Arc::clone(&rt.slots[target.index()].metrics),
         }));
         let now = time::now();
         let warm_until = now + spec.keep_warm_secs;
@@ -1053,6 +1096,7 @@ impl Agent {
                         rt.route.set(Some(Upstream {
                             port,
                             inflight: Arc::clone(&rt.slots[color.index()].inflight),
+                            metrics: Arc::clone(&rt.slots[color.index()].metrics),
                         }));
                         live_started = true;
                     }

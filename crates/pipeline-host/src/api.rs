@@ -144,6 +144,14 @@ pub async fn handle(
             "a valid `Authorization: Bearer <token>` is required (the token is in the agent's state directory)",
         ));
     }
+    if req.uri().path() == "/metrics" && matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut resp = Response::new(Full::new(Bytes::from(agent.metrics())));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        return resp;
+    }
     match route(agent, req).await {
         Ok((status, body)) => reply(status, &body),
         Err(e) => err(&e),

@@ -27,6 +27,7 @@ mod agent;
 pub mod api;
 pub mod conn;
 mod error;
+pub mod metrics;
 pub mod process;
 pub mod proxy;
 pub mod release;

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::conn::{self, ConnLimits, ConnState, Group, Tracked, TrackedIo, Tracker};
+use crate::metrics::SlotMetrics;
 use crate::upstream::{self, UpBody, UpConn};
 
 /// A body error, boxed.
@@ -86,6 +87,8 @@ pub struct Upstream {
     pub port: u16,
     /// Requests in flight to that slot.
     pub inflight: Arc<AtomicUsize>,
+    /// What the front sees of that slot's traffic.
+    pub metrics: Arc<SlotMetrics>,
 }
 
 #[derive(Debug)]
@@ -138,11 +141,15 @@ impl Route {
 
     /// The live upstream with this request counted in flight on it (read
     /// and counted under the lock a switch takes), or why there is none.
-    fn acquire(&self) -> Result<(u16, Guard), Arc<str>> {
+    fn acquire(&self) -> Result<(u16, Guard, Arc<SlotMetrics>), Arc<str>> {
         match &*self.live.read().unwrap_or_else(PoisonError::into_inner) {
             Live::Up(up) => {
                 up.inflight.fetch_add(1, Ordering::AcqRel);
-                Ok((up.port, Guard(Arc::clone(&up.inflight))))
+                Ok((
+                    up.port,
+                    Guard(Arc::clone(&up.inflight)),
+                    Arc::clone(&up.metrics),
+                ))
             }
             Live::Down(why) => Err(Arc::clone(why)),
         }
@@ -313,11 +320,29 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Forwards one request to the live slot, over the front connection's
 /// upstream connection when it still goes there.
-async fn forward(ctx: &Arc<FrontConn>, mut req: Request<Incoming>) -> Response<ProxyBody> {
-    let (port, guard) = match ctx.route.acquire() {
+async fn forward(ctx: &Arc<FrontConn>, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (port, guard, metrics) = match ctx.route.acquire() {
         Ok(up) => up,
         Err(why) => return full(StatusCode::SERVICE_UNAVAILABLE, &why),
     };
+    let started = std::time::Instant::now();
+    let (resp, answered) = forward_to(ctx, req, port, guard).await;
+    if answered {
+        metrics.answered(resp.status().as_u16(), started.elapsed());
+    } else {
+        metrics.failed(started.elapsed());
+    }
+    resp
+}
+
+/// [`forward`] to the slot on `port`: the answer, and whether the slot
+/// gave it (else the front answered 502 itself).
+async fn forward_to(
+    ctx: &Arc<FrontConn>,
+    mut req: Request<Incoming>,
+    port: u16,
+    guard: Guard,
+) -> (Response<ProxyBody>, bool) {
     let headers = req.headers_mut();
     strip_hop_by_hop(headers);
     // The client's address after what earlier proxies wrote (one lookup).
@@ -347,16 +372,19 @@ async fn forward(ctx: &Arc<FrontConn>, mut req: Request<Incoming>) -> Response<P
             _ => None,
         };
         return match forward_raw(ctx, &req, port, kept, tracker).await {
-            Ok((parts, body)) => Response::from_parts(
-                parts,
-                ProxyBody::Raw(RawBody {
-                    inner: body,
-                    _guard: guard,
-                }),
+            Ok((parts, body)) => (
+                Response::from_parts(
+                    parts,
+                    ProxyBody::Raw(RawBody {
+                        inner: body,
+                        _guard: guard,
+                    }),
+                ),
+                true,
             ),
             Err(e) => {
                 tracing::warn!(port, "the live slot did not answer: {e}");
-                full(StatusCode::BAD_GATEWAY, "the live slot did not answer")
+                (did_not_answer(), false)
             }
         };
     }
@@ -385,7 +413,7 @@ async fn forward(ctx: &Arc<FrontConn>, mut req: Request<Incoming>) -> Response<P
                     Ok(sender) => sender,
                     Err(e) => {
                         tracing::warn!(port, "cannot connect to the live slot: {e}");
-                        return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
+                        return (did_not_answer(), false);
                     }
                 }
             }
@@ -402,17 +430,21 @@ async fn forward(ctx: &Arc<FrontConn>, mut req: Request<Incoming>) -> Response<P
                     inner: body,
                     _guard: guard,
                 });
-                return Response::from_parts(parts, body);
+                return (Response::from_parts(parts, body), true);
             }
             Err(mut e) => match e.take_message() {
                 Some(unsent) => req = unsent,
                 None => {
                     tracing::warn!(port, "the live slot failed: {}", e.error());
-                    return full(StatusCode::BAD_GATEWAY, "the live slot did not answer");
+                    return (did_not_answer(), false);
                 }
             },
         }
     }
+    (did_not_answer(), false)
+}
+
+fn did_not_answer() -> Response<ProxyBody> {
     full(StatusCode::BAD_GATEWAY, "the live slot did not answer")
 }
 
@@ -596,6 +628,7 @@ mod tests {
         route.set(Some(Upstream {
             port: app_port,
             inflight: Arc::new(AtomicUsize::new(0)),
+            metrics: Arc::default(),
         }));
         let tracker = Tracker::new(100);
         let group = tracker.group("front", 100, true);

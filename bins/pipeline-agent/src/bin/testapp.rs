@@ -8,6 +8,7 @@
 //! | `GET /version` | `V` as text |
 //! | `GET /` | `{"version":V,"slot":S,"env":E,"pid":N}` |
 //! | `GET /slow?ms=N` | the same after N ms (at most 60000) |
+//! | `GET /status?code=N` | status N (100 to 599, not 1xx), body `N` |
 //! | `POST /echo` | the request's body |
 //! | `GET /crash` | `200 bye`, then the process exits with code 3 |
 //!
@@ -364,6 +365,22 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallib
             }
             None => text(StatusCode::BAD_REQUEST, "expected /slow?ms=N\n".to_owned()),
         },
+        ("/status", true) => {
+            let code = req
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("code="))
+                .and_then(|c| c.parse::<u16>().ok())
+                .filter(|c| (200..=599).contains(c))
+                .and_then(|c| StatusCode::from_u16(c).ok());
+            match code {
+                Some(code) => text(code, format!("{}\n", code.as_u16())),
+                None => text(
+                    StatusCode::BAD_REQUEST,
+                    "expected /status?code=N (200 to 599)\n".to_owned(),
+                ),
+            }
+        }
         ("/crash", true) => {
             tokio::spawn(async {
                 // Time for the answer to leave.

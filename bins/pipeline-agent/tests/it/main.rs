@@ -7,6 +7,7 @@ mod harness;
 mod http;
 mod load;
 mod local_target;
+mod metrics;
 mod ownership;
 mod recovery;
 mod releases;
