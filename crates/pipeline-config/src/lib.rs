@@ -40,7 +40,7 @@ use serde::{Deserialize, Deserializer};
 
 mod prepare;
 
-pub use prepare::parse_duration;
+pub use prepare::{RESERVED_VARS, parse_duration};
 
 /// The job.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

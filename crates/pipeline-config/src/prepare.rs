@@ -59,8 +59,11 @@ const TARGET_KEYS: [(&str, &[&str]); 3] = [
 /// settings. The Cloud Run target sets none.
 const TAKES_SETTINGS: [&str; 2] = ["local", "azure-app-service"];
 
-/// Variables the agent or App Service deployment sets itself.
-pub(crate) const RESERVED_VARS: [&str; 5] = [
+/// Variables a deployment sets itself (the agent's `PORT`,
+/// `PIPELINE_ENV`, `PIPELINE_SLOT`, `PIPELINE_VERSION`; the App Service
+/// target's version and digest settings): `env` and `secrets` may not set
+/// them.
+pub const RESERVED_VARS: [&str; 5] = [
     "PORT",
     "PIPELINE_ENV",
     "PIPELINE_SLOT",

@@ -677,7 +677,7 @@ impl Promoter {
                 &self.agent_dir(),
                 &self.vars,
                 &self.http,
-                Mode::Change,
+                Mode::CHANGE,
             )
             .await?;
             self.switch_back_by_hand(envcfg, &built.target, &lock).await
@@ -1095,7 +1095,8 @@ impl Promoter {
         let envcfg = self.environment(&plan.env)?;
         // Before anything is deployed or recorded: a promotion that cannot
         // even start leaves no trace.
-        targets::check_same_bytes(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
+        let image = targets::image_for(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
+        targets::app_settings(envcfg, &self.vars)?;
         let artifact = self.artifact_for(envcfg, &plan.candidate, artifact)?;
         let sha256 =
             plan.candidate.sha256.parse().map_err(|e| {
@@ -1111,7 +1112,9 @@ impl Promoter {
             &self.agent_dir(),
             &self.vars,
             &self.http,
-            Mode::Change,
+            Mode::Change {
+                image: image.as_ref(),
+            },
         )
         .await?;
         let live_url = built.live_url().await?;
