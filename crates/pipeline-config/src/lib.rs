@@ -7,6 +7,14 @@
 //! the file, the line, the column and the key. This crate does no I/O: the
 //! caller reads the file and hands [`parse`] its text.
 //!
+//! What the environments share is said once in `[defaults]` (an
+//! environment's own keys win; tables merge key by key, arrays are
+//! replaced); every `*_secs` key also takes a duration such as `"1h30m"`
+//! ([`parse_duration`]); `env` and `secrets` are an environment's app
+//! settings, the secrets by the name of the variable that holds them; a
+//! Cloud Run image is filled in for each release
+//! ([`TargetConfig::image_for`]).
+//!
 //! ```
 //! use std::path::Path;
 //! use pipeline_config::{parse, Strategy, TargetConfig};
@@ -1088,5 +1096,105 @@ target = { kind = "cloud-run", project = "p", region = "europe-west1", service =
         );
         let e = err(&cloud("@sha256:{sha256}"));
         assert!(e.contains("has no repository"), "{e}");
+    }
+
+    /// The repository's own pipeline.toml, written with [defaults] and
+    /// durations, means what it meant when every environment repeated
+    /// itself.
+    #[test]
+    fn the_repository_pipeline_toml_says_the_same_with_defaults() {
+        let ours = include_str!("../../../pipeline.toml");
+        let repeated = r#"
+# The job that .github/workflows/release-pipeline.yml (and `pipeline run`)
+# carries out for the sample app in app/: tests and gate, the artifact, and
+# five environments on the local host agent, the embedded default. The agent
+# is the one infra/ansible's deploy_target role installs as a systemd service
+# (state in /var/lib/pipeline-agent); the promoting jobs run on the
+# self-hosted runner beside it (repository variable DEPLOY_RUNS_ON).
+# For Azure App Service or Cloud Run, give each environment
+#   target = { kind = "azure-app-service", subscription = "…", resource_group = "…", app = "…", slot = "staging" }
+#   target = { kind = "cloud-run", project = "…", region = "…", service = "…", image = "REPO@sha256:…" }
+# (see the README's pipeline-promote section).
+
+[branches]
+main = "master"
+develop = "develop"
+remote = "origin"
+tag_prefix = "v"
+
+[test]
+command = "bash app/ci/test.sh reports"
+reports = { junit = ["reports/junit-*.xml"], cobertura = ["reports/coverage.xml"], pylint = ["reports/pylint.json"] }
+gate = { max_failures = 0, min_line_coverage = 80, min_branch_coverage = 60, min_pylint_score = 9.0 }
+
+[artifact]
+source = "app"
+out = "dist/app.zip"
+
+[agent]
+state_dir = "/var/lib/pipeline-agent"
+
+[[environment]]
+name = "ci"
+target = { kind = "local", front = "127.0.0.1:8001", command = "exec sh run.sh", health_timeout_secs = 180 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 5, checks = [{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/ci', timeout_secs = 300 }] }
+
+[[environment]]
+name = "dev"
+target = { kind = "local", front = "127.0.0.1:8002", command = "exec sh run.sh", health_timeout_secs = 180 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 5 }
+
+[[environment]]
+name = "qa"
+target = { kind = "local", front = "127.0.0.1:8003", command = "exec sh run.sh", health_timeout_secs = 180 }
+validate = [{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/qa', timeout_secs = 300 }]
+verify = { health_for_secs = 10 }
+
+[[environment]]
+name = "staging"
+target = { kind = "local", front = "127.0.0.1:8004", command = "exec sh run.sh", health_timeout_secs = 180 }
+requires = { soak_secs = 300 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 30 }
+
+[[environment]]
+name = "production"
+target = { kind = "local", front = "127.0.0.1:8005", command = "exec sh run.sh", health_timeout_secs = 180, keep_warm_secs = 1800 }
+requires = { soak_secs = 600 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 60, checks = [{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/production', timeout_secs = 300 }] }
+"#;
+        let ours = parse(Path::new("pipeline.toml"), ours).unwrap();
+        let repeated = parse(Path::new("pipeline.toml"), repeated).unwrap();
+        assert_eq!(ours, repeated);
+    }
+
+    /// The README's example of [defaults] and overrides parses, and means
+    /// what its comments say.
+    #[test]
+    fn the_readme_example_of_defaults() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n[defaults]").expect("the example") + 8;
+        let example = &readme[start..];
+        let example = &example[..example.find("```").unwrap()];
+        let text = format!("[test]\ncommand = \"true\"\n[artifact]\nsource = \"app\"\n{example}");
+        let c = parse(Path::new("pipeline.toml"), &text).unwrap();
+        assert_eq!(
+            local(&c, "production"),
+            ("exec sh run.sh".to_owned(), 180, 1800, 30)
+        );
+        let (_, prod) = c.environment("production").unwrap();
+        assert!(prod.verify.checks.is_empty());
+        assert_eq!(prod.validate.len(), 1);
+        assert_eq!(prod.env["LOG_LEVEL"], "warn");
+        assert_eq!(prod.secrets["DATABASE_PASSWORD"], "PROD_DATABASE_PASSWORD");
+        let (_, cloud) = c.environment("cloud").unwrap();
+        assert!(cloud.secrets.is_empty());
+        assert_eq!(
+            cloud.target.image_for("1.4.0", "ab").as_deref(),
+            Some("europe-docker.pkg.dev/p/apps/app:1.4.0@sha256:ab")
+        );
     }
 }
