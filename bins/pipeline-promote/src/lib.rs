@@ -168,12 +168,20 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The variables pipeline.toml reads secrets from are masked and
+    // redacted like the tools' own (a file that does not load is reported
+    // by the command itself).
+    let from_config: Vec<String> = pipeline_promotion::load_config(&cli.config)
+        .map(|c| c.secret_vars().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let from_config: Vec<&str> = from_config.iter().map(String::as_str).collect();
     let session = Session::start(
         cli.verbosity.verbose,
         &[
             pipeline_promotion::SECRET_VARS,
             pipeline_targets::SECRET_VARS,
             pipeline_http::SECRET_VARS,
+            &from_config,
         ],
     );
     let Some(runtime) = pipeline_cli::http::runtime() else {

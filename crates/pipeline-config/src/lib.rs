@@ -693,6 +693,17 @@ impl PipelineConfig {
             .find(|(_, e)| e.name == name)
     }
 
+    /// The names of the runner's variables that environments read secrets
+    /// from, sorted, each once: what a binary masks and redacts.
+    pub fn secret_vars(&self) -> Vec<&str> {
+        let vars: BTreeSet<&str> = self
+            .environments
+            .iter()
+            .flat_map(|e| e.secrets.values().map(String::as_str))
+            .collect();
+        vars.into_iter().collect()
+    }
+
     /// The environment before `name` in promotion order.
     pub fn previous(&self, name: &str) -> Option<&Environment> {
         let (i, _) = self.environment(name)?;
@@ -1190,6 +1201,10 @@ verify = { health_for_secs = 60, checks = [{ name = "integration", command = 'ba
         assert_eq!(prod.validate.len(), 1);
         assert_eq!(prod.env["LOG_LEVEL"], "warn");
         assert_eq!(prod.secrets["DATABASE_PASSWORD"], "PROD_DATABASE_PASSWORD");
+        assert_eq!(
+            c.secret_vars(),
+            ["DATABASE_PASSWORD", "PROD_DATABASE_PASSWORD"]
+        );
         let (_, cloud) = c.environment("cloud").unwrap();
         assert!(cloud.secrets.is_empty());
         assert_eq!(

@@ -931,4 +931,15 @@ secrets = {{ DB_PASSWORD = "TEST_PROD_DB_PASSWORD" }}
         "{}",
         text(&o)
     );
+    // Inside GitHub Actions, the values of the variables pipeline.toml
+    // names are masked, as the tools' own secrets are.
+    let o = Command::new(bin("pipeline-promote"))
+        .args(["status"])
+        .current_dir(&w.repo)
+        .env("GITHUB_ACTIONS", "true")
+        .env("TEST_PROD_DB_PASSWORD", prod_secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("::add-mask::{prod_secret}")), "{err}");
 }
