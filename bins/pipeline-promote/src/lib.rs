@@ -103,8 +103,10 @@ struct PromoteArgs {
     /// The version expected (in the previous environment, or of the artifact).
     #[arg(long = "version", value_name = "VERSION")]
     release_version: Option<String>,
-    /// The artifact's SHA-256 (the first environment; later ones take the previous one's).
-    #[arg(long, value_name = "HEX")]
+    /// The artifact's SHA-256, or a Cloud Run image's digest (`sha256:` in
+    /// front is fine, as `docker buildx` prints it); the first environment
+    /// takes it, later ones the previous one's.
+    #[arg(long, value_name = "HEX", value_parser = digest)]
     sha256: Option<pipeline_artifact::Sha256Digest>,
     /// The artifact [default: the artifact store's <sha256>.zip].
     #[arg(long, value_name = "FILE")]
@@ -191,6 +193,14 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(run(&cli, &session, Arc::clone(&progress)));
     progress.finish();
     session.finish(result)
+}
+
+/// A SHA-256 in hex, with or without `sha256:` before it.
+fn digest(s: &str) -> Result<pipeline_artifact::Sha256Digest, String> {
+    s.strip_prefix("sha256:")
+        .unwrap_or(s)
+        .parse()
+        .map_err(|e: pipeline_artifact::ParseDigestError| e.to_string())
 }
 
 fn say(out: &mut impl std::io::Write, text: impl std::fmt::Display) {

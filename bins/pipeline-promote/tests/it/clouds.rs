@@ -396,8 +396,9 @@ fn cloud_run_image_named_once_takes_each_release_by_digest() {
     w.config(&format!(
         r#"{{ kind = "cloud-run", project = "{PROJECT}", region = "{REGION}", service = "{SERVICE}", image = "{REPOSITORY}:{{version}}" }}"#
     ));
+    // The digest as the build prints it (`sha256:` in front) is fine.
     for version in ["2.0.0", "2.1.0"] {
-        let o = w.promote(version, &digest_hex(version), &[]);
+        let o = w.promote(version, &format!("sha256:{}", digest_hex(version)), &[]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let rev = revision_of(version);
         assert_eq!(fake.live_revision().as_deref(), Some(rev.as_str()));
