@@ -1027,6 +1027,13 @@ target = { kind = "cloud-run", project = "p", region = "europe-west1", service =
         assert_eq!(c.environments[1].env["GREETING"], "hello world");
         assert_eq!(c.environments[1].secrets["API_KEY"], "PROD_API_KEY");
         assert!(c.environments[0].secrets.is_empty());
+        // The app's own variables are not durations, whatever their names.
+        let c = parse(
+            Path::new("pipeline.toml"),
+            &with("env = { cache_secs = \"forever\" }"),
+        )
+        .unwrap();
+        assert_eq!(c.environments[1].env["cache_secs"], "forever");
         let e = err(&with("secrets = { API_KEY = \"s3cr3t value\" }"));
         assert_eq!(
             e,

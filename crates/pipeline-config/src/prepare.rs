@@ -84,9 +84,13 @@ pub(crate) fn prepare(root: &mut DeTable<'_>) -> Result<(), Fault> {
     check_settings(root)
 }
 
-/// Every `*_secs` value written as a string must be a duration.
+/// Every `*_secs` value written as a string must be a duration (the app's
+/// own `env` and `secrets` are its business, not durations).
 fn check_durations(table: &DeTable<'_>) -> Result<(), Fault> {
     for (key, value) in table.iter() {
+        if matches!(key.get_ref().as_ref(), "env" | "secrets") {
+            continue;
+        }
         if key.get_ref().ends_with("_secs")
             && let DeValue::String(s) = value.get_ref()
             && let Err(why) = parse_duration(s)
