@@ -922,8 +922,11 @@ secrets = {{ DB_PASSWORD = "TEST_PROD_DB_PASSWORD" }}
     assert_eq!(spec("dev", "drain_timeout_secs"), 60);
     assert_eq!(spec("prod", "drain_timeout_secs"), 45);
     assert_eq!(spec("prod", "env")["GREETING"], "bonjour");
-    use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o077, 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o077, 0);
+    }
     let o = w.cmd(&["status", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
