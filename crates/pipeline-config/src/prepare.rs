@@ -442,4 +442,25 @@ mod tests {
                 .contains("too long")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn hours_minutes_and_seconds_add_up(h in 0u64..10_000, m in 0u64..10_000, s in 0u64..10_000) {
+            let secs = h * 3600 + m * 60 + s;
+            proptest::prop_assert_eq!(parse_duration(&format!("{h}h{m}m{s}s")), Ok(secs));
+            proptest::prop_assert_eq!(parse_duration(&format!("{h}h{s}s")), Ok(h * 3600 + s));
+            proptest::prop_assert_eq!(parse_duration(&format!("{m}m")), Ok(m * 60));
+        }
+
+        #[test]
+        fn any_text_is_a_duration_or_an_error_naming_it(text in "\\PC{0,12}") {
+            match parse_duration(&text) {
+                Ok(_) => proptest::prop_assert!(text.ends_with(['h', 'm', 's'])),
+                Err(why) => {
+                    let named = format!("`{}`", text);
+                    proptest::prop_assert!(why.contains(&named), "{}", why);
+                }
+            }
+        }
+    }
 }
