@@ -103,8 +103,10 @@ struct PromoteArgs {
     /// The version expected (in the previous environment, or of the artifact).
     #[arg(long = "version", value_name = "VERSION")]
     release_version: Option<String>,
-    /// The artifact's SHA-256 (the first environment; later ones take the previous one's).
-    #[arg(long, value_name = "HEX")]
+    /// The artifact's SHA-256, or a Cloud Run image's digest (`sha256:` in
+    /// front is fine, as `docker buildx` prints it); the first environment
+    /// takes it, later ones the previous one's.
+    #[arg(long, value_name = "HEX", value_parser = digest)]
     sha256: Option<pipeline_artifact::Sha256Digest>,
     /// The artifact [default: the artifact store's <sha256>.zip].
     #[arg(long, value_name = "FILE")]
@@ -169,12 +171,20 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The variables pipeline.toml reads secrets from are masked and
+    // redacted like the tools' own (a file that does not load is reported
+    // by the command itself).
+    let from_config: Vec<String> = pipeline_promotion::load_config(&cli.config)
+        .map(|c| c.secret_vars().into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let from_config: Vec<&str> = from_config.iter().map(String::as_str).collect();
     let session = Session::start(
         cli.verbosity.verbose,
         &[
             pipeline_promotion::SECRET_VARS,
             pipeline_targets::SECRET_VARS,
             pipeline_http::SECRET_VARS,
+            &from_config,
         ],
     );
     let Some(runtime) = pipeline_cli::http::runtime() else {
@@ -184,6 +194,14 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(run(&cli, &session, Arc::clone(&progress)));
     progress.finish();
     session.finish(result)
+}
+
+/// A SHA-256 in hex, with or without `sha256:` before it.
+fn digest(s: &str) -> Result<pipeline_artifact::Sha256Digest, String> {
+    s.strip_prefix("sha256:")
+        .unwrap_or(s)
+        .parse()
+        .map_err(|e: pipeline_artifact::ParseDigestError| e.to_string())
 }
 
 fn say(out: &mut impl std::io::Write, text: impl std::fmt::Display) {

@@ -105,6 +105,18 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The variables pipeline.toml reads secrets from are masked and
+    // redacted like the tools' own (a file that does not load is reported
+    // by the command itself).
+    let from_config: Vec<String> = match &cli.command {
+        Command::Run(args) => {
+            pipeline_promotion::load_config(&run::config_file(&args.repo, &args.config))
+                .map(|c| c.secret_vars().into_iter().map(str::to_owned).collect())
+                .unwrap_or_default()
+        }
+        Command::Demo(_) => Vec::new(),
+    };
+    let from_config: Vec<&str> = from_config.iter().map(String::as_str).collect();
     let session = pipeline_cli::Session::start(
         cli.verbosity.verbose,
         &[
@@ -112,6 +124,7 @@ pub fn main() -> ExitCode {
             pipeline_targets::SECRET_VARS,
             pipeline_http::SECRET_VARS,
             pipeline_gitflow::SECRET_VARS,
+            &from_config,
         ],
     );
     let result = match cli.command {

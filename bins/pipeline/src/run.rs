@@ -68,18 +68,22 @@ struct Report {
     environments: Vec<EnvRun>,
 }
 
+/// The configuration file: `config` relative to the repository; else
+/// (when there is none there) to the working directory. Only the file read
+/// is named in errors.
+pub(crate) fn config_file(repo: &Path, config: &Path) -> PathBuf {
+    let in_repo = repo.join(config);
+    if in_repo.exists() || !config.exists() {
+        in_repo
+    } else {
+        config.to_path_buf()
+    }
+}
+
 /// Runs the job; the JSON document of what was done, and the exit code.
 pub(crate) fn run(options: &RunOptions, env: &Env) -> Result<(Exit, RunDoc), Failure> {
     let started = Instant::now();
-    let repo = &options.repo;
-    // Relative to the repository; else (when there is none there) to the
-    // working directory. Only the file read is named in errors.
-    let in_repo = repo.join(&options.config);
-    let config_file = if in_repo.exists() || !options.config.exists() {
-        in_repo
-    } else {
-        options.config.clone()
-    };
+    let config_file = config_file(&options.repo, &options.config);
     let config = pipeline_promotion::load_config(&config_file)?;
     let config_file = std::fs::canonicalize(&config_file).unwrap_or(config_file);
     if let Some(until) = &options.until

@@ -7,6 +7,14 @@
 //! the file, the line, the column and the key. This crate does no I/O: the
 //! caller reads the file and hands [`parse`] its text.
 //!
+//! What the environments share is said once in `[defaults]` (an
+//! environment's own keys win; tables merge key by key, arrays are
+//! replaced); every `*_secs` key also takes a duration such as `"1h30m"`
+//! ([`parse_duration`]); `env` and `secrets` are an environment's app
+//! settings, the secrets by the name of the variable that holds them; a
+//! Cloud Run image is filled in for each release
+//! ([`TargetConfig::image_for`]).
+//!
 //! ```
 //! use std::path::Path;
 //! use pipeline_config::{parse, Strategy, TargetConfig};
@@ -32,11 +40,15 @@
 //! ```
 #![warn(missing_docs)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+mod prepare;
+
+pub use prepare::{RESERVED_VARS, parse_duration};
 
 /// The job.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -92,7 +104,7 @@ pub struct TestStep {
     /// The command (run with `sh -c` at the repository root).
     pub command: String,
     /// Its deadline.
-    #[serde(default = "default_test_timeout")]
+    #[serde(default = "default_test_timeout", deserialize_with = "secs")]
     pub timeout_secs: u64,
     /// The reports it writes (paths or globs, relative to the root).
     #[serde(default)]
@@ -220,10 +232,41 @@ pub struct Environment {
     /// What a promotion into it requires.
     #[serde(default)]
     pub requires: Requirements,
+    /// App settings: variables given to the app as they are written (the
+    /// agent's environment of the app, App Service's app settings).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Secrets by reference: the app's variable, and the name of the
+    /// runner's variable whose value it gets at promotion time (never the
+    /// value itself).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A number of seconds: a TOML integer, or a string such as `"30s"`,
+/// `"5m"`, `"2h"`, `"1h30m"` (see [`parse_duration`]).
+fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Secs;
+    impl serde::de::Visitor<'_> for Secs {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("seconds, as an integer or a string such as \"30s\", \"5m\", \"1h30m\"")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format!("{v} seconds is negative")))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            parse_duration(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Secs)
 }
 
 /// Where an environment runs.
@@ -240,14 +283,14 @@ pub enum TargetConfig {
         #[serde(default = "default_health_path")]
         health_path: String,
         /// How long a release may take to become healthy.
-        #[serde(default = "default_health_timeout")]
+        #[serde(default = "default_health_timeout", deserialize_with = "secs")]
         health_timeout_secs: u64,
         /// How long the old slot stays warm.
-        #[serde(default = "default_keep_warm")]
+        #[serde(default = "default_keep_warm", deserialize_with = "secs")]
         keep_warm_secs: u64,
         /// How long a slot about to be stopped waits for the requests it
         /// still answers (past it they are cut, and counted).
-        #[serde(default = "default_drain_timeout")]
+        #[serde(default = "default_drain_timeout", deserialize_with = "secs")]
         drain_timeout_secs: u64,
     },
     /// An Azure App Service deployment slot.
@@ -273,7 +316,10 @@ pub enum TargetConfig {
         region: String,
         /// The service.
         service: String,
-        /// The image (by digest).
+        /// The image: a reference pinned by digest (`REPO@sha256:…`), or
+        /// one the release fills in, with `{version}` and `{sha256}` in it
+        /// or no digest at all (then `@sha256:<the release's digest>` is
+        /// added); see [`TargetConfig::image_for`].
         image: String,
         /// The health path.
         #[serde(default = "default_health_path")]
@@ -318,7 +364,7 @@ pub struct Check {
     /// The command (`sh -c`, at the repository root).
     pub command: String,
     /// Its deadline.
-    #[serde(default = "default_check_timeout")]
+    #[serde(default = "default_check_timeout", deserialize_with = "secs")]
     pub timeout_secs: u64,
 }
 
@@ -331,7 +377,7 @@ fn default_check_timeout() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct Verify {
     /// How long the live slot must stay healthy.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "secs")]
     pub health_for_secs: u64,
     /// Commands run against the live URL.
     #[serde(default)]
@@ -344,6 +390,7 @@ pub struct Verify {
 pub struct Requirements {
     /// The previous environment must run the same digest, healthy, for at
     /// least this long.
+    #[serde(deserialize_with = "secs")]
     pub soak_secs: u64,
     /// A passed gate for the version.
     pub gate: bool,
@@ -402,26 +449,32 @@ impl pipeline_ci::Classified for ConfigError {
     }
 }
 
-/// Parses and checks the text of `pipeline.toml` (`path` names it in errors).
+/// Parses and checks the text of `pipeline.toml` (`path` names it in errors):
+/// durations written as strings are read, `[defaults]` is merged into every
+/// `[[environment]]`, then the whole is read strictly and checked.
 pub fn parse(path: &Path, text: &str) -> Result<PipelineConfig, ConfigError> {
-    let config: PipelineConfig = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|span| line_col(text, span.start))
-            .unwrap_or((1, 1));
-        let mut message = e.message().trim().to_owned();
-        if let Some(key) = e.span().and_then(|span| key_before(text, span.start))
-            && !message.contains(&format!("`{key}`"))
-        {
-            message = format!("{key}: {message}");
-        }
+    let syntax = |offset: usize, message: String| {
+        let (line, column) = line_col(text, offset);
         ConfigError::Syntax {
             path: path.to_path_buf(),
             line,
             column,
             message,
         }
-    })?;
+    };
+    let toml_error = |e: toml::de::Error| {
+        let mut message = e.message().trim().to_owned();
+        if let Some(key) = e.span().and_then(|span| key_before(text, span.start))
+            && !message.contains(&format!("`{key}`"))
+        {
+            message = format!("{key}: {message}");
+        }
+        syntax(e.span().map_or(0, |span| span.start), message)
+    };
+    let mut doc = toml::de::DeTable::parse(text).map_err(toml_error)?;
+    prepare::prepare(doc.get_mut()).map_err(|(span, message)| syntax(span.start, message))?;
+    let config =
+        PipelineConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
     validate(path, &config)?;
     Ok(config)
 }
@@ -534,12 +587,9 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
             }
         }
         if let TargetConfig::CloudRun { image, .. } = &env.target
-            && !image.contains("@sha256:")
+            && let Err(why) = check_image(image)
         {
-            return Err(invalid(
-                key("target.image"),
-                format!("`{image}` has no digest (IMAGE@sha256:…): promotion moves the same bytes"),
-            ));
+            return Err(invalid(key("target.image"), why));
         }
         for (j, check) in env.validate.iter().chain(&env.verify.checks).enumerate() {
             if check.command.trim().is_empty() {
@@ -555,6 +605,31 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
 
 pub use pipeline_ci::valid_env_name;
 
+/// The placeholders an image may hold.
+const IMAGE_PLACEHOLDERS: [&str; 2] = ["{version}", "{sha256}"];
+
+fn check_image(image: &str) -> Result<(), String> {
+    let mut rest = image;
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        let Some(p) = IMAGE_PLACEHOLDERS.iter().find(|p| tail.starts_with(**p)) else {
+            return Err(format!(
+                "`{image}`: unknown placeholder at `{tail}` (`{{version}}` and `{{sha256}}` are \
+                 filled in with the release)"
+            ));
+        };
+        rest = &tail[p.len()..];
+    }
+    if rest.contains('}') {
+        return Err(format!("`{image}`: a `}}` without its `{{`"));
+    }
+    let repo = image.split(['@', ':']).next().unwrap_or_default();
+    if repo.trim().is_empty() || image.trim() != image {
+        return Err(format!("`{image}` has no repository"));
+    }
+    Ok(())
+}
+
 impl TargetConfig {
     /// The target in words, such as `local agent, front 127.0.0.1:18001`
     /// or `azure pipeline-app/staging`.
@@ -566,6 +641,38 @@ impl TargetConfig {
                 service, region, ..
             } => format!("cloud run {service} ({region})"),
         }
+    }
+
+    /// The image a Cloud Run target deploys for the release `version` with
+    /// the digest `sha256` (hex): `{version}` and `{sha256}` filled in, and
+    /// `@sha256:<sha256>` added to an image that names no digest. `None`
+    /// for other targets. A digest written in the file is kept as written:
+    /// the promotion then refuses a release of other bytes.
+    ///
+    /// ```
+    /// # use pipeline_config::TargetConfig;
+    /// let t = TargetConfig::CloudRun {
+    ///     project: "p".into(), region: "r".into(), service: "app".into(),
+    ///     image: "europe-docker.pkg.dev/p/apps/app:{version}".into(),
+    ///     health_path: "/health".into(),
+    /// };
+    /// assert_eq!(
+    ///     t.image_for("1.4.0", "ab12").as_deref(),
+    ///     Some("europe-docker.pkg.dev/p/apps/app:1.4.0@sha256:ab12"),
+    /// );
+    /// ```
+    pub fn image_for(&self, version: &str, sha256: &str) -> Option<String> {
+        let TargetConfig::CloudRun { image, .. } = self else {
+            return None;
+        };
+        let filled = image
+            .replace("{version}", version)
+            .replace("{sha256}", sha256);
+        Some(if filled.contains("@sha256:") {
+            filled
+        } else {
+            format!("{filled}@sha256:{sha256}")
+        })
     }
 
     /// The path every target probes for health.
@@ -584,6 +691,17 @@ impl PipelineConfig {
             .iter()
             .enumerate()
             .find(|(_, e)| e.name == name)
+    }
+
+    /// The names of the runner's variables that environments read secrets
+    /// from, sorted, each once: what a binary masks and redacts.
+    pub fn secret_vars(&self) -> Vec<&str> {
+        let vars: BTreeSet<&str> = self
+            .environments
+            .iter()
+            .flat_map(|e| e.secrets.values().map(String::as_str))
+            .collect();
+        vars.into_iter().collect()
     }
 
     /// The environment before `name` in promotion order.
@@ -728,6 +846,377 @@ verify = { health_for_secs = 10 }
         assert_eq!(
             e,
             "pipeline.toml: environment[1].target.health_path: `healthz` must start with /"
+        );
+    }
+
+    fn local(c: &PipelineConfig, name: &str) -> (String, u64, u64, u64) {
+        match &c.environment(name).unwrap().1.target {
+            TargetConfig::Local {
+                command,
+                health_timeout_secs,
+                keep_warm_secs,
+                drain_timeout_secs,
+                ..
+            } => (
+                command.clone(),
+                *health_timeout_secs,
+                *keep_warm_secs,
+                *drain_timeout_secs,
+            ),
+            other => panic!("not local: {other:?}"),
+        }
+    }
+
+    const DEFAULTED: &str = r#"
+[test]
+command = "true"
+timeout_secs = "1h30m"
+
+[artifact]
+source = "app"
+
+[defaults]
+target = { kind = "local", command = "exec sh run.sh", health_timeout_secs = "3m", drain_timeout_secs = 45 }
+validate = [{ name = "smoke", command = 'bash smoke.sh "$SLOT_URL"', timeout_secs = "1m" }]
+verify = { health_for_secs = "10s", checks = [{ name = "e2e", command = "true" }] }
+requires = { soak_secs = "5m" }
+env = { LOG_LEVEL = "info", REGION = "eu" }
+secrets = { DATABASE_PASSWORD = "DATABASE_PASSWORD" }
+
+[[environment]]
+name = "qa"
+target = { front = "127.0.0.1:18003" }
+requires = { gate = false }
+
+[[environment]]
+name = "production"
+target = { front = "127.0.0.1:18005", health_timeout_secs = 600, keep_warm_secs = "30m" }
+validate = []
+verify = { health_for_secs = "1m" }
+auto_rollback = false
+env = { LOG_LEVEL = "warn" }
+secrets = { DATABASE_PASSWORD = "PROD_DATABASE_PASSWORD" }
+
+[[environment]]
+name = "cloud"
+target = { kind = "cloud-run", project = "p", region = "europe-west1", service = "app", image = "europe-docker.pkg.dev/p/apps/app:{version}" }
+"#;
+
+    #[test]
+    fn defaults_reach_every_environment_and_its_own_keys_win() {
+        let c = parse(Path::new("pipeline.toml"), DEFAULTED).unwrap();
+        assert_eq!(c.test.timeout_secs, 5400);
+        assert_eq!(local(&c, "qa"), ("exec sh run.sh".to_owned(), 180, 300, 45));
+        assert_eq!(
+            local(&c, "production"),
+            ("exec sh run.sh".to_owned(), 600, 1800, 45)
+        );
+        let (_, qa) = c.environment("qa").unwrap();
+        let (_, prod) = c.environment("production").unwrap();
+        let (_, cloud) = c.environment("cloud").unwrap();
+        // Arrays come whole; tables merge key by key.
+        assert_eq!(qa.validate.len(), 1);
+        assert_eq!(qa.validate[0].timeout_secs, 60);
+        assert!(prod.validate.is_empty());
+        assert_eq!(qa.verify.health_for_secs, 10);
+        assert_eq!(prod.verify.health_for_secs, 60);
+        assert_eq!(prod.verify.checks[0].name, "e2e");
+        assert_eq!(qa.requires.soak_secs, 300);
+        assert!(!qa.requires.gate);
+        assert!(prod.requires.gate);
+        assert!(qa.auto_rollback && !prod.auto_rollback);
+        assert_eq!(qa.env["LOG_LEVEL"], "info");
+        assert_eq!(prod.env["LOG_LEVEL"], "warn");
+        assert_eq!(prod.env["REGION"], "eu");
+        assert_eq!(qa.secrets["DATABASE_PASSWORD"], "DATABASE_PASSWORD");
+        assert_eq!(prod.secrets["DATABASE_PASSWORD"], "PROD_DATABASE_PASSWORD");
+        // The Cloud Run environment takes what fits its kind: the shared
+        // checks and requirements, no command, no app settings.
+        assert!(matches!(cloud.target, TargetConfig::CloudRun { .. }));
+        assert!(cloud.env.is_empty() && cloud.secrets.is_empty());
+        assert_eq!(cloud.requires.soak_secs, 300);
+        assert_eq!(cloud.validate.len(), 1);
+    }
+
+    #[test]
+    fn defaults_are_as_strict_as_the_rest() {
+        let e = err(&DEFAULTED.replace("requires = { soak_secs = \"5m\" }", "requries = 1"));
+        assert_eq!(
+            e,
+            "pipeline.toml:13:1: unknown field `requries` in [defaults], expected one of \
+             `target`, `strategy`, `validate`, `verify`, `auto_rollback`, `requires`, `env`, \
+             `secrets`"
+        );
+        let e = err(&DEFAULTED.replace("[defaults]\n", "[defaults]\nname = \"x\"\n"));
+        assert!(
+            e.starts_with("pipeline.toml:10:1: defaults: `name` cannot have a default"),
+            "{e}"
+        );
+        let e = err(&DEFAULTED.replace("drain_timeout_secs = 45", "drain_secs = 45"));
+        assert!(
+            e.starts_with("pipeline.toml:10:")
+                && e.contains("unknown field `drain_secs` in [defaults] target"),
+            "{e}"
+        );
+        // A value from [defaults] that does not fit is reported where it
+        // is written.
+        let e = err(&DEFAULTED.replace("soak_secs = \"5m\"", "soak_secs = true"));
+        assert!(e.starts_with("pipeline.toml:13:26: soak_secs: "), "{e}");
+        let e = err(&DEFAULTED.replace("{ soak_secs = \"5m\" }", "{ soak_secs = 5, sok = 1 }"));
+        assert!(e.contains("unknown field `sok`"), "{e}");
+        // A default no environment can take.
+        let only_local = &DEFAULTED[..DEFAULTED.find("[[environment]]\nname = \"cloud\"").unwrap()];
+        let e = err(&only_local
+            .replace("kind = \"local\", command", "image = \"r/app\", command")
+            .replace("target = { front", "target = { kind = \"local\", front"));
+        assert!(
+            e.contains(
+                "defaults.target.image applies to no environment: it is a key of cloud-run targets"
+            ),
+            "{e}"
+        );
+        let e = err(&DEFAULTED.replace(
+            "kind = \"local\", command",
+            "kind = \"local\", image = \"x\", command",
+        ));
+        assert!(
+            e.contains("defaults.target: a local target has no `image`"),
+            "{e}"
+        );
+        // Missing keys are still missing.
+        let e = err(&DEFAULTED.replace("command = \"exec sh run.sh\", ", ""));
+        assert!(e.contains("missing field `command`"), "{e}");
+    }
+
+    #[test]
+    fn durations_as_strings_name_the_key_and_place() {
+        let c = parse(
+            Path::new("pipeline.toml"),
+            &GOOD.replace("soak_secs = 30", "soak_secs = \"2h\""),
+        )
+        .unwrap();
+        assert_eq!(c.environments[1].requires.soak_secs, 7200);
+        let e = err(&GOOD.replace("soak_secs = 30", "soak_secs = \"2 hours\""));
+        assert_eq!(
+            e,
+            "pipeline.toml:18:26: soak_secs: `2 hours` is not a duration: write seconds as an \
+             integer (90) or a string such as \"30s\", \"5m\", \"2h\", \"1h30m\""
+        );
+        let e = err(&GOOD.replace("keep_warm_secs = 60", "keep_warm_secs = \"90\""));
+        assert!(
+            e.starts_with("pipeline.toml:17:97: keep_warm_secs: `90` is not a duration"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("timeout_secs = 120", "timeout_secs = \"2m30\""));
+        assert!(e.contains("timeout_secs: `2m30` is not a duration"), "{e}");
+        let e = err(&GOOD.replace("soak_secs = 30", "soak_secs = -30"));
+        assert!(e.contains("soak_secs: -30 seconds is negative"), "{e}");
+        let e = err(&GOOD.replace("soak_secs = 30", "soak_secs = 1.5"));
+        assert!(e.starts_with("pipeline.toml:18:26: soak_secs: "), "{e}");
+    }
+
+    #[test]
+    fn app_settings_and_secrets_by_reference() {
+        let with = |extra: &str| GOOD.replace("requires = { soak_secs = 30 }", extra);
+        let c = parse(
+            Path::new("pipeline.toml"),
+            &(with("env = { GREETING = \"hello world\" }")
+                + "[environment.secrets]\nAPI_KEY = \"PROD_API_KEY\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.environments[1].env["GREETING"], "hello world");
+        assert_eq!(c.environments[1].secrets["API_KEY"], "PROD_API_KEY");
+        assert!(c.environments[0].secrets.is_empty());
+        // The app's own variables are not durations, whatever their names.
+        let c = parse(
+            Path::new("pipeline.toml"),
+            &with("env = { cache_secs = \"forever\" }"),
+        )
+        .unwrap();
+        assert_eq!(c.environments[1].env["cache_secs"], "forever");
+        let e = err(&with("secrets = { API_KEY = \"s3cr3t value\" }"));
+        assert_eq!(
+            e,
+            "pipeline.toml:18:23: secrets.API_KEY: `s3cr3t value` is not the name of a variable: a \
+             secret names the runner's variable that holds it, never its value"
+        );
+        let e = err(&with("env = { PORT = \"80\" }"));
+        assert_eq!(
+            e,
+            "pipeline.toml:18:9: env: PORT is set by the deployment itself"
+        );
+        let e = err(&with("env = { \"A-B\" = \"1\" }"));
+        assert!(e.contains("env: `A-B` is not a variable name"), "{e}");
+        let e = err(&with("env = { K = \"1\" }\nsecrets = { K = \"V\" }"));
+        assert!(e.contains("secrets: K is in env too"), "{e}");
+        let e = err(&with("env = { K = 1 }"));
+        assert!(e.starts_with("pipeline.toml:18:13: K: "), "{e}");
+        // Cloud Run sets no app settings: refused where written.
+        let image = format!("r/app@sha256:{}", "a".repeat(64));
+        let e = err(&GOOD.replace(
+            r#"target = { kind = "local", front = "127.0.0.1:18005", command = "bash run.sh", keep_warm_secs = 60 }"#,
+            &format!(
+                "target = {{ kind = \"cloud-run\", project = \"p\", region = \"r\", service = \"s\", image = \"{image}\" }}\nsecrets = {{ K = \"V\" }}"
+            ),
+        ));
+        assert!(
+            e.starts_with("pipeline.toml:18:1: secrets: a cloud-run target sets no app settings"),
+            "{e}"
+        );
+        let e = err(&DEFAULTED.replace(
+            "[[environment]]\nname = \"qa\"\ntarget = { front = \"127.0.0.1:18003\" }\nrequires = { gate = false }\n\n[[environment]]\nname = \"production\"\ntarget = { front = \"127.0.0.1:18005\", health_timeout_secs = 600, keep_warm_secs = \"30m\" }",
+            "[[environment]]\nname = \"production\"\ntarget = { kind = \"cloud-run\", project = \"p\", region = \"r\", service = \"s\", image = \"r/app\" }",
+        ).replace("auto_rollback = false\nenv = { LOG_LEVEL = \"warn\" }\nsecrets = { DATABASE_PASSWORD = \"PROD_DATABASE_PASSWORD\" }\n", "").replace(", command = \"exec sh run.sh\", health_timeout_secs = \"3m\", drain_timeout_secs = 45", ""));
+        assert!(
+            e.contains("defaults.env applies to no environment: only local and azure-app-service targets take app settings"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_cloud_run_image_is_given_per_release() {
+        let cloud = |image: &str| {
+            GOOD.replace(
+                r#"target = { kind = "local", front = "127.0.0.1:18005", command = "bash run.sh", keep_warm_secs = 60 }"#,
+                &format!(
+                    r#"target = {{ kind = "cloud-run", project = "p", region = "r", service = "s", image = "{image}" }}"#
+                ),
+            )
+        };
+        let sha = "b".repeat(64);
+        for (image, expected) in [
+            ("r/app", format!("r/app@sha256:{sha}")),
+            ("r/app:{version}", format!("r/app:1.4.0@sha256:{sha}")),
+            ("r/app@sha256:{sha256}", format!("r/app@sha256:{sha}")),
+            (
+                "r/app:v{version}@sha256:{sha256}",
+                format!("r/app:v1.4.0@sha256:{sha}"),
+            ),
+            (
+                &format!("r/app@sha256:{}", "c".repeat(64)),
+                format!("r/app@sha256:{}", "c".repeat(64)),
+            ),
+        ] {
+            let c = parse(Path::new("pipeline.toml"), &cloud(image)).unwrap();
+            assert_eq!(
+                c.environments[1].target.image_for("1.4.0", &sha),
+                Some(expected),
+                "{image}"
+            );
+            assert_eq!(c.environments[0].target.image_for("1.4.0", &sha), None);
+        }
+        let e = err(&cloud("r/app:{tag}"));
+        assert!(
+            e.contains(
+                "environment[1].target.image: `r/app:{tag}`: unknown placeholder at `{tag}`"
+            ),
+            "{e}"
+        );
+        let e = err(&cloud("@sha256:{sha256}"));
+        assert!(e.contains("has no repository"), "{e}");
+    }
+
+    /// The repository's own pipeline.toml, written with [defaults] and
+    /// durations, means what it meant when every environment repeated
+    /// itself.
+    #[test]
+    fn the_repository_pipeline_toml_says_the_same_with_defaults() {
+        let ours = include_str!("../../../pipeline.toml");
+        let repeated = r#"
+# The job that .github/workflows/release-pipeline.yml (and `pipeline run`)
+# carries out for the sample app in app/: tests and gate, the artifact, and
+# five environments on the local host agent, the embedded default. The agent
+# is the one infra/ansible's deploy_target role installs as a systemd service
+# (state in /var/lib/pipeline-agent); the promoting jobs run on the
+# self-hosted runner beside it (repository variable DEPLOY_RUNS_ON).
+# For Azure App Service or Cloud Run, give each environment
+#   target = { kind = "azure-app-service", subscription = "…", resource_group = "…", app = "…", slot = "staging" }
+#   target = { kind = "cloud-run", project = "…", region = "…", service = "…", image = "REPO@sha256:…" }
+# (see the README's pipeline-promote section).
+
+[branches]
+main = "master"
+develop = "develop"
+remote = "origin"
+tag_prefix = "v"
+
+[test]
+command = "bash app/ci/test.sh reports"
+reports = { junit = ["reports/junit-*.xml"], cobertura = ["reports/coverage.xml"], pylint = ["reports/pylint.json"] }
+gate = { max_failures = 0, min_line_coverage = 80, min_branch_coverage = 60, min_pylint_score = 9.0 }
+
+[artifact]
+source = "app"
+out = "dist/app.zip"
+
+[agent]
+state_dir = "/var/lib/pipeline-agent"
+
+[[environment]]
+name = "ci"
+target = { kind = "local", front = "127.0.0.1:8001", command = "exec sh run.sh", health_timeout_secs = 180 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 5, checks = [{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/ci', timeout_secs = 300 }] }
+
+[[environment]]
+name = "dev"
+target = { kind = "local", front = "127.0.0.1:8002", command = "exec sh run.sh", health_timeout_secs = 180 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 5 }
+
+[[environment]]
+name = "qa"
+target = { kind = "local", front = "127.0.0.1:8003", command = "exec sh run.sh", health_timeout_secs = 180 }
+validate = [{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/qa', timeout_secs = 300 }]
+verify = { health_for_secs = 10 }
+
+[[environment]]
+name = "staging"
+target = { kind = "local", front = "127.0.0.1:8004", command = "exec sh run.sh", health_timeout_secs = 180 }
+requires = { soak_secs = 300 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 30 }
+
+[[environment]]
+name = "production"
+target = { kind = "local", front = "127.0.0.1:8005", command = "exec sh run.sh", health_timeout_secs = 180, keep_warm_secs = 1800 }
+requires = { soak_secs = 600 }
+validate = [{ name = "smoke", command = 'bash app/ci/smoke.sh "$SLOT_URL"', timeout_secs = 60 }]
+verify = { health_for_secs = 60, checks = [{ name = "integration", command = 'bash app/ci/validate.sh "$SLOT_URL" reports/production', timeout_secs = 300 }] }
+"#;
+        let ours = parse(Path::new("pipeline.toml"), ours).unwrap();
+        let repeated = parse(Path::new("pipeline.toml"), repeated).unwrap();
+        assert_eq!(ours, repeated);
+    }
+
+    /// The README's example of [defaults] and overrides parses, and means
+    /// what its comments say.
+    #[test]
+    fn the_readme_example_of_defaults() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n[defaults]").expect("the example") + 8;
+        let example = &readme[start..];
+        let example = &example[..example.find("```").unwrap()];
+        let text = format!("[test]\ncommand = \"true\"\n[artifact]\nsource = \"app\"\n{example}");
+        let c = parse(Path::new("pipeline.toml"), &text).unwrap();
+        assert_eq!(
+            local(&c, "production"),
+            ("exec sh run.sh".to_owned(), 180, 1800, 30)
+        );
+        let (_, prod) = c.environment("production").unwrap();
+        assert!(prod.verify.checks.is_empty());
+        assert_eq!(prod.validate.len(), 1);
+        assert_eq!(prod.env["LOG_LEVEL"], "warn");
+        assert_eq!(prod.secrets["DATABASE_PASSWORD"], "PROD_DATABASE_PASSWORD");
+        assert_eq!(
+            c.secret_vars(),
+            ["DATABASE_PASSWORD", "PROD_DATABASE_PASSWORD"]
+        );
+        let (_, cloud) = c.environment("cloud").unwrap();
+        assert!(cloud.secrets.is_empty());
+        assert_eq!(
+            cloud.target.image_for("1.4.0", "ab").as_deref(),
+            Some("europe-docker.pkg.dev/p/apps/app:1.4.0@sha256:ab")
         );
     }
 }

@@ -136,6 +136,21 @@ pub enum PromoteError {
         /// The release's digest.
         sha256: String,
     },
+    /// A secret of the environment names a variable that is not set (or
+    /// is empty) where the promotion runs.
+    #[error(
+        "environment {env}: the secret {key} is read from the variable {var}, which is not set \
+         (or is empty) here; set {var} for this job (in GitHub Actions: `env: {var}: ${{{{ \
+         secrets.{var} }}}}`)"
+    )]
+    SecretMissing {
+        /// The environment.
+        env: String,
+        /// The app's variable.
+        key: String,
+        /// The runner's variable that should hold it.
+        var: String,
+    },
     /// The release's artifact is not in the artifact store, and no file
     /// was given.
     #[error(
@@ -211,6 +226,7 @@ impl Classified for PromoteError {
             | PromoteError::UnknownEnvironment { .. }
             | PromoteError::Spawn { .. }
             | PromoteError::ArtifactMissing { .. }
+            | PromoteError::SecretMissing { .. }
             | PromoteError::Artifact(_)
             | PromoteError::Setup(_) => Exit::Usage,
         }

@@ -683,7 +683,7 @@ impl Promoter {
                 &self.agent_dir(),
                 &self.vars,
                 &self.http,
-                Mode::Change,
+                Mode::CHANGE,
             )
             .await?;
             self.switch_back_by_hand(envcfg, &built.target, &lock).await
@@ -1126,7 +1126,8 @@ impl Promoter {
         let envcfg = self.environment(&plan.env)?;
         // Before anything is deployed or recorded: a promotion that cannot
         // even start leaves no trace.
-        targets::check_same_bytes(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
+        let image = targets::image_for(envcfg, &plan.candidate.version, &plan.candidate.sha256)?;
+        targets::app_settings(envcfg, &self.vars)?;
         let artifact = self.artifact_for(envcfg, &plan.candidate, artifact)?;
         let sha256 =
             plan.candidate.sha256.parse().map_err(|e| {
@@ -1142,7 +1143,9 @@ impl Promoter {
             &self.agent_dir(),
             &self.vars,
             &self.http,
-            Mode::Change,
+            Mode::Change {
+                image: image.as_ref(),
+            },
         )
         .await?;
         let live_url = built.live_url().await?;

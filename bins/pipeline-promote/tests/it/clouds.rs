@@ -12,7 +12,7 @@ use pipeline_promotion::{GitHubStore, StateStore as _};
 use pipeline_testkit::fixtures::{
     APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
 };
-use pipeline_testkit::gcp::{FakeGcp, PROJECT, REGION, SERVICE, digest_hex, image_of};
+use pipeline_testkit::gcp::{FakeGcp, PROJECT, REGION, REPOSITORY, SERVICE, digest_hex, image_of};
 use pipeline_testkit::github::FakeGitHub;
 use pipeline_testkit::{Artifact, FakeAzure, Health, artifact};
 use serde_json::Value;
@@ -382,6 +382,86 @@ fn cloud_run_failed_verification_puts_traffic_back_on_blue() {
     assert_eq!(
         fake.tagged("green").as_deref(),
         Some(revision_of("2.1.0").as_str())
+    );
+}
+
+/// The image is named once in pipeline.toml, `{version}` in its tag and
+/// no digest: each release fills it in and pins the release's digest, so
+/// two releases go out with no edit of the file.
+#[test]
+fn cloud_run_image_named_once_takes_each_release_by_digest() {
+    let mut w = World::new();
+    let fake = start_gcp(&w);
+    cloud_run_world(&fake, &mut w, "2.0.0");
+    w.config(&format!(
+        r#"{{ kind = "cloud-run", project = "{PROJECT}", region = "{REGION}", service = "{SERVICE}", image = "{REPOSITORY}:{{version}}" }}"#
+    ));
+    // The digest as the build prints it (`sha256:` in front) is fine.
+    for version in ["2.0.0", "2.1.0"] {
+        let o = w.promote(version, &format!("sha256:{}", digest_hex(version)), &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let rev = revision_of(version);
+        assert_eq!(fake.live_revision().as_deref(), Some(rev.as_str()));
+    }
+    let images: Vec<String> =
+        w.rt.block_on(fake.patches())
+            .iter()
+            .filter_map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).ok()?;
+                body["template"]["containers"][0]["image"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+    assert_eq!(
+        images,
+        [
+            format!("{REPOSITORY}:2.0.0@sha256:{}", digest_hex("2.0.0")),
+            format!("{REPOSITORY}:2.1.0@sha256:{}", digest_hex("2.1.0")),
+        ]
+    );
+}
+
+// ----------------------------------------- Azure app settings and secrets
+
+/// `env` and `secrets` become the slot's app settings, and go live with it.
+#[test]
+fn azure_app_settings_and_secrets_by_reference_reach_the_app() {
+    let mut w = World::new();
+    let fake = start_azure(&w);
+    azure_world(&fake, &mut w);
+    let text_of = fs::read_to_string(w.repo.join("pipeline.toml")).unwrap();
+    fs::write(
+        w.repo.join("pipeline.toml"),
+        text_of
+            + "env = { FEATURE_X = \"on\" }\nsecrets = { DB_PASSWORD = \"PROD_DB_PASSWORD\" }\n",
+    )
+    .unwrap();
+    let art = release(&w, "a", 16 << 10);
+    let artifact = ["--artifact", art.path.to_str().unwrap()];
+
+    let o = w.promote("1.1.0", &art.sha256, &artifact);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "environment prod: the secret DB_PASSWORD is read from the variable PROD_DB_PASSWORD"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(fake.swaps(), 0);
+
+    let secret = "azure-db-s3cret-9";
+    w.var("PROD_DB_PASSWORD", secret);
+    let o = w.promote("1.1.0", &art.sha256, &artifact);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains(secret), "{}", text(&o));
+    let live = fake.settings(None).unwrap();
+    assert_eq!(live.get("FEATURE_X").map(String::as_str), Some("on"));
+    assert_eq!(live.get("DB_PASSWORD").map(String::as_str), Some(secret));
+    assert_eq!(
+        live.get("PIPELINE_VERSION").map(String::as_str),
+        Some("1.1.0")
     );
 }
 

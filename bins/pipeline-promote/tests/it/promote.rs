@@ -903,3 +903,135 @@ fn a_passed_gate_unlocks_only_the_release_of_its_commit() {
         text(&bad)
     );
 }
+
+/// pipeline.toml written once for all environments: `[defaults]` (a
+/// command, durations as strings, app settings, a secret by reference)
+/// and overrides, promoted through the real agent to a real app.
+#[test]
+fn defaults_durations_settings_and_secrets_reach_the_agent_and_the_app() {
+    let w = World::agent();
+    let testapp = bin("pipeline-testapp");
+    let seen = w.repo.join("seen");
+    fs::create_dir_all(&seen).unwrap();
+    let config = format!(
+        r#"
+[test]
+command = "true"
+
+[artifact]
+source = "app"
+
+[defaults]
+target = {{ kind = "local", command = 'printf "%s|%s" "$GREETING" "$DB_PASSWORD" > "{seen}/$PIPELINE_ENV"; exec {app}', health_timeout_secs = "20s", keep_warm_secs = "10m", drain_timeout_secs = "1m" }}
+requires = {{ gate = false }}
+env = {{ GREETING = "hello" }}
+secrets = {{ DB_PASSWORD = "TEST_DEV_DB_PASSWORD" }}
+
+[[environment]]
+name = "dev"
+target = {{ front = "{f0}" }}
+
+[[environment]]
+name = "prod"
+target = {{ front = "{f1}", drain_timeout_secs = 45 }}
+env = {{ GREETING = "bonjour" }}
+secrets = {{ DB_PASSWORD = "TEST_PROD_DB_PASSWORD" }}
+"#,
+        seen = seen.display(),
+        app = testapp.display(),
+        f0 = w.fronts[0],
+        f1 = w.fronts[1],
+    );
+    fs::write(w.repo.join("pipeline.toml"), config).unwrap();
+    let v1 = w.release("1.0.0", "");
+    let promote = |args: &[&str], vars: &[(&str, &str)]| {
+        Command::new(bin("pipeline-promote"))
+            .arg("promote")
+            .args(args)
+            .current_dir(&w.repo)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("TEST_DEV_DB_PASSWORD")
+            .env_remove("TEST_PROD_DB_PASSWORD")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let first = ["--to", "dev", "--version", "1.0.0", "--sha256", &v1];
+
+    // The secret's variable is not set: exit 2 naming it and the
+    // environment, before anything is deployed.
+    let o = promote(&first, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "environment dev: the secret DB_PASSWORD is read from the variable \
+             TEST_DEV_DB_PASSWORD, which is not set (or is empty) here"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(w.version_at(0), None);
+    assert!(!seen.join("dev").exists());
+
+    let dev_secret = "dev-s3cret-value-1";
+    let o = promote(&first, &[("TEST_DEV_DB_PASSWORD", dev_secret)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+    assert_eq!(
+        fs::read_to_string(seen.join("dev")).unwrap(),
+        format!("hello|{dev_secret}")
+    );
+    assert!(!text(&o).contains(dev_secret), "{}", text(&o));
+
+    // prod: its own settings and secret win over the defaults.
+    let prod_secret = "prod-s3cret-value-2";
+    let o = promote(
+        &["--to", "prod", "--json"],
+        &[
+            ("TEST_DEV_DB_PASSWORD", dev_secret),
+            ("TEST_PROD_DB_PASSWORD", prod_secret),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(w.version_at(1).as_deref(), Some("1.0.0"));
+    assert_eq!(
+        fs::read_to_string(seen.join("prod")).unwrap(),
+        format!("bonjour|{prod_secret}")
+    );
+    assert!(!text(&o).contains(prod_secret), "{}", text(&o));
+
+    // The defaulted durations reached the agent; the file that now holds
+    // the secrets is the agent user's alone.
+    let path = w.state.join("state.json");
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let spec = |env: &str, key: &str| state["envs"][env]["spec"][key].clone();
+    assert_eq!(spec("dev", "health_timeout_secs"), 20);
+    assert_eq!(spec("dev", "keep_warm_secs"), 600);
+    assert_eq!(spec("dev", "drain_timeout_secs"), 60);
+    assert_eq!(spec("prod", "drain_timeout_secs"), 45);
+    assert_eq!(spec("prod", "env")["GREETING"], "bonjour");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o077, 0);
+    }
+    let o = w.cmd(&["status", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !text(&o).contains(dev_secret) && !text(&o).contains(prod_secret),
+        "{}",
+        text(&o)
+    );
+    // Inside GitHub Actions, the values of the variables pipeline.toml
+    // names are masked, as the tools' own secrets are.
+    let o = Command::new(bin("pipeline-promote"))
+        .args(["status"])
+        .current_dir(&w.repo)
+        .env("GITHUB_ACTIONS", "true")
+        .env("TEST_PROD_DB_PASSWORD", prod_secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("::add-mask::{prod_secret}")), "{err}");
+}

@@ -244,3 +244,23 @@ fn a_dry_run_plans_and_changes_nothing_and_json_tells_what_was_done() {
     );
     assert_eq!(doc["sha256"].as_str().map(str::len), Some(64), "{doc}");
 }
+
+#[test]
+fn the_variables_pipeline_toml_reads_secrets_from_are_masked_inside_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("pipeline.toml"),
+        "[test]\ncommand = \"true\"\n[artifact]\nsource = \"app\"\n[[environment]]\nname = \"ci\"\n\
+         target = { kind = \"local\", front = \"127.0.0.1:9\", command = \"true\" }\n\
+         secrets = { DB_PASSWORD = \"CI_DB_PASSWORD\" }\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(crate::sandbox::PIPELINE)
+        .args(["run", "--dry-run", "--repo", dir.path().to_str().unwrap()])
+        .env("GITHUB_ACTIONS", "true")
+        .env("CI_DB_PASSWORD", "run-s3cret-value")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(err.contains("::add-mask::run-s3cret-value"), "{err}");
+}
