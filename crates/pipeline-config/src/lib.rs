@@ -473,10 +473,55 @@ pub fn parse(path: &Path, text: &str) -> Result<PipelineConfig, ConfigError> {
     };
     let mut doc = toml::de::DeTable::parse(text).map_err(toml_error)?;
     prepare::prepare(doc.get_mut()).map_err(|(span, message)| syntax(span.start, message))?;
+    let spans = doc.get_ref().clone();
     let config =
         PipelineConfig::deserialize(toml::de::Deserializer::from(doc)).map_err(toml_error)?;
-    validate(path, &config)?;
+    // The checks serde cannot make name their key; the place it is written
+    // (in its environment, or in `[defaults]`) is found again by that key.
+    validate(path, &config).map_err(|e| match e {
+        ConfigError::Invalid { key, message, .. } => match span_of(&spans, &key) {
+            Some(offset) => syntax(offset, format!("{key}: {message}")),
+            None => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            },
+        },
+        other => other,
+    })?;
     Ok(config)
+}
+
+/// Where the value of `key` (`environment[2].target.front`, `test.command`)
+/// is written in `doc`.
+fn span_of(doc: &toml::de::DeTable<'_>, key: &str) -> Option<usize> {
+    use toml::de::DeValue;
+    let mut table = doc;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (
+                name,
+                Some(rest.trim_end_matches(']').parse::<usize>().ok()?),
+            ),
+            None => (part, None),
+        };
+        let mut value = table.get(name)?;
+        if let Some(i) = index {
+            let DeValue::Array(items) = value.get_ref() else {
+                return None;
+            };
+            value = items.get(i)?;
+        }
+        if parts.peek().is_none() {
+            return Some(value.span().start);
+        }
+        let DeValue::Table(next) = value.get_ref() else {
+            return None;
+        };
+        table = next;
+    }
+    None
 }
 
 /// The key a value at `offset` belongs to: the name before the nearest `=`
@@ -801,20 +846,29 @@ verify = { health_for_secs = 10 }
 
     #[test]
     fn values_that_make_no_sense() {
+        // Each names the line and column where the value is written.
         let e = err(&GOOD.replace("name = \"ci\"", "name = \"production\""));
         assert_eq!(
             e,
-            "pipeline.toml: environment[1].name: `production` is declared twice"
+            "pipeline.toml:15:8: environment[1].name: `production` is declared twice"
         );
         let e = err(&GOOD.replace("18005", "18001"));
-        assert!(e.contains("environment[1].target.front"), "{e}");
+        assert!(
+            e.starts_with("pipeline.toml:17:36: environment[1].target.front: "),
+            "{e}"
+        );
         let e = err(&GOOD.replace("min_line_coverage = 80", "min_line_coverage = 180"));
         assert!(
-            e.contains("test.gate.min_line_coverage: 180 is not between 0 and 100"),
+            e.starts_with(
+                "pipeline.toml:5:30: test.gate.min_line_coverage: 180 is not between 0 and 100"
+            ),
             "{e}"
         );
         let e = err(&GOOD.replace("name = \"ci\"", "name = \"CI\""));
-        assert!(e.contains("environment[0].name"), "{e}");
+        assert!(
+            e.starts_with("pipeline.toml:11:8: environment[0].name"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -845,7 +899,7 @@ verify = { health_for_secs = 10 }
         let e = err(&cloud_run(r#", health_path = "healthz""#));
         assert_eq!(
             e,
-            "pipeline.toml: environment[1].target.health_path: `healthz` must start with /"
+            "pipeline.toml:17:216: environment[1].target.health_path: `healthz` must start with /"
         );
     }
 
