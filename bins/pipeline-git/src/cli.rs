@@ -21,7 +21,16 @@ found, shallow clone, a version not newer than the last release, local changes i
     };
 }
 
-pub(crate) const EXIT_CODES: &str = exit_codes!();
+const TOP_HELP: &str = concat!(
+    "Examples:
+  pipeline-git sync                 # merge origin/master into develop
+  pipeline-git version              # the next version the commits call for
+  pipeline-git release              # tag it, bring master to it, push atomically
+  pipeline-git hotfix start crash   # a hotfix branch from master
+
+",
+    exit_codes!()
+);
 
 const VERSION_HELP: &str = concat!(
     "Examples:
@@ -88,7 +97,7 @@ const HOTFIX_FINISH_HELP: &str = concat!(
 /// version and its release notes, the release tagged and pushed atomically,
 /// hotfixes.
 #[derive(Debug, Parser)]
-#[command(name = "pipeline-git", version, after_help = EXIT_CODES)]
+#[command(name = "pipeline-git", version, after_help = TOP_HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

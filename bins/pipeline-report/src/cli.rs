@@ -4,10 +4,28 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_CODES: &str = "Exit codes: 0 the gate passed; 1 the gate failed; \
+/// The exit codes, as a literal so that `concat!` can put them after the
+/// examples.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes: 0 the gate passed; 1 the gate failed; \
 2 usage, configuration or input error (bad flag, a glob matching nothing, a malformed report, \
 an unknown --diff-base ref, a token GitHub refuses); \
-3 GitHub could not be reached (after retries) for a requested --check-run or --pr-comment.";
+3 GitHub could not be reached (after retries) for a requested --check-run or --pr-comment."
+    };
+}
+
+const EXIT_CODES: &str = concat!(
+    "Examples:
+  pipeline-report gate --junit 'reports/junit-*.xml' --cobertura reports/coverage.xml \\
+      --pylint reports/pylint.json --min-line-coverage 80 --min-pylint-score 8.5
+  pipeline-report gate --junit 'reports/*.xml' --json > gate.json   # for pipeline-promote --gate-json
+  pipeline-report gate --cobertura coverage.xml --diff-base origin/main --min-diff-coverage 90
+  pipeline-report gate --junit 'reports/*.xml' --check-run tests --pr-comment   # in GitHub Actions
+
+",
+    exit_codes!()
+);
 
 /// Gate a build on its test, coverage and lint reports, and publish them to CI.
 #[derive(Debug, Parser)]
