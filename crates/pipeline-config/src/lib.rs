@@ -70,6 +70,59 @@ pub struct PipelineConfig {
     /// The environments, in promotion order.
     #[serde(rename = "environment")]
     pub environments: Vec<Environment>,
+    /// Webhooks told of promotions (`[[notify]]`).
+    #[serde(default, rename = "notify")]
+    pub notify: Vec<Notify>,
+}
+
+/// A webhook told when a promotion starts, goes live, is rolled back or
+/// fails (`[[notify]]`). Its URL is a secret (a Slack incoming webhook's
+/// path is its key): the file names the runner's variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The variable holding the webhook's URL.
+    pub url_var: String,
+    /// The body sent.
+    #[serde(default)]
+    pub format: NotifyFormat,
+    /// What is told [default: all four].
+    #[serde(default = "every_notice")]
+    pub on: Vec<NotifyOn>,
+}
+
+/// The body a webhook gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyFormat {
+    /// A JSON document of the event (`pipeline-promote/notice/v1`).
+    #[default]
+    Json,
+    /// Slack's incoming-webhook shape, `{"text": …}`.
+    Slack,
+}
+
+/// What a webhook is told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyOn {
+    /// A promotion starts (after the policy allowed it).
+    Start,
+    /// A release went live.
+    Success,
+    /// Traffic went back: a failed verification, or a rollback asked for.
+    Rollback,
+    /// A promotion failed: validation, or an error on the way.
+    Failure,
+}
+
+fn every_notice() -> Vec<NotifyOn> {
+    vec![
+        NotifyOn::Start,
+        NotifyOn::Success,
+        NotifyOn::Rollback,
+        NotifyOn::Failure,
+    ]
 }
 
 /// The branches of the flow.
@@ -595,6 +648,23 @@ fn validate(path: &Path, c: &PipelineConfig) -> Result<(), ConfigError> {
             "at least one [[environment]] is needed".into(),
         ));
     }
+    for (i, n) in c.notify.iter().enumerate() {
+        if !prepare::is_var_name(&n.url_var) {
+            return Err(invalid(
+                format!("notify[{i}].url_var"),
+                // The value is not repeated: it may be the URL itself.
+                "is not a variable name: give the name of the variable that holds the \
+                 webhook's URL, never the URL"
+                    .to_owned(),
+            ));
+        }
+        if n.on.is_empty() {
+            return Err(invalid(
+                format!("notify[{i}].on"),
+                "is empty: leave it out to be told of everything".into(),
+            ));
+        }
+    }
     let mut names = BTreeSet::new();
     let mut fronts = BTreeSet::new();
     for (i, env) in c.environments.iter().enumerate() {
@@ -745,6 +815,7 @@ impl PipelineConfig {
             .environments
             .iter()
             .flat_map(|e| e.secrets.values().map(String::as_str))
+            .chain(self.notify.iter().map(|n| n.url_var.as_str()))
             .collect();
         vars.into_iter().collect()
     }
@@ -1245,6 +1316,42 @@ verify = { health_for_secs = 60, checks = [{ name = "integration", command = 'ba
 
     /// The README's example of [defaults] and overrides parses, and means
     /// what its comments say.
+    #[test]
+    fn notify_names_the_variable_and_is_strict() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n[[notify]]").expect("the example") + 8;
+        let example = &readme[start..];
+        let example = &example[..example.find("```").unwrap()];
+        let c = parse(Path::new("pipeline.toml"), &format!("{GOOD}{example}")).unwrap();
+        assert_eq!(c.notify.len(), 2);
+        assert_eq!(c.notify[0].format, NotifyFormat::Json);
+        assert_eq!(c.notify[0].on.len(), 4);
+        assert_eq!(c.notify[1].format, NotifyFormat::Slack);
+        assert_eq!(
+            c.notify[1].on,
+            [NotifyOn::Success, NotifyOn::Rollback, NotifyOn::Failure]
+        );
+        assert_eq!(c.secret_vars(), ["DEPLOY_WEBHOOK_URL", "SLACK_WEBHOOK_URL"]);
+        // A URL where the variable's name goes: refused where it is written.
+        let e = err(&format!(
+            "{GOOD}\n[[notify]]\nurl_var = \"https://hooks.slack.com/services/T/B/X\"\n"
+        ));
+        assert!(
+            e.starts_with("pipeline.toml:23:11: notify[0].url_var: "),
+            "{e}"
+        );
+        assert!(e.contains("never the URL"), "{e}");
+        assert!(!e.contains("hooks.slack.com"), "{e}");
+        let e = err(&format!(
+            "{GOOD}\n[[notify]]\nurl_var = \"H\"\nformat = \"teams\"\n"
+        ));
+        assert!(e.contains("teams"), "{e}");
+        let e = err(&format!("{GOOD}\n[[notify]]\nurl_var = \"H\"\non = []\n"));
+        assert!(e.contains("notify[0].on: is empty"), "{e}");
+        let e = err(&format!("{GOOD}\n[[notify]]\nurl = \"x\"\n"));
+        assert!(e.contains("unknown field `url`"), "{e}");
+    }
+
     #[test]
     fn the_readme_example_of_defaults() {
         let readme = include_str!("../../../README.md");

@@ -396,7 +396,7 @@ fn check_settings(root: &DeTable<'_>) -> Result<(), Fault> {
     Ok(())
 }
 
-fn is_var_name(s: &str) -> bool {
+pub(crate) fn is_var_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

@@ -253,3 +253,33 @@ impl HistoryDoc {
     /// The schema of this document.
     pub const SCHEMA: &'static str = "pipeline-promote/history/v1";
 }
+
+/// What a `[[notify]]` webhook of format `json` is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeDoc {
+    /// `start`, `success`, `rollback` or `failure`.
+    pub event: String,
+    /// The environment.
+    pub env: String,
+    /// The release's version, when one is concerned.
+    pub version: Option<String>,
+    /// Its artifact's digest.
+    pub sha256: Option<String>,
+    /// Where it came from (the previous environment, the build).
+    pub from: Option<String>,
+    /// What happened, in one sentence.
+    pub message: String,
+    /// Where live traffic reaches the environment, when known.
+    pub url: Option<String>,
+    /// Who or what promoted.
+    pub by: String,
+    /// When (Unix seconds).
+    pub at: u64,
+    /// [`NoticeDoc::SCHEMA`].
+    pub schema: String,
+}
+
+impl NoticeDoc {
+    /// The schema of this document.
+    pub const SCHEMA: &'static str = "pipeline-promote/notice/v1";
+}

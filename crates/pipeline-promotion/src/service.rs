@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use pipeline_artifact::{ArtifactStore, Sha256Digest};
 use pipeline_ci::{Env, Exit};
-use pipeline_config::{Environment, PipelineConfig, StateSettings, TargetConfig};
+use pipeline_config::{Environment, NotifyOn, PipelineConfig, StateSettings, TargetConfig};
+use pipeline_contracts::promote::NoticeDoc;
 use pipeline_http::{Endpoint, Http, RetryPolicy};
 use pipeline_targets::health::{HealthCheck, Probe, probe};
 use pipeline_targets::local::{AgentRef, LocalTarget};
@@ -22,6 +23,7 @@ use pipeline_targets::{AnyTarget, Release, Target as _};
 use serde::Deserialize;
 
 use crate::engine::{Context, Promoted, Reconciled, StepReport, promote_locked};
+use crate::notify::Notifier;
 use crate::plan::{Candidate, Decision, EnvNow, Plan, Refusal, plan, rollback_plan};
 use crate::plan::{HISTORY_DEPTH, STALE_LOCK_SECS};
 use crate::record::{Outcome, Record};
@@ -601,6 +603,9 @@ impl Promoter {
                 Decision::Promote(plan) => PromoteOutcome::Planned(plan),
             });
         }
+        // The webhooks' URLs are read first: a missing one stops nothing
+        // half-way.
+        let notifier = Notifier::new(&self.config, &self.vars, &self.http)?;
         if let Some(budget) = request.wait_soak {
             self.wait_soak(request, budget, events).await?;
         }
@@ -608,6 +613,7 @@ impl Promoter {
         // waited for another must see what that one left.
         let what = format!("promote into {}", request.to);
         let lock = self.take_lock(&request.to, &what).await?;
+        let mut started: Option<(Plan, tokio::task::JoinHandle<Vec<String>>)> = None;
         let result = async {
             self.reconcile(&request.to, &lock, events).await?;
             match self.decide(request).await?? {
@@ -615,6 +621,20 @@ impl Promoter {
                     Ok(PromoteOutcome::AlreadyThere { env, candidate })
                 }
                 Decision::Promote(plan) => {
+                    // Told on the side: the promotion does not wait for it.
+                    let notice = self.notice(
+                        NotifyOn::Start,
+                        &plan,
+                        format!(
+                            "promoting {} from {} into {}",
+                            plan.candidate.version, plan.from, plan.env
+                        ),
+                        None,
+                    );
+                    let told = notifier.clone();
+                    let start =
+                        tokio::spawn(async move { told.tell(NotifyOn::Start, &notice).await });
+                    started = Some((plan.clone(), start));
                     let run = self
                         .execute(&plan, &lock, request.artifact.clone(), false, events)
                         .await?;
@@ -623,7 +643,53 @@ impl Promoter {
             }
         }
         .await;
-        self.release(lock, result, events).await
+        let result = self.release(lock, result, events).await;
+        if let Some((plan, start)) = started {
+            let mut warnings = start.await.unwrap_or_default();
+            let (on, message, url) = match &result {
+                Ok(PromoteOutcome::Finished(run)) => (
+                    match &run.result {
+                        Promoted::Live => NotifyOn::Success,
+                        Promoted::VerificationFailed {
+                            rolled_back: true, ..
+                        } => NotifyOn::Rollback,
+                        _ => NotifyOn::Failure,
+                    },
+                    run.message(),
+                    Some(run.live_url.to_string()),
+                ),
+                Ok(_) => (NotifyOn::Success, "nothing to do".to_owned(), None),
+                Err(e) => (NotifyOn::Failure, e.to_string(), None),
+            };
+            let notice = self.notice(on, &plan, message, url);
+            warnings.extend(notifier.tell(on, &notice).await);
+            for w in warnings {
+                events(Event::Warning(w));
+            }
+        }
+        result
+    }
+
+    /// What a webhook is told of `plan`.
+    fn notice(&self, on: NotifyOn, plan: &Plan, message: String, url: Option<String>) -> NoticeDoc {
+        NoticeDoc {
+            event: match on {
+                NotifyOn::Start => "start",
+                NotifyOn::Success => "success",
+                NotifyOn::Rollback => "rollback",
+                NotifyOn::Failure => "failure",
+            }
+            .to_owned(),
+            env: plan.env.clone(),
+            version: Some(plan.candidate.version.clone()),
+            sha256: Some(plan.candidate.sha256.clone()),
+            from: Some(plan.from.clone()),
+            message,
+            url,
+            by: self.by.clone(),
+            at: now(),
+            schema: NoticeDoc::SCHEMA.to_owned(),
+        }
     }
 
     /// Rolls `request.env` back: to the previous release by switching (or
@@ -646,6 +712,7 @@ impl Promoter {
         if self.store.current(env).await?.is_none() {
             return Err(Refusal::NothingRecorded { env: env.clone() }.into());
         }
+        let notifier = Notifier::new(&self.config, &self.vars, &self.http)?;
         let what = match &request.to {
             Some(version) => format!("roll {env} back to {version}"),
             None => "rollback".to_owned(),
@@ -689,7 +756,37 @@ impl Promoter {
             self.switch_back_by_hand(envcfg, &built.target, &lock).await
         }
         .await;
-        self.release(lock, result, events).await
+        let result = self.release(lock, result, events).await;
+        let told = match &result {
+            Ok(RollbackOutcome::Switched { live_version, .. }) => Some(NoticeDoc {
+                event: "rollback".to_owned(),
+                env: env.clone(),
+                version: live_version.clone(),
+                sha256: None,
+                from: None,
+                message: format!(
+                    "{env} rolled back by hand: {} live again",
+                    live_version.as_deref().unwrap_or("the previous release")
+                ),
+                url: None,
+                by: self.by.clone(),
+                at: now(),
+                schema: NoticeDoc::SCHEMA.to_owned(),
+            }),
+            Ok(RollbackOutcome::Finished(run)) => Some(self.notice(
+                NotifyOn::Rollback,
+                &run.plan,
+                run.message(),
+                Some(run.live_url.to_string()),
+            )),
+            _ => None,
+        };
+        if let Some(notice) = told {
+            for w in notifier.tell(NotifyOn::Rollback, &notice).await {
+                events(Event::Warning(w));
+            }
+        }
+        result
     }
 
     /// A rollback by hand to the release the idle slot holds: the intent

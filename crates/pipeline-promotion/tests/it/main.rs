@@ -6,4 +6,5 @@
 mod faults;
 mod fixture;
 mod github;
+mod notify;
 mod store;

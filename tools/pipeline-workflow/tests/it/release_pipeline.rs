@@ -237,7 +237,7 @@ fn the_release_pipeline_runs_end_to_end_against_the_local_agent() {
     // here is the workflow, not the optimizer (CI's time goes to this
     // build). The release job and its binaries are otherwise as on GitHub.
     for (key, value) in [
-        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0"),
         ("CARGO_PROFILE_RELEASE_LTO", "off"),
         ("CARGO_PROFILE_RELEASE_DEBUG", "0"),
         ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
