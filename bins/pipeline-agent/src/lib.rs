@@ -40,8 +40,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the agent: the admin API on loopback, the fronts, the apps.
+    #[command(after_help = help_with(&["pipeline-agent serve --state-dir /var/lib/pipeline-agent", "pipeline-agent serve --state-dir ~/.local/state/pipeline-agent --listen 127.0.0.1:0 --threads 1"]))]
     Serve(ServeArgs),
     /// Show every environment of a running agent.
+    #[command(after_help = help_with(&["pipeline-agent status --state-dir /var/lib/pipeline-agent", "pipeline-agent status --state-dir /var/lib/pipeline-agent --json"]))]
     Status(StatusArgs),
 }
 
@@ -99,12 +101,17 @@ struct StatusArgs {
 }
 
 fn after_help() -> String {
+    help_with(&[
+        "pipeline-agent serve --state-dir /var/lib/pipeline-agent",
+        "pipeline-agent status --state-dir /var/lib/pipeline-agent --json",
+    ])
+}
+
+/// The help's end for a command: its `examples`, then the exit codes.
+fn help_with(examples: &[&str]) -> String {
     pipeline_cli::after_help(
         "",
-        &[
-            "pipeline-agent serve --state-dir /var/lib/pipeline-agent",
-            "pipeline-agent status --state-dir /var/lib/pipeline-agent --json",
-        ],
+        examples,
         &[
             (
                 Exit::Usage,

@@ -19,6 +19,19 @@ use pipeline_promotion::{
 };
 
 fn after_help() -> String {
+    help_with(&[
+        "pipeline-promote promote --to ci --version 1.4.0 --sha256 <hex> --artifact dist/app.zip \\\n      --gate-json .pipeline/gate.json",
+        "pipeline-promote promote --to qa --version 1.4.0 --wait-soak 600",
+        "pipeline-promote promote --to production --dry-run",
+        "pipeline-promote rollback --env qa",
+        "pipeline-promote rollback --env qa --version 1.3.0",
+        "pipeline-promote status",
+        "pipeline-promote history --env production --limit 5",
+    ])
+}
+
+/// The help's end for a command: its `examples`, then the exit codes.
+fn help_with(examples: &[&str]) -> String {
     pipeline_cli::after_help(
         "Cloud environments take their credentials and endpoints from the environment, as \
          `pipeline-deploy azure` and `pipeline-deploy cloud-run` do (AZURE_TENANT_ID, \
@@ -27,15 +40,7 @@ fn after_help() -> String {
          server; AZURE_AUTHORITY_HOST, PIPELINE_AZURE_*_ENDPOINT, PIPELINE_GCP_*_ENDPOINT). \
          PIPELINE_AZURE_SLOT_URL and PIPELINE_AZURE_LIVE_URL replace the URLs made of the slot's \
          and production's default host names.",
-        &[
-            "pipeline-promote promote --to ci --version 1.4.0 --sha256 <hex> --artifact dist/app.zip \\\n      --gate-json .pipeline/gate.json",
-            "pipeline-promote promote --to qa --version 1.4.0 --wait-soak 600",
-            "pipeline-promote promote --to production --dry-run",
-            "pipeline-promote rollback --env qa",
-            "pipeline-promote rollback --env qa --version 1.3.0",
-            "pipeline-promote status",
-            "pipeline-promote history --env production --limit 5",
-        ],
+        examples,
         &[
             (
                 Exit::Refused,
@@ -86,12 +91,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Put what the previous environment runs (or, for the first, the given artifact) into ENV.
+    #[command(after_help = help_with(&["pipeline-promote promote --to ci --version 1.4.0 --sha256 <hex> --artifact dist/app.zip --gate-json .pipeline/gate.json", "pipeline-promote promote --to qa --version 1.4.0 --wait-soak 600", "pipeline-promote promote --to production --dry-run"]))]
     Promote(PromoteArgs),
     /// Bring back the previous good release of ENV.
+    #[command(after_help = help_with(&["pipeline-promote rollback --env qa", "pipeline-promote rollback --env qa --version 1.3.0"]))]
     Rollback(RollbackArgs),
     /// Every environment: version, digest, since when, by whom.
+    #[command(after_help = help_with(&["pipeline-promote status", "pipeline-promote status --json"]))]
     Status(StatusArgs),
     /// The past changes of one environment, newest first.
+    #[command(after_help = help_with(&["pipeline-promote history --env production --limit 5", "pipeline-promote history --env qa --json"]))]
     History(HistoryArgs),
 }
 

@@ -20,15 +20,20 @@ use clap::{Args, Parser, Subcommand};
 use pipeline_cli::{Exit, Failure};
 
 fn after_help() -> String {
+    help_with(&[
+        "pipeline run",
+        "pipeline run --config pipeline.toml --repo . --until staging",
+        "pipeline run --dry-run",
+        "pipeline run --json > run.json",
+        "pipeline demo --exit",
+    ])
+}
+
+/// The help's end for a command: its `examples`, then the exit codes.
+fn help_with(examples: &[&str]) -> String {
     pipeline_cli::after_help(
         "",
-        &[
-            "pipeline run",
-            "pipeline run --config pipeline.toml --repo . --until staging",
-            "pipeline run --dry-run",
-            "pipeline run --json > run.json",
-            "pipeline demo --exit",
-        ],
+        examples,
         &[(
             Exit::Refused,
             "the step that stopped the run said no: the gate failed, a merge conflicted, \
@@ -50,8 +55,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the job: sync, test and gate, release, package, deploy, promote.
+    #[command(after_help = help_with(&["pipeline run", "pipeline run --until staging", "pipeline run --dry-run", "pipeline run --json > run.json"]))]
     Run(RunArgs),
     /// Make a sandbox (a repository, its remote, a local agent) and run the whole job there.
+    #[command(after_help = help_with(&["pipeline demo --exit", "pipeline demo --dir /tmp/demo"]))]
     Demo(DemoArgs),
 }
 

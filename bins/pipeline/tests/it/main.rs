@@ -7,5 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod demo;
+mod help;
 mod run;
 mod sandbox;
