@@ -670,6 +670,23 @@ impl Promoter {
         result
     }
 
+    /// `text` with every secret the promoter knows of (the tools'
+    /// credentials, the variables pipeline.toml names) replaced by `***`:
+    /// a notice leaves the machine, and no binary redacts it on the way.
+    fn redact(&self, text: &str) -> String {
+        let names = self
+            .config
+            .secret_vars()
+            .into_iter()
+            .chain(crate::SECRET_VARS.iter().copied())
+            .chain(pipeline_targets::SECRET_VARS.iter().copied())
+            .chain(pipeline_http::SECRET_VARS.iter().copied());
+        let secrets: Vec<pipeline_ci::Secret> =
+            names.filter_map(|n| self.vars.get_secret(n)).collect();
+        let refs: Vec<&pipeline_ci::Secret> = secrets.iter().collect();
+        pipeline_ci::redact(text, &refs)
+    }
+
     /// What a webhook is told of `plan`.
     fn notice(&self, on: NotifyOn, plan: &Plan, message: String, url: Option<String>) -> NoticeDoc {
         NoticeDoc {
@@ -684,7 +701,7 @@ impl Promoter {
             version: Some(plan.candidate.version.clone()),
             sha256: Some(plan.candidate.sha256.clone()),
             from: Some(plan.from.clone()),
-            message,
+            message: self.redact(&message),
             url,
             by: self.by.clone(),
             at: now(),
@@ -764,10 +781,10 @@ impl Promoter {
                 version: live_version.clone(),
                 sha256: None,
                 from: None,
-                message: format!(
+                message: self.redact(&format!(
                     "{env} rolled back by hand: {} live again",
                     live_version.as_deref().unwrap_or("the previous release")
-                ),
+                )),
                 url: None,
                 by: self.by.clone(),
                 at: now(),
