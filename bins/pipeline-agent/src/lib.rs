@@ -343,8 +343,8 @@ fn status(args: &StatusArgs) -> Result<Exit, Failure> {
         .map_err(|e| external(format!("the agent at {address} answered unreadably: {e}")))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let text = serde_json::to_string(&doc).or_usage("the status")?;
-        let _ = writeln!(out, "{text}");
+        // The agent's own document, as it sent it (checked above).
+        let _ = writeln!(out, "{}", String::from_utf8_lossy(&body).trim_end());
         return Ok(Exit::Success);
     }
     for env in &doc.envs {

@@ -124,7 +124,7 @@ pub(crate) async fn act<T: Target>(
     };
     let Mode { json, dry_run } = mode;
     if dry_run && !matches!(action, Action::Status) {
-        return dry(target, action, json, progress, doc).await;
+        return dry(target, action, json, kind, progress, doc).await;
     }
     let text = match action {
         Action::Deploy(release) => {
@@ -221,6 +221,7 @@ async fn dry<T: Target>(
     target: &T,
     action: Action,
     json: bool,
+    kind: &str,
     progress: &StderrProgress,
     mut doc: TargetDoc,
 ) -> Result<Exit, Failure> {
@@ -253,7 +254,17 @@ async fn dry<T: Target>(
         ),
         Action::Rollback | Action::Status => ("rollback", Intent::Rollback),
     };
-    let preview = pipeline_targets::preview::preview(&status, intent);
+    // Where the action goes, when the target says: an App Service's
+    // deployment slot; the Cloud Run tag a swap (green) or a rollback
+    // (blue) moves traffic to; the agent's idle slot is the other one.
+    let slot_name = doc.target.get("slot").cloned();
+    let named = match (kind, &action) {
+        ("cloud-run", Action::Swap(_)) => Some(pipeline_targets::cloudrun::GREEN),
+        ("cloud-run", Action::Rollback) => Some(pipeline_targets::cloudrun::BLUE),
+        ("azure", Action::Swap(_) | Action::Rollback) => slot_name.as_deref(),
+        _ => None,
+    };
+    let preview = pipeline_targets::preview::preview_to(&status, intent, named);
     let mut text = format!(
         "dry run: {name} on {}, nothing changed\n",
         target.describe()

@@ -91,8 +91,8 @@ pub(crate) struct GateArgs {
     pub(crate) json: bool,
     /// The commit the reports were made from, written into the JSON
     /// document so that a passed gate unlocks that commit's release only
-    /// (`pipeline-promote --gate-json`) [default: $GITHUB_SHA in GitHub
-    /// Actions, else HEAD of the repository holding the workspace].
+    /// (`pipeline-promote --gate-json`) [default: HEAD of the repository
+    /// holding the workspace, else $GITHUB_SHA in GitHub Actions].
     #[arg(long, value_name = "SHA")]
     pub(crate) commit: Option<String>,
     /// Measure the coverage of the lines added or changed since the merge

@@ -73,11 +73,13 @@ pub(crate) fn run(args: &GateArgs, env: &Env) -> Result<Exit, Failure> {
                     ))
                 })?,
         ),
-        None => env
-            .get("GITHUB_SHA")
-            .filter(|sha| env.is_github_actions() && is_full_sha(sha))
-            .map(str::to_ascii_lowercase)
-            .or_else(|| pipeline_gitflow::diff::commit_of(&workspace, "HEAD")),
+        // What is checked out is what was tested (a job may test another
+        // commit than the one pushed: develop with master merged in).
+        None => pipeline_gitflow::diff::commit_of(&workspace, "HEAD").or_else(|| {
+            env.get("GITHUB_SHA")
+                .filter(|sha| env.is_github_actions() && is_full_sha(sha))
+                .map(str::to_ascii_lowercase)
+        }),
     };
     if let (Some(base), Some(coverage)) = (&args.diff_base, &gated.coverage) {
         gated.diff = Some(changed_coverage(base, &workspace, coverage)?);
@@ -185,12 +187,12 @@ fn changed_coverage(
     Ok(diff)
 }
 
-/// The working tree's root of the repository holding `dir`.
 /// Whether `text` is a full commit id (40 hex digits).
 fn is_full_sha(text: &str) -> bool {
     text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The working tree's root of the repository holding `dir`.
 fn git_root(dir: &std::path::Path) -> Option<PathBuf> {
     let mut at = Some(dir);
     while let Some(d) = at {

@@ -209,6 +209,7 @@ pub(crate) fn demo(
         max_soak_wait: 3600,
         dry_run: false,
         json: false,
+        secrets: Vec::new(),
     };
     let (first, _) = run(&options, env)?;
     if first != Exit::Success {

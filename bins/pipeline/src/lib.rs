@@ -143,6 +143,7 @@ pub fn main() -> ExitCode {
                 max_soak_wait: args.max_soak_wait,
                 dry_run: args.dry_run,
                 json: args.json,
+                secrets: session.secrets().to_vec(),
             };
             run::run(&options, session.env()).and_then(|(exit, doc)| {
                 if args.json {

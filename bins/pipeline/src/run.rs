@@ -38,6 +38,8 @@ pub(crate) struct RunOptions {
     /// Stdout carries one JSON document at the end: the promotions' own
     /// summaries go to stderr instead.
     pub(crate) json: bool,
+    /// What never reaches stderr (the progress of retries quotes URLs).
+    pub(crate) secrets: Vec<pipeline_ci::Secret>,
 }
 
 /// Prints a step's title, and its end with the time it took.
@@ -126,6 +128,11 @@ fn job(
         .main_branch(b.main.clone())
         .tag_format(TagFormat::new(b.tag_prefix.clone()));
     let identity = Identity::from_env(env);
+    // The webhooks' variables before anything changes: a missing one found
+    // after the release was pushed would stop the job half-way.
+    if !options.dry_run {
+        pipeline_promotion::notify::check(config, env)?;
+    }
 
     // 1. Merge master into develop.
     let step = StepLog::start(&format!("sync: merge {} into {}", b.main, b.develop));
@@ -153,7 +160,7 @@ fn job(
 
     // 2. The tests, then the gate on their reports.
     let gate_json = repo_dir.join(".pipeline/gate.json");
-    let gate = if options.dry_run {
+    let mut gate = if options.dry_run {
         eprintln!("==> test: {} (dry run: not run)", config.test.command);
         None
     } else {
@@ -241,6 +248,14 @@ fn job(
             ));
         }
     };
+    if matches!(outcome, ReleaseOutcome::NothingToRelease { .. })
+        && let Some(gate) = &mut gate
+    {
+        // This run's gate judged HEAD, commits past the release it carries
+        // on with (none that calls for a release): that release's code is
+        // within what was judged here, so the gate speaks for it.
+        gate.commit = None;
+    }
     eprintln!(
         "    version {version}{}",
         if matches!(
@@ -288,7 +303,7 @@ fn job(
 
     // 5. Deploy to the first environment, then promote along the others.
     let runtime = runtime()?;
-    let progress = Arc::new(StderrProgress::new());
+    let progress = Arc::new(StderrProgress::new().with_secrets(options.secrets.clone()));
     let http = pipeline_cli::http::http("pipeline", Arc::clone(&progress))
         .or_usage("cannot set up the HTTP client")?;
     let promoter = Promoter::new(config.clone(), config_file, repo_dir, http, env.clone())?;

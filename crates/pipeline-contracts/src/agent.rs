@@ -89,10 +89,16 @@ pub struct EnvSpec {
     /// How long a slot about to be stopped (its warm time over, or a
     /// deploy into it) waits for the requests it is still answering; past
     /// it they are cut, and counted.
-    #[serde(default = "default_drain_timeout")]
+    /// (Left out when it is the default, so that an agent older than the
+    /// key still takes the declaration.)
+    #[serde(
+        default = "default_drain_timeout",
+        skip_serializing_if = "is_default_drain"
+    )]
     pub drain_timeout_secs: u64,
-    /// More environment variables for the app.
-    #[serde(default)]
+    /// More environment variables for the app (left out when empty, for
+    /// the same reason).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
 }
 
@@ -110,6 +116,9 @@ fn default_keep_warm() -> u64 {
 }
 fn default_drain_timeout() -> u64 {
     DEFAULT_DRAIN_TIMEOUT_SECS
+}
+fn is_default_drain(secs: &u64) -> bool {
+    *secs == DEFAULT_DRAIN_TIMEOUT_SECS
 }
 
 /// The default of [`EnvSpec::drain_timeout_secs`].
@@ -216,6 +225,7 @@ pub struct SlotView {
 /// A slot's traffic as the front sees it, since the agent started (also
 /// served in Prometheus' format at `GET /metrics`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Traffic {
     /// Requests sent to the slot.
     pub requests: u64,

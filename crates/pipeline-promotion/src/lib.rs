@@ -46,7 +46,7 @@
 
 pub mod command;
 pub mod engine;
-mod notify;
+pub mod notify;
 pub mod plan;
 pub mod record;
 pub mod render;

@@ -45,47 +45,39 @@ impl Notifier {
         vars: &Env,
         http: &Http,
     ) -> Result<Self, PromoteError> {
-        let mut hooks = Vec::new();
-        for (
-            i,
-            Notify {
-                url_var,
-                format,
-                on,
-            },
-        ) in config.notify.iter().enumerate()
-        {
-            let setup = |why: &str| {
-                PromoteError::Setup(format!(
-                    "notify[{i}]: the variable {url_var} {why} (it holds the webhook's URL)"
-                ))
-            };
-            let raw = vars
-                .get_secret(url_var)
-                .filter(|s| !s.expose().trim().is_empty())
-                .ok_or_else(|| setup("is not set"))?;
-            let url = Url::parse(raw.expose().trim()).map_err(|_| setup("is not a URL"))?;
-            let plain_off_loopback = url.scheme() == "http" && !pipeline_http::is_loopback(&url);
-            if !matches!(url.scheme(), "https" | "http")
-                || plain_off_loopback
-                || !url.username().is_empty()
-                || url.password().is_some()
-            {
-                return Err(setup(
-                    "does not hold an https URL (plain http only on loopback, no user in it)",
-                ));
-            }
-            hooks.push(Hook {
-                var: url_var.clone(),
-                url,
-                format: *format,
-                on: on.clone(),
-            });
-        }
+        let hooks = config
+            .notify
+            .iter()
+            .enumerate()
+            .map(|(i, n)| hook(i, n, vars))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             http: Some(http.clone()),
             hooks,
         })
+    }
+
+    /// As [`Notifier::new`], a webhook that cannot be read left out with a
+    /// warning: what must not be stopped by a notification (a rollback).
+    pub(crate) fn lenient(config: &PipelineConfig, vars: &Env, http: &Http) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        let hooks = config
+            .notify
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                hook(i, n, vars)
+                    .map_err(|e| warnings.push(e.to_string()))
+                    .ok()
+            })
+            .collect();
+        (
+            Self {
+                http: Some(http.clone()),
+                hooks,
+            },
+            warnings,
+        )
     }
 
     /// Tells every webhook that asked for `on`; what could not be told,
@@ -127,6 +119,61 @@ impl Notifier {
     }
 }
 
+/// The `i`th webhook, its URL read from its variable.
+fn hook(i: usize, n: &Notify, vars: &Env) -> Result<Hook, PromoteError> {
+    let Notify {
+        url_var,
+        format,
+        on,
+    } = n;
+    let setup = |why: &str| {
+        PromoteError::Setup(format!(
+            "notify[{i}]: the variable {url_var} {why} (it holds the webhook's URL)"
+        ))
+    };
+    let raw = vars
+        .get_secret(url_var)
+        .filter(|s| !s.expose().trim().is_empty())
+        .ok_or_else(|| setup("is not set"))?;
+    let url = Url::parse(raw.expose().trim()).map_err(|_| setup("is not a URL"))?;
+    let plain_off_loopback = url.scheme() == "http" && !pipeline_http::is_loopback(&url);
+    if !matches!(url.scheme(), "https" | "http")
+        || plain_off_loopback
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(setup(
+            "does not hold an https URL (plain http only on loopback, no user in it)",
+        ));
+    }
+    Ok(Hook {
+        var: url_var.clone(),
+        url,
+        format: *format,
+        on: on.clone(),
+    })
+}
+
+/// Checks that every `[[notify]]` variable holds a webhook's URL, before a
+/// job changes anything.
+///
+/// # Errors
+///
+/// [`PromoteError::Setup`] naming the first variable that does not.
+pub fn check(config: &PipelineConfig, vars: &Env) -> Result<(), PromoteError> {
+    for (i, n) in config.notify.iter().enumerate() {
+        hook(i, n, vars)?;
+    }
+    Ok(())
+}
+
+/// Slack's mrkdwn with its three control characters escaped.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// What went wrong, without the URL (which the error's text holds).
 fn why(e: &HttpError) -> String {
     match e {
@@ -150,5 +197,10 @@ fn slack_text(n: &NoticeDoc) -> String {
         .as_deref()
         .map(|u| format!(" <{u}>"))
         .unwrap_or_default();
-    format!("{mark} *{}* {}{url} ({})", n.env, n.message, n.by)
+    format!(
+        "{mark} *{}* {}{url} ({})",
+        escaped(&n.env),
+        escaped(&n.message),
+        escaped(&n.by)
+    )
 }

@@ -729,7 +729,11 @@ impl Promoter {
         if self.store.current(env).await?.is_none() {
             return Err(Refusal::NothingRecorded { env: env.clone() }.into());
         }
-        let notifier = Notifier::new(&self.config, &self.vars, &self.http)?;
+        // A webhook that cannot be read never stops a rollback.
+        let (notifier, unread) = Notifier::lenient(&self.config, &self.vars, &self.http);
+        for w in unread {
+            events(Event::Warning(w));
+        }
         let what = match &request.to {
             Some(version) => format!("roll {env} back to {version}"),
             None => "rollback".to_owned(),
@@ -791,15 +795,35 @@ impl Promoter {
                 schema: NoticeDoc::SCHEMA.to_owned(),
             }),
             Ok(RollbackOutcome::Finished(run)) => Some(self.notice(
-                NotifyOn::Rollback,
+                if run.result == Promoted::Live {
+                    NotifyOn::Rollback
+                } else {
+                    NotifyOn::Failure
+                },
                 &run.plan,
                 run.message(),
                 Some(run.live_url.to_string()),
             )),
-            _ => None,
+            Ok(RollbackOutcome::AlreadyThere { .. }) => None,
+            Err(e) => Some(NoticeDoc {
+                event: "failure".to_owned(),
+                env: env.clone(),
+                version: request.to.clone(),
+                sha256: None,
+                from: None,
+                message: self.redact(&format!("the rollback of {env} failed: {e}")),
+                url: None,
+                by: self.by.clone(),
+                at: now(),
+                schema: NoticeDoc::SCHEMA.to_owned(),
+            }),
         };
         if let Some(notice) = told {
-            for w in notifier.tell(NotifyOn::Rollback, &notice).await {
+            let on = match notice.event.as_str() {
+                "failure" => NotifyOn::Failure,
+                _ => NotifyOn::Rollback,
+            };
+            for w in notifier.tell(on, &notice).await {
                 events(Event::Warning(w));
             }
         }

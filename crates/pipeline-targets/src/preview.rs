@@ -38,18 +38,30 @@ fn describe(slot: &SlotStatus) -> String {
     }
 }
 
-/// The one slot that is not live, when there is exactly one.
-fn single_idle(status: &TargetStatus) -> Option<&SlotStatus> {
-    let mut idle = status.slots.iter().filter(|s| !s.live);
-    let first = idle.next()?;
-    idle.next().is_none().then_some(first)
+/// The slot an action goes to: the one named (an App Service's deployment
+/// slot, the Cloud Run tag a swap or rollback moves traffic to), else the
+/// one slot that is not live, else the one not live that holds a release
+/// (a fresh local environment: one slot deployed, none live).
+fn idle_slot<'s>(status: &'s TargetStatus, named: Option<&str>) -> Option<&'s SlotStatus> {
+    if let Some(name) = named {
+        return status.slot(name).filter(|s| !s.live);
+    }
+    let only = |slots: Vec<&'s SlotStatus>| (slots.len() == 1).then(|| slots[0]);
+    let idle: Vec<&SlotStatus> = status.slots.iter().filter(|s| !s.live).collect();
+    only(idle.clone()).or_else(|| only(idle.into_iter().filter(|s| s.version.is_some()).collect()))
 }
 
 /// What `intent` would do to the target whose status is `status`.
 pub fn preview(status: &TargetStatus, intent: Intent<'_>) -> Preview {
+    preview_to(status, intent, None)
+}
+
+/// As [`preview`], the action going to the slot `named` when the target
+/// says which (see [`idle_slot`]).
+pub fn preview_to(status: &TargetStatus, intent: Intent<'_>, named: Option<&str>) -> Preview {
     let target = &status.target;
     let live = status.live();
-    let idle = single_idle(status);
+    let idle = idle_slot(status, named);
     let mut effects = Vec::new();
     let mut refused = None;
     match intent {
@@ -209,5 +221,29 @@ mod tests {
                 .refused
                 .is_some()
         );
+        // A fresh local environment: blue deployed, nothing live yet.
+        let fresh = status(vec![
+            slot("blue", false, Some("1.0.0")),
+            slot("green", false, None),
+        ]);
+        let p = preview(&fresh, Intent::Swap { expect: None });
+        assert_eq!(p.refused, None, "{p:?}");
+        assert!(p.effects[0].contains("to slot blue (1.0.0)"), "{p:?}");
+        // Cloud Run after deploy, swap, deploy: an untagged revision live,
+        // blue and green both idle; the target names where traffic goes.
+        let run = status(vec![
+            slot("(latest)", true, Some("1.0.0")),
+            slot("blue", false, Some("1.0.0")),
+            slot("green", false, Some("1.1.0")),
+        ]);
+        assert!(
+            preview(&run, Intent::Swap { expect: None })
+                .refused
+                .is_some()
+        );
+        let p = preview_to(&run, Intent::Swap { expect: None }, Some("green"));
+        assert!(p.effects[0].contains("to slot green (1.1.0)"), "{p:?}");
+        let p = preview_to(&run, Intent::Rollback, Some("blue"));
+        assert!(p.effects[0].contains("back to slot blue (1.0.0)"), "{p:?}");
     }
 }
