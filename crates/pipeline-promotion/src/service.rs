@@ -606,6 +606,31 @@ impl Promoter {
         // The webhooks' URLs are read first: a missing one stops nothing
         // half-way.
         let notifier = Notifier::new(&self.config, &self.vars, &self.http)?;
+        // A gate that cannot be tied to the release is said to be taken on
+        // its word.
+        if let (Some(gate), Some((_, env))) = (&request.gate, self.config.environment(&request.to))
+            && gate.passed
+            && env.requires.gate
+        {
+            match (&gate.commit, &request.version) {
+                (None, _) => events(Event::Warning(
+                    "the gate names no commit (not written by pipeline-report gate?): it is \
+                     taken on its word"
+                        .to_owned(),
+                )),
+                (Some(commit), Some(version)) => {
+                    let tag = format!("refs/tags/{}{version}", self.config.branches.tag_prefix);
+                    if pipeline_gitflow::diff::commit_of(&self.root, &tag).is_none() {
+                        events(Event::Warning(format!(
+                            "this checkout has no tag {tag}: the gate of {} is taken on its word \
+                             for {version} (fetch the tags to have it checked)",
+                            commit.get(..12).unwrap_or(commit)
+                        )));
+                    }
+                }
+                (Some(_), None) => {}
+            }
+        }
         if let Some(budget) = request.wait_soak {
             self.wait_soak(request, budget, events).await?;
         }

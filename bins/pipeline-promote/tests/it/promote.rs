@@ -241,6 +241,8 @@ fn promotes_through_the_environments_and_refuses_what_policy_forbids() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(w.version_at(0).as_deref(), Some("1.0.0"));
+    // That gate names no commit: taken on its word, and said so.
+    assert!(text(&o).contains("names no commit"), "{}", text(&o));
 
     // A dry run prints the plan and changes nothing.
     let o = w.promote(&["--to", "prod", "--dry-run"]);
