@@ -647,10 +647,10 @@ impl Promoter {
                 }
                 Decision::Promote(plan) => {
                     // Told on the side: the promotion does not wait for it.
-                    let notice = self.notice(
+                    let notice = self.plan_notice(
                         NotifyOn::Start,
                         &plan,
-                        format!(
+                        &format!(
                             "promoting {} from {} into {}",
                             plan.candidate.version, plan.from, plan.env
                         ),
@@ -686,7 +686,7 @@ impl Promoter {
                 Ok(_) => (NotifyOn::Success, "nothing to do".to_owned(), None),
                 Err(e) => (NotifyOn::Failure, e.to_string(), None),
             };
-            let notice = self.notice(on, &plan, message, url);
+            let notice = self.plan_notice(on, &plan, &message, url);
             warnings.extend(notifier.tell(on, &notice).await);
             for w in warnings {
                 events(Event::Warning(w));
@@ -712,8 +712,8 @@ impl Promoter {
         pipeline_ci::redact(text, &refs)
     }
 
-    /// What a webhook is told of `plan`.
-    fn notice(&self, on: NotifyOn, plan: &Plan, message: String, url: Option<String>) -> NoticeDoc {
+    /// What a webhook is told of `env`: `message`, redacted.
+    fn notice(&self, on: NotifyOn, env: &str, message: &str) -> NoticeDoc {
         NoticeDoc {
             event: match on {
                 NotifyOn::Start => "start",
@@ -722,15 +722,32 @@ impl Promoter {
                 NotifyOn::Failure => "failure",
             }
             .to_owned(),
-            env: plan.env.clone(),
-            version: Some(plan.candidate.version.clone()),
-            sha256: Some(plan.candidate.sha256.clone()),
-            from: Some(plan.from.clone()),
-            message: self.redact(&message),
-            url,
+            env: env.to_owned(),
+            version: None,
+            sha256: None,
+            from: None,
+            message: self.redact(message),
+            url: None,
             by: self.by.clone(),
             at: now(),
             schema: NoticeDoc::SCHEMA.to_owned(),
+        }
+    }
+
+    /// What a webhook is told of `plan`.
+    fn plan_notice(
+        &self,
+        on: NotifyOn,
+        plan: &Plan,
+        message: &str,
+        url: Option<String>,
+    ) -> NoticeDoc {
+        NoticeDoc {
+            version: Some(plan.candidate.version.clone()),
+            sha256: Some(plan.candidate.sha256.clone()),
+            from: Some(plan.from.clone()),
+            url,
+            ..self.notice(on, &plan.env, message)
         }
     }
 
@@ -804,50 +821,41 @@ impl Promoter {
         .await;
         let result = self.release(lock, result, events).await;
         let told = match &result {
-            Ok(RollbackOutcome::Switched { live_version, .. }) => Some(NoticeDoc {
-                event: "rollback".to_owned(),
-                env: env.clone(),
-                version: live_version.clone(),
-                sha256: None,
-                from: None,
-                message: self.redact(&format!(
+            Ok(RollbackOutcome::Switched { live_version, .. }) => {
+                let message = format!(
                     "{env} rolled back by hand: {} live again",
                     live_version.as_deref().unwrap_or("the previous release")
-                )),
-                url: None,
-                by: self.by.clone(),
-                at: now(),
-                schema: NoticeDoc::SCHEMA.to_owned(),
-            }),
-            Ok(RollbackOutcome::Finished(run)) => Some(self.notice(
-                if run.result == Promoted::Live {
+                );
+                Some((
+                    NotifyOn::Rollback,
+                    NoticeDoc {
+                        version: live_version.clone(),
+                        ..self.notice(NotifyOn::Rollback, env, &message)
+                    },
+                ))
+            }
+            Ok(RollbackOutcome::Finished(run)) => {
+                let on = if run.result == Promoted::Live {
                     NotifyOn::Rollback
                 } else {
                     NotifyOn::Failure
-                },
-                &run.plan,
-                run.message(),
-                Some(run.live_url.to_string()),
-            )),
+                };
+                let url = Some(run.live_url.to_string());
+                Some((on, self.plan_notice(on, &run.plan, &run.message(), url)))
+            }
             Ok(RollbackOutcome::AlreadyThere { .. }) => None,
-            Err(e) => Some(NoticeDoc {
-                event: "failure".to_owned(),
-                env: env.clone(),
-                version: request.to.clone(),
-                sha256: None,
-                from: None,
-                message: self.redact(&format!("the rollback of {env} failed: {e}")),
-                url: None,
-                by: self.by.clone(),
-                at: now(),
-                schema: NoticeDoc::SCHEMA.to_owned(),
-            }),
+            Err(e) => {
+                let message = format!("the rollback of {env} failed: {e}");
+                Some((
+                    NotifyOn::Failure,
+                    NoticeDoc {
+                        version: request.to.clone(),
+                        ..self.notice(NotifyOn::Failure, env, &message)
+                    },
+                ))
+            }
         };
-        if let Some(notice) = told {
-            let on = match notice.event.as_str() {
-                "failure" => NotifyOn::Failure,
-                _ => NotifyOn::Rollback,
-            };
+        if let Some((on, notice)) = told {
             for w in notifier.tell(on, &notice).await {
                 events(Event::Warning(w));
             }
