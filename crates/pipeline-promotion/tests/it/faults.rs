@@ -14,62 +14,26 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pipeline_ci::{Env, Secret};
-use pipeline_http::{Endpoint, Http, RetryPolicy};
+use pipeline_http::{Endpoint, Http};
 use pipeline_promotion::{
     AnyStore, GateEvidence, GitHubStore, PromoteError, PromoteOutcome, PromoteRequest, Promoter,
     StateStore as _,
-};
-use pipeline_testkit::fixtures::{
-    APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
 };
 use pipeline_testkit::github::{FakeGitHub, REPOSITORY, TOKEN};
 use pipeline_testkit::{Artifact, FakeAzure, Health, artifact};
 
 use crate::fixture::{TestRepo, git_in};
 
-/// Retries that do not wait.
 fn quick_http() -> Http {
-    Http::new(pipeline_cli::http::client("fault-test").unwrap()).with_policy(RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        max_retry_after: Duration::from_millis(5),
-        poll_interval: Duration::from_millis(5),
-    })
+    crate::fixture::quick_http("fault-test")
 }
 
 fn config(dir: &Path) -> pipeline_config::PipelineConfig {
-    let text = format!(
-        r#"
-[test]
-command = "true"
-
-[artifact]
-source = "app"
-store = "{store}"
-
-[[environment]]
-name = "prod"
-target = {{ kind = "azure-app-service", subscription = "{SUBSCRIPTION}", resource_group = "{RESOURCE_GROUP}", app = "{APP}", slot = "{SLOT}" }}
-"#,
-        store = dir.join("artifacts").display()
-    );
-    pipeline_config::parse(Path::new("pipeline.toml"), &text).unwrap()
+    crate::fixture::azure_config(dir, "")
 }
 
 fn azure_vars(fake: &FakeAzure) -> Env {
-    let uri = fake.uri();
-    Env::from_vars([
-        ("AZURE_TENANT_ID", TENANT.to_owned()),
-        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
-        ("AZURE_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
-        ("AZURE_AUTHORITY_HOST", uri.clone()),
-        ("PIPELINE_AZURE_ARM_ENDPOINT", uri.clone()),
-        ("PIPELINE_AZURE_SCM_ENDPOINT", uri),
-        ("PIPELINE_AZURE_SLOT_URL", fake.slot_url(SLOT)),
-        ("PIPELINE_AZURE_LIVE_URL", fake.slot_url("production")),
-        ("USER", "fault-test".to_owned()),
-    ])
+    crate::fixture::azure_vars(fake, "fault-test", &[])
 }
 
 /// What a run left: the version production serves and the newest record.

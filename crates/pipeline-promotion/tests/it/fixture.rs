@@ -170,3 +170,62 @@ pub(crate) fn record(env: &str, version: &str, at: u64, by: &str) -> Record {
         lock: None,
     }
 }
+
+/// An HTTP core whose retries do not wait, its requests saying `agent`.
+pub(crate) fn quick_http(agent: &str) -> pipeline_http::Http {
+    pipeline_http::Http::new(pipeline_cli::http::client(agent).unwrap()).with_policy(
+        pipeline_http::RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_retry_after: Duration::from_millis(5),
+            poll_interval: Duration::from_millis(5),
+        },
+    )
+}
+
+/// pipeline.toml with one environment, `prod`, an App Service slot of the
+/// Azure fake, artifacts kept under `dir`, and `more` after it.
+pub(crate) fn azure_config(dir: &Path, more: &str) -> pipeline_config::PipelineConfig {
+    use pipeline_testkit::fixtures::{APP, RESOURCE_GROUP, SLOT, SUBSCRIPTION};
+    let text = format!(
+        r#"
+[test]
+command = "true"
+
+[artifact]
+source = "app"
+store = "{store}"
+
+[[environment]]
+name = "prod"
+target = {{ kind = "azure-app-service", subscription = "{SUBSCRIPTION}", resource_group = "{RESOURCE_GROUP}", app = "{APP}", slot = "{SLOT}" }}
+{more}"#,
+        store = dir.join("artifacts").display()
+    );
+    pipeline_config::parse(Path::new("pipeline.toml"), &text).unwrap()
+}
+
+/// The variables that point the Azure target at `fake`, the promoter
+/// named `user`, and `more`.
+pub(crate) fn azure_vars(
+    fake: &pipeline_testkit::FakeAzure,
+    user: &str,
+    more: &[(&str, &str)],
+) -> pipeline_ci::Env {
+    use pipeline_testkit::fixtures::{CLIENT_ID, CLIENT_SECRET, SLOT, TENANT};
+    let uri = fake.uri();
+    let mut vars = vec![
+        ("AZURE_TENANT_ID", TENANT.to_owned()),
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AZURE_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("AZURE_AUTHORITY_HOST", uri.clone()),
+        ("PIPELINE_AZURE_ARM_ENDPOINT", uri.clone()),
+        ("PIPELINE_AZURE_SCM_ENDPOINT", uri),
+        ("PIPELINE_AZURE_SLOT_URL", fake.slot_url(SLOT)),
+        ("PIPELINE_AZURE_LIVE_URL", fake.slot_url("production")),
+        ("USER", user.to_owned()),
+    ];
+    vars.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    pipeline_ci::Env::from_vars(vars)
+}

@@ -6,15 +6,11 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use pipeline_ci::Env;
-use pipeline_http::{Http, RetryPolicy};
+use pipeline_http::Http;
 use pipeline_promotion::{
     AnyStore, Event, GateEvidence, PromoteError, PromoteOutcome, PromoteRequest, Promoter,
-};
-use pipeline_testkit::fixtures::{
-    APP, CLIENT_ID, CLIENT_SECRET, RESOURCE_GROUP, SLOT, SUBSCRIPTION, TENANT,
 };
 use pipeline_testkit::{FakeAzure, Health, artifact};
 use serde_json::Value;
@@ -83,19 +79,9 @@ impl Receiver {
 }
 
 fn config(dir: &Path) -> pipeline_config::PipelineConfig {
-    let text = format!(
+    crate::fixture::azure_config(
+        dir,
         r#"
-[test]
-command = "true"
-
-[artifact]
-source = "app"
-store = "{store}"
-
-[[environment]]
-name = "prod"
-target = {{ kind = "azure-app-service", subscription = "{SUBSCRIPTION}", resource_group = "{RESOURCE_GROUP}", app = "{APP}", slot = "{SLOT}" }}
-
 [[notify]]
 url_var = "HOOK_JSON"
 
@@ -104,36 +90,15 @@ url_var = "HOOK_SLACK"
 format = "slack"
 on = ["success", "failure"]
 "#,
-        store = dir.join("artifacts").display()
-    );
-    pipeline_config::parse(Path::new("pipeline.toml"), &text).unwrap()
+    )
 }
 
 fn vars(fake: &FakeAzure, hooks: &[(&str, &str)]) -> Env {
-    let uri = fake.uri();
-    let mut vars = vec![
-        ("AZURE_TENANT_ID", TENANT.to_owned()),
-        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
-        ("AZURE_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
-        ("AZURE_AUTHORITY_HOST", uri.clone()),
-        ("PIPELINE_AZURE_ARM_ENDPOINT", uri.clone()),
-        ("PIPELINE_AZURE_SCM_ENDPOINT", uri),
-        ("PIPELINE_AZURE_SLOT_URL", fake.slot_url(SLOT)),
-        ("PIPELINE_AZURE_LIVE_URL", fake.slot_url("production")),
-        ("USER", "notify-test".to_owned()),
-    ];
-    vars.extend(hooks.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    Env::from_vars(vars)
+    crate::fixture::azure_vars(fake, "notify-test", hooks)
 }
 
 fn http() -> Http {
-    Http::new(pipeline_cli::http::client("notify-test").unwrap()).with_policy(RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        max_retry_after: Duration::from_millis(5),
-        poll_interval: Duration::from_millis(5),
-    })
+    crate::fixture::quick_http("notify-test")
 }
 
 #[tokio::test]
